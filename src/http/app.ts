@@ -1,0 +1,65 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { Db } from '../store/database.js'
+import type { AppContext } from './context.js'
+import { registerJsonParser } from './json-body.js'
+import { registerProblemHandlers } from './problem.js'
+import { sharedSchemas } from './schemas.js'
+import { registerValidators } from './validation.js'
+import { entityRoutes } from './routes/entities.js'
+import { entityTypeRoutes } from './routes/entity-types.js'
+import { serviceRoutes } from './routes/service.js'
+import { transactionRoutes } from './routes/transactions.js'
+
+export interface AppOptions {
+  db: Db
+  tenant?: string
+  bodyLimit?: number
+  logger?: FastifyServerOptions['logger']
+  /** Destroy the database when the app closes (default true). */
+  closeDatabase?: boolean
+}
+
+export const API_VERSION = '1.0.0'
+
+/** Builds the Rewind HTTP application around an open database. */
+export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: options.bodyLimit ?? 5 * 1024 * 1024,
+    ajv: { customOptions: { removeAdditional: false } }
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  const ctx: AppContext = { db: options.db, tenant: options.tenant ?? 'default' }
+  if (options.closeDatabase !== false) app.addHook('onClose', async () => { await options.db.destroy() })
+
+  for (const schema of sharedSchemas) app.addSchema(schema)
+  registerValidators(app, sharedSchemas)
+  registerJsonParser(app)
+  registerProblemHandlers(app)
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Rewind',
+        version: API_VERSION,
+        description: 'Versioning and audit history as a service: SQLAlchemy-Continuum\'s model over HTTP.'
+      },
+      tags: [
+        { name: 'entity types' }, { name: 'transactions' }, { name: 'versions' },
+        { name: 'entities' }, { name: 'revert' }, { name: 'service' }
+      ]
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` }
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs' })
+
+  await app.register(serviceRoutes(ctx))
+  await app.register(entityTypeRoutes(ctx))
+  await app.register(transactionRoutes(ctx))
+  await app.register(entityRoutes(ctx))
+  return app
+}

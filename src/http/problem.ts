@@ -1,0 +1,69 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { DomainError, type ProblemKind } from '../versioning/errors.js'
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 413: 'Content Too Large',
+  415: 'Unsupported Media Type', 422: 'Unprocessable Content', 500: 'Internal Server Error', 503: 'Service Unavailable'
+}
+const DOMAIN_STATUS: Record<ProblemKind, number> = {
+  'invalid-request': 400, 'not-found': 404, conflict: 409, 'idempotency-key-reused': 422
+}
+const SLUGS: Record<number, string> = {
+  400: 'invalid-request', 404: 'not-found', 405: 'method-not-allowed', 409: 'conflict', 413: 'body-too-large',
+  415: 'unsupported-media-type', 422: 'idempotency-key-reused', 500: 'internal-error', 503: 'unavailable'
+}
+
+/** Error codes of a database that is not reachable (connection refused, shutting down, …). */
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08006'])
+
+export function isUnavailable (error: unknown): boolean {
+  const e = error as { code?: unknown, message?: unknown }
+  if (typeof e.code === 'string' && UNAVAILABLE_CODES.has(e.code)) return true
+  return typeof e.message === 'string' && /Connection terminated|timeout exceeded when trying to connect/i.test(e.message)
+}
+
+export interface ProblemBody {
+  type: string
+  title: string
+  status: number
+  detail: string
+  instance?: string
+  [extension: string]: unknown
+}
+
+export function problem (status: number, detail: string, extensions: Record<string, unknown> = {}, slug?: string): ProblemBody {
+  return {
+    ...extensions,
+    type: `urn:rewind:problem:${slug ?? SLUGS[status] ?? 'error'}`,
+    title: TITLES[status] ?? 'Error',
+    status,
+    detail
+  }
+}
+
+export function sendProblem (reply: FastifyReply, body: ProblemBody): FastifyReply {
+  if (body.status === 503) reply.header('retry-after', '5')
+  return reply.code(body.status).type('application/problem+json').send(body)
+}
+
+function toProblem (error: FastifyError, request: FastifyRequest): ProblemBody {
+  if (error instanceof DomainError) return problem(DOMAIN_STATUS[error.kind], error.message, error.extensions, error.kind)
+  if (error.validation !== undefined) return problem(400, error.message)
+  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return problem(413, 'the request body is larger than the limit')
+  if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return problem(415, `content type "${request.headers['content-type'] ?? ''}" is not supported: send application/json`)
+  if (isUnavailable(error)) return problem(503, 'the database is not reachable right now; retry later')
+  const status = error.statusCode ?? 500
+  if (status >= 400 && status < 500) return problem(status, error.message)
+  return problem(500, 'an internal error occurred')
+}
+
+/** Every error leaves as application/problem+json; internal details stay in the log. */
+export function registerProblemHandlers (app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const body = toProblem(error, request)
+    if (body.status >= 500) request.log.error({ err: error }, 'request failed')
+    return sendProblem(reply, { ...body, instance: request.url })
+  })
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, { ...problem(404, `no route ${request.method} ${request.url.split('?')[0] ?? ''}`), instance: request.url }))
+}

@@ -1,0 +1,111 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { getEntityType, listEntityTypes, listRevisions } from '../../store/entity-types.js'
+import { putEntityType } from '../../services/entity-types.js'
+import { notFound } from '../../versioning/errors.js'
+import { decodeCursor, encodeCursor } from '../cursor.js'
+import { PageQuery, TypeName, page, problems } from '../schemas.js'
+import type { AppContext } from '../context.js'
+
+const FieldName = Type.String({ minLength: 1, maxLength: 255 })
+
+const RelationSchema = Type.Union([
+  Type.Object({ kind: Type.Literal('manyToOne'), target: TypeName, foreignKey: FieldName }, { additionalProperties: false }),
+  Type.Object({ kind: Type.Literal('oneToMany'), target: TypeName, foreignKey: FieldName }, { additionalProperties: false }),
+  Type.Object({
+    kind: Type.Literal('manyToMany'), target: TypeName, through: TypeName, localKey: FieldName, remoteKey: FieldName
+  }, { additionalProperties: false })
+])
+
+const DefinitionInput = Type.Object({
+  idFields: Type.Optional(Type.Array(FieldName, { minItems: 1, maxItems: 16 })),
+  exclude: Type.Optional(Type.Array(FieldName, { maxItems: 1000 })),
+  relations: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$' }), RelationSchema, {
+    additionalProperties: false
+  }))
+}, { additionalProperties: false })
+
+const Definition = Type.Object({
+  idFields: Type.Array(Type.String()),
+  exclude: Type.Array(Type.String()),
+  relations: Type.Record(Type.String(), RelationSchema)
+})
+
+const EntityTypeSchema = Type.Object({
+  type: Type.String(),
+  revision: Type.Integer({ minimum: 1 }),
+  definition: Definition,
+  createdAt: Type.String({ format: 'date-time' }),
+  updatedAt: Type.String({ format: 'date-time' })
+})
+
+const Revision = Type.Object({
+  revision: Type.Integer({ minimum: 1 }),
+  definition: Definition,
+  createdAt: Type.String({ format: 'date-time' })
+})
+
+const TypeParams = Type.Object({ type: TypeName })
+
+/** Registering versioned entity types and reading them with their revisions. */
+export const entityTypeRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox => async (app) => {
+  const { db, tenant } = ctx
+
+  app.put('/entity-types/:type', {
+    schema: {
+      tags: ['entity types'],
+      summary: 'Register or change a versioned entity type',
+      params: TypeParams,
+      body: DefinitionInput,
+      response: { 200: EntityTypeSchema, 201: EntityTypeSchema, ...problems(400, 409, 413, 415) }
+    }
+  }, async (request, reply) => {
+    const { created, entityType } = await putEntityType(db, tenant, request.params.type, request.body)
+    return await reply.code(created ? 201 : 200).send(entityType)
+  })
+
+  app.get('/entity-types', {
+    schema: {
+      tags: ['entity types'],
+      summary: 'List the registered entity types (by name)',
+      querystring: Type.Object(PageQuery),
+      response: { 200: page(EntityTypeSchema), ...problems(400) }
+    }
+  }, async (request) => {
+    const limit = request.query.limit ?? 50
+    const after = decodeCursor('entity-types', request.query.cursor, 'string')
+    const rows = await listEntityTypes(db, tenant, after, limit + 1)
+    const items = rows.slice(0, limit)
+    return { items, nextCursor: rows.length > limit ? encodeCursor('entity-types', items[items.length - 1]!.type) : null }
+  })
+
+  app.get('/entity-types/:type', {
+    schema: {
+      tags: ['entity types'],
+      summary: 'Read one entity type',
+      params: TypeParams,
+      response: { 200: EntityTypeSchema, ...problems(400, 404) }
+    }
+  }, async (request) => {
+    const found = await getEntityType(db, tenant, request.params.type)
+    if (found === undefined) throw notFound(`unknown entity type "${request.params.type}"`)
+    return found
+  })
+
+  app.get('/entity-types/:type/revisions', {
+    schema: {
+      tags: ['entity types'],
+      summary: 'List every kept revision of an entity type definition',
+      params: TypeParams,
+      querystring: Type.Object(PageQuery),
+      response: { 200: page(Revision), ...problems(400, 404) }
+    }
+  }, async (request) => {
+    const { type } = request.params
+    if (await getEntityType(db, tenant, type) === undefined) throw notFound(`unknown entity type "${type}"`)
+    const limit = request.query.limit ?? 50
+    const rows = await listRevisions(db, tenant, type, decodeCursor(`revisions:${type}`, request.query.cursor), limit + 1)
+    const items = rows.slice(0, limit)
+    return { items, nextCursor: rows.length > limit ? encodeCursor(`revisions:${type}`, items[items.length - 1]!.revision) : null }
+  })
+}

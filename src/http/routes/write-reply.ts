@@ -1,0 +1,15 @@
+import type { FastifyReply } from 'fastify'
+import { Type } from 'typebox'
+import type { WriteOutcome } from '../../services/idempotency.js'
+
+export const RevertAnswer = Type.Object({
+  transaction: Type.Union([Type.Ref('Transaction'), Type.Null()]),
+  changes: Type.Array(Type.Ref('Change')),
+  versions: Type.Array(Type.Ref('Version'))
+})
+
+/** Sends the answer of a write; a replayed idempotent answer says so in a header. */
+export async function sendWrite (reply: FastifyReply, outcome: WriteOutcome): Promise<FastifyReply> {
+  if (outcome.replayed) reply.header('idempotent-replayed', 'true')
+  return await reply.code(outcome.statusCode).send(outcome.body)
+}

@@ -1,0 +1,78 @@
+import { Type, type TSchema } from 'typebox'
+import { TYPE_NAME_PATTERN } from '../versioning/entity-type.js'
+
+/** Shared TypeBox schemas of the API's payloads; route-specific ones sit beside their routes. */
+
+export const JsonObjectSchema = Type.Object({}, { additionalProperties: true, description: 'A JSON object (any fields).' })
+export const TransactionId = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'A transaction id.' })
+export const TypeName = Type.String({ pattern: TYPE_NAME_PATTERN, description: 'An entity type name.' })
+export const EntityId = Type.String({ minLength: 1, maxLength: 1024, description: 'An entity key: its id values joined by ",".' })
+export const Operation = Type.Union([Type.Literal('insert'), Type.Literal('update'), Type.Literal('delete')])
+
+export const Problem = Type.Object({
+  type: Type.String({ description: 'A URI reference naming the kind of problem.' }),
+  title: Type.String(),
+  status: Type.Integer(),
+  detail: Type.String(),
+  instance: Type.Optional(Type.String())
+}, { additionalProperties: true, $id: 'Problem', description: 'An RFC 9457 problem detail.' })
+
+export const Changeset = Type.Record(Type.String(), Type.Array(Type.Unknown(), { minItems: 2, maxItems: 2 }), {
+  description: 'Field → [old, new] for each versioned field whose value changed.'
+})
+
+export const Version = Type.Object({
+  type: Type.String(),
+  id: Type.String(),
+  transactionId: TransactionId,
+  endTransactionId: Type.Union([TransactionId, Type.Null()]),
+  operation: Operation,
+  index: Type.Integer({ minimum: 0, description: '0-based position among the entity\'s versions.' }),
+  data: JsonObjectSchema,
+  changeset: Changeset
+}, { $id: 'Version' })
+
+export const Transaction = Type.Object({
+  id: TransactionId,
+  issuedAt: Type.String({ format: 'date-time' }),
+  recordedAt: Type.String({ format: 'date-time' }),
+  actor: Type.Union([Type.String(), Type.Null()]),
+  meta: JsonObjectSchema,
+  revertOf: Type.Optional(JsonObjectSchema)
+}, { $id: 'Transaction' })
+
+export const Change = Type.Object({
+  type: Type.String(),
+  op: Operation,
+  id: Type.String(),
+  data: Type.Union([JsonObjectSchema, Type.Null()])
+}, { $id: 'Change', description: 'A change for the backend to apply, in the form POST /transactions takes.' })
+
+export const Relations = Type.Record(Type.String(), Type.Union([Type.Ref('Version'), Type.Array(Type.Ref('Version')), Type.Null()]), {
+  description: 'Relation name → the related entities as they were: a Version (or null) for manyToOne, a list otherwise.'
+})
+
+export const PageQuery = {
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })),
+  cursor: Type.Optional(Type.String({ maxLength: 200, description: 'Opaque cursor from a previous page\'s nextCursor.' }))
+}
+
+export const page = <T extends TSchema>(item: T): TSchema => Type.Object({
+  items: Type.Array(item),
+  nextCursor: Type.Union([Type.String(), Type.Null()])
+})
+
+export const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Makes retries safe: the same key and body replay the first answer.' }))
+})
+
+/** Response entries for the problem statuses a route can answer. */
+export function problems (...statuses: number[]): Record<number, unknown> {
+  const out: Record<number, unknown> = {}
+  for (const status of statuses) {
+    out[status] = { description: 'Problem', content: { 'application/problem+json': { schema: Type.Ref('Problem') } } }
+  }
+  return out
+}
+
+export const sharedSchemas = [Problem, Version, Transaction, Change]

@@ -1,0 +1,33 @@
+import closeWithGrace from 'close-with-grace'
+import { loadConfig } from './config.js'
+import { buildApp } from './http/app.js'
+import { openDatabase } from './store/database.js'
+import { purgeIdempotencyKeys } from './store/idempotency.js'
+import { migrateToLatest } from './store/migrate.js'
+
+const config = loadConfig()
+const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DB_POOL_SIZE })
+await migrateToLatest(db)
+
+const app = await buildApp({ db, bodyLimit: config.BODY_LIMIT, logger: { level: config.LOG_LEVEL } })
+
+// Idempotency keys are kept for the retention period, then purged by the service itself.
+const purge = (): void => {
+  purgeIdempotencyKeys(db, config.IDEMPOTENCY_RETENTION_HOURS)
+    .then((n) => { if (n > 0) app.log.info({ purged: n }, 'purged expired idempotency keys') })
+    .catch((err: unknown) => app.log.warn({ err }, 'could not purge idempotency keys'))
+}
+const timer = setInterval(purge, 15 * 60 * 1000)
+timer.unref()
+app.addHook('onClose', async () => { clearInterval(timer) })
+
+// SIGTERM/SIGINT: stop accepting, let in-flight requests finish, then close the database.
+closeWithGrace({ delay: 10_000 }, async ({ err, signal }) => {
+  if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
+  else app.log.info({ signal }, 'shutting down')
+  await app.close()
+})
+
+await app.listen({ port: config.PORT, host: config.HOST })
+purge()
+app.log.info(config.DATABASE_URL === undefined ? `embedded PGlite database in ${config.DATA_DIR}` : 'PostgreSQL database')

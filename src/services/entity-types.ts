@@ -1,0 +1,61 @@
+import {
+  associationDefinition, normalizeDefinition, referenceFields,
+  type EntityType, type EntityTypeDefinition, type EntityTypeInput
+} from '../versioning/entity-type.js'
+import { conflict } from '../versioning/errors.js'
+import { jsonEqual } from '../versioning/json.js'
+import { inTransaction, type Db } from '../store/database.js'
+import { getEntityType, loadDefinitions, saveEntityType, typeHasVersions } from '../store/entity-types.js'
+import { lockNames } from '../store/locks.js'
+import { backfillReferences } from '../store/references.js'
+
+export interface PutResult { created: boolean, entityType: EntityType }
+
+const TYPES_LOCK = '\u0000entity-types'
+
+/**
+ * Registers or changes a type. Every change raises its revision and is kept; the
+ * association types its manyToMany relations go through are registered when missing,
+ * and foreign keys declared for the first time are indexed over the older history.
+ */
+export async function putEntityType (db: Db, tenant: string, type: string, input: EntityTypeInput): Promise<PutResult> {
+  const definition = normalizeDefinition(input)
+  return await inTransaction(db, async (trx) => {
+    await lockNames(trx, tenant, [TYPES_LOCK])
+    const before = await loadDefinitions(trx, tenant)
+    const current = await getEntityType(trx, tenant, type)
+    let result: PutResult
+    if (current === undefined) {
+      result = { created: true, entityType: await saveEntityType(trx, tenant, type, 1, definition) }
+    } else if (jsonEqual(current.definition, definition)) {
+      return { created: false, entityType: current }
+    } else {
+      if (!jsonEqual(current.definition.idFields, definition.idFields) && await typeHasVersions(trx, tenant, type)) {
+        throw conflict(`the idFields of "${type}" cannot change: it already has versions`)
+      }
+      result = { created: false, entityType: await saveEntityType(trx, tenant, type, current.revision + 1, definition) }
+    }
+    const after = new Map(before).set(type, definition)
+    for (const relation of Object.values(definition.relations)) {
+      if (relation.kind === 'manyToMany' && !after.has(relation.through)) {
+        const association = associationDefinition(relation)
+        await saveEntityType(trx, tenant, relation.through, 1, association)
+        after.set(relation.through, association)
+      }
+    }
+    await indexNewReferences(trx, tenant, before, after)
+    return result
+  })
+}
+
+async function indexNewReferences (
+  trx: Db, tenant: string, before: ReadonlyMap<string, EntityTypeDefinition>, after: ReadonlyMap<string, EntityTypeDefinition>
+): Promise<void> {
+  const old = referenceFields(before)
+  for (const [source, fields] of referenceFields(after)) {
+    for (const ref of fields) {
+      const known = old.get(source)?.some((r) => r.field === ref.field && r.targetType === ref.targetType) ?? false
+      if (!known) await backfillReferences(trx, tenant, source, ref.field, ref.targetType)
+    }
+  }
+}

@@ -1,0 +1,90 @@
+import type { EntityTypeDefinition, Relation } from '../versioning/entity-type.js'
+import { invalid } from '../versioning/errors.js'
+import { compareByIds, idValueString } from '../versioning/keys.js'
+import type { JsonObject } from '../versioning/json.js'
+import { isLive, type Version } from '../versioning/version.js'
+import type { Db } from '../store/database.js'
+import { referrersAt } from '../store/references.js'
+import { versionsAt } from '../store/versions.js'
+
+export type Definitions = ReadonlyMap<string, EntityTypeDefinition>
+
+/** An entity whose relations are looked up: its key and its state at that time. */
+export interface Anchor { key: string, data: JsonObject }
+
+/** A relation of a type, checked: its target (and association) types are registered. */
+export function relationOf (definitions: Definitions, type: string, name: string): Relation {
+  const relation = definitions.get(type)?.relations[name]
+  if (relation === undefined || !Object.hasOwn(definitions.get(type)!.relations, name)) {
+    throw invalid(`"${type}" has no relation "${name}"`)
+  }
+  if (!definitions.has(relation.target)) throw invalid(`relation "${name}" of "${type}": target type "${relation.target}" is not registered`)
+  if (relation.kind === 'manyToMany' && !definitions.has(relation.through)) {
+    throw invalid(`relation "${name}" of "${type}": association type "${relation.through}" is not registered`)
+  }
+  return relation
+}
+
+/** Related entities of several anchors, grouped by anchor key, plus the association versions of a manyToMany. */
+export interface Related { targets: Map<string, Version[]>, associations: Map<string, Version[]> }
+
+/**
+ * The entities related to each anchor through one relation as of transaction `at`
+ * (undefined: now), live then, ordered by their id values. A fixed number of statements
+ * whatever the number of anchors or related entities.
+ */
+export async function relatedAt (
+  db: Db, tenant: string, definitions: Definitions, type: string, name: string, anchors: readonly Anchor[], at: number | undefined
+): Promise<Related> {
+  const relation = relationOf(definitions, type, name)
+  const targetIds = definitions.get(relation.target)!.idFields
+  const targets = new Map<string, Version[]>(anchors.map((a) => [a.key, []]))
+  const associations = new Map<string, Version[]>(anchors.map((a) => [a.key, []]))
+  const anchorKeys = anchors.map((a) => a.key)
+  if (relation.kind === 'manyToOne') {
+    const pointers = anchors.map((a) => ({ anchor: a.key, key: idValueString(a.data[relation.foreignKey]) }))
+    const keys = [...new Set(pointers.flatMap((p) => p.key === undefined ? [] : [p.key]))]
+    const found = await versionsAt(db, tenant, keys.map((key) => ({ type: relation.target, key })), at)
+    for (const p of pointers) {
+      const v = p.key === undefined ? undefined : found.get(`${relation.target}\u0000${p.key}`)
+      if (v !== undefined && isLive(v)) targets.get(p.anchor)!.push(v)
+    }
+  } else if (relation.kind === 'oneToMany') {
+    const children = await referrersAt(db, tenant, { sourceType: relation.target, sourceField: relation.foreignKey, targetType: type, targetKeys: anchorKeys, at })
+    for (const child of children) targets.get(idValueString(child.data[relation.foreignKey])!)?.push(child)
+  } else {
+    const links = await referrersAt(db, tenant, { sourceType: relation.through, sourceField: relation.localKey, targetType: type, targetKeys: anchorKeys, at })
+    const remote = [...new Set(links.flatMap((l) => { const k = idValueString(l.data[relation.remoteKey]); return k === undefined ? [] : [k] }))]
+    const found = await versionsAt(db, tenant, remote.map((key) => ({ type: relation.target, key })), at)
+    for (const link of links) {
+      const anchor = idValueString(link.data[relation.localKey])!
+      associations.get(anchor)?.push(link)
+      const v = found.get(`${relation.target}\u0000${idValueString(link.data[relation.remoteKey]) ?? ''}`)
+      if (v !== undefined && isLive(v)) targets.get(anchor)?.push(v)
+    }
+  }
+  for (const list of targets.values()) list.sort((a, b) => compareByIds(targetIds, a.data, b.data))
+  return { targets, associations }
+}
+
+/** Splits `?relations=a,b` into checked names (unknown names: 400). */
+export function parseRelationNames (definitions: Definitions, type: string, names: string | undefined): string[] {
+  if (names === undefined || names.trim() === '') return []
+  const list = [...new Set(names.split(',').map((n) => n.trim()).filter((n) => n !== ''))]
+  for (const name of list) relationOf(definitions, type, name)
+  return list
+}
+
+/** The `relations` member of a version or state: manyToOne → Version | null, others → Version[]. */
+export async function relationsView (
+  db: Db, tenant: string, definitions: Definitions, type: string, anchor: Anchor, names: readonly string[], at: number | undefined
+): Promise<Record<string, Version | Version[] | null>> {
+  const out: Record<string, Version | Version[] | null> = {}
+  for (const name of names) {
+    const { targets } = await relatedAt(db, tenant, definitions, type, name, [anchor], at)
+    const list = targets.get(anchor.key) ?? []
+    const value = definitions.get(type)!.relations[name]!.kind === 'manyToOne' ? (list[0] ?? null) : list
+    Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true })
+  }
+  return out
+}

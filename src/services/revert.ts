@@ -1,0 +1,178 @@
+import { dependencyRanks } from '../versioning/entity-type.js'
+import { conflict, invalid, notFound } from '../versioning/errors.js'
+import { entityRef } from '../versioning/keys.js'
+import type { JsonObject } from '../versioning/json.js'
+import { orderChanges, planEntityRevert, type Change } from '../versioning/revert-plan.js'
+import { isLive, type Version } from '../versioning/version.js'
+import type { Db } from '../store/database.js'
+import { loadDefinitions } from '../store/entity-types.js'
+import { lockNames } from '../store/locks.js'
+import { getTransaction } from '../store/transactions.js'
+import { entityHasVersions, laterTransactionIds, versionsAt, versionsOfTransaction, type EntityName } from '../store/versions.js'
+import { recordChanges, type RecordResult } from './record.js'
+import { relatedAt, relationOf, type Definitions } from './relations.js'
+
+export interface RevertOptions {
+  dryRun?: boolean | undefined
+  actor?: string | undefined
+  meta?: JsonObject | undefined
+}
+
+export interface RevertResult extends RecordResult {
+  changes: Change[]
+}
+
+/** A relation path as a tree: "articles.tags" → { articles: { tags: {} } }. */
+type PathTree = Map<string, PathTree>
+
+function pathTree (paths: readonly string[]): PathTree {
+  const root: PathTree = new Map()
+  for (const path of paths) {
+    let node = root
+    for (const name of path.split('.')) {
+      if (name === '') throw invalid(`relation path "${path}" has an empty name`)
+      const next = node.get(name) ?? new Map()
+      node.set(name, next)
+      node = next
+    }
+  }
+  return root
+}
+
+/** Collects the changes of a revert, one per entity (the first decision for an entity stands). */
+class RevertCollector {
+  readonly changes = new Map<string, Change | null>()
+  constructor (private readonly trx: Db, private readonly tenant: string, private readonly to: number) {}
+
+  /** Brings each entity back to its state at `to`. */
+  async revertTo (type: string, keys: readonly string[]): Promise<void> {
+    const pending = keys.filter((k) => !this.changes.has(entityRef(type, k)))
+    if (pending.length === 0) return
+    const names = pending.map((key) => ({ type, key }))
+    const [then, now] = await Promise.all([versionsAt(this.trx, this.tenant, names, this.to), versionsAt(this.trx, this.tenant, names)])
+    for (const key of pending) {
+      const ref = entityRef(type, key)
+      this.changes.set(ref, planEntityRevert(type, key, liveData(then.get(ref)), liveData(now.get(ref))) ?? null)
+    }
+  }
+
+  delete (versions: readonly Version[]): void {
+    for (const v of versions) {
+      const ref = entityRef(v.type, v.id)
+      if (!this.changes.has(ref)) this.changes.set(ref, { type: v.type, id: v.id, op: 'delete', data: null })
+    }
+  }
+
+  list (): Change[] {
+    return [...this.changes.values()].filter((c): c is Change => c !== null)
+  }
+}
+
+const liveData = (v: Version | undefined): JsonObject | null => (v !== undefined && isLive(v) ? v.data : null)
+
+/**
+ * Reverts the relations in `tree` of the given entities (their states at `to` are the
+ * anchors): everything related then goes back to its state then; oneToMany children
+ * that joined since are deleted; manyToMany membership is restored through the
+ * association entities. Recurses along dotted paths, a level at a time.
+ */
+async function revertRelations (
+  trx: Db, tenant: string, definitions: Definitions, collector: RevertCollector,
+  type: string, anchors: ReadonlyArray<{ key: string, then: JsonObject | null, now: JsonObject | null }>, tree: PathTree, to: number
+): Promise<void> {
+  for (const [name, subtree] of tree) {
+    const relation = relationOf(definitions, type, name)
+    const thenAnchors = anchors.flatMap((a) => a.then === null ? [] : [{ key: a.key, data: a.then }])
+    const nowAnchors = anchors.flatMap((a) => a.now === null ? [] : [{ key: a.key, data: a.now }])
+    const then = await relatedAt(trx, tenant, definitions, type, name, thenAnchors, to)
+    const related = [...then.targets.values()].flat()
+    if (relation.kind !== 'manyToOne') {
+      const now = await relatedAt(trx, tenant, definitions, type, name, nowAnchors, undefined)
+      if (relation.kind === 'oneToMany') {
+        const keep = new Set(related.map((v) => v.id))
+        collector.delete([...now.targets.values()].flat().filter((v) => !keep.has(v.id)))
+      } else {
+        const links = [...then.associations.values()].flat()
+        const keep = new Set(links.map((v) => v.id))
+        await collector.revertTo(relation.through, links.map((v) => v.id))
+        collector.delete([...now.associations.values()].flat().filter((v) => !keep.has(v.id)))
+      }
+    }
+    await collector.revertTo(relation.target, related.map((v) => v.id))
+    if (subtree.size > 0) {
+      const keys = [...new Set(related.map((v) => v.id))]
+      const current = await versionsAt(trx, tenant, keys.map((key) => ({ type: relation.target, key })))
+      const next = related.map((v) => ({ key: v.id, then: v.data, now: liveData(current.get(entityRef(relation.target, v.id))) }))
+      await revertRelations(trx, tenant, definitions, collector, relation.target, next, subtree, to)
+    }
+  }
+}
+
+async function record (
+  trx: Db, tenant: string, definitions: Definitions, changes: Change[], revertOf: JsonObject, options: RevertOptions
+): Promise<RevertResult> {
+  const ordered = orderChanges(changes, dependencyRanks(definitions))
+  if (options.dryRun === true || ordered.length === 0) return { transaction: null, versions: [], changes: ordered }
+  const recorded = await recordChanges(trx, tenant, definitions, {
+    actor: options.actor,
+    meta: options.meta,
+    revertOf,
+    changes: ordered.map((c) => ({ type: c.type, op: c.op, id: c.id, ...(c.data === null ? {} : { data: c.data }) }))
+  })
+  return { ...recorded, changes: ordered }
+}
+
+/** Brings an entity (and the named relations) back to its state at transaction `to`. */
+export async function revertEntity (
+  trx: Db, tenant: string, type: string, key: string, to: number, relations: readonly string[], options: RevertOptions
+): Promise<RevertResult> {
+  const definitions = await loadDefinitions(trx, tenant)
+  if (!definitions.has(type)) throw notFound(`unknown entity type "${type}"`)
+  const tree = pathTree(relations)
+  validatePaths(definitions, type, tree)
+  await lockNames(trx, tenant, [entityRef(type, key)])
+  if (!await entityHasVersions(trx, tenant, { type, key })) throw notFound(`${type} "${key}" has no versions`)
+  const collector = new RevertCollector(trx, tenant, to)
+  await collector.revertTo(type, [key])
+  if (tree.size > 0) {
+    const names = [{ type, key }]
+    const [then, now] = await Promise.all([versionsAt(trx, tenant, names, to), versionsAt(trx, tenant, names)])
+    const ref = entityRef(type, key)
+    await revertRelations(trx, tenant, definitions, collector, type,
+      [{ key, then: liveData(then.get(ref)), now: liveData(now.get(ref)) }], tree, to)
+  }
+  return await record(trx, tenant, definitions, collector.list(), { type, id: key, to }, options)
+}
+
+function validatePaths (definitions: Definitions, type: string, tree: PathTree): void {
+  for (const [name, subtree] of tree) {
+    const relation = relationOf(definitions, type, name)
+    validatePaths(definitions, relation.target, subtree)
+  }
+}
+
+export interface TransactionRevertOptions extends RevertOptions { force?: boolean | undefined }
+
+/** Undoes one transaction: each entity it changed goes back to its state just before it. */
+export async function revertTransaction (trx: Db, tenant: string, id: number, options: TransactionRevertOptions): Promise<RevertResult> {
+  const transaction = await getTransaction(trx, tenant, id)
+  if (transaction === undefined) throw notFound(`transaction ${id} does not exist`)
+  const definitions = await loadDefinitions(trx, tenant)
+  const touched: EntityName[] = (await versionsOfTransaction(trx, tenant, id)).map((v) => ({ type: v.type, key: v.id }))
+  await lockNames(trx, tenant, touched.map((e) => entityRef(e.type, e.key)))
+  const later = await laterTransactionIds(trx, tenant, touched, id)
+  if (later.size > 0 && options.force !== true) {
+    const conflicts = touched.flatMap((e) => {
+      const ids = later.get(entityRef(e.type, e.key))
+      return ids === undefined ? [] : [{ type: e.type, id: e.key, transactionIds: ids }]
+    })
+    throw conflict(`transaction ${id} cannot be reverted: later transactions changed ${conflicts.length} of its entities (use "force": true to revert anyway)`, { conflicts })
+  }
+  const [before, now] = await Promise.all([versionsAt(trx, tenant, touched, id - 1), versionsAt(trx, tenant, touched)])
+  const changes = touched.flatMap((e) => {
+    const ref = entityRef(e.type, e.key)
+    const change = planEntityRevert(e.type, e.key, liveData(before.get(ref)), liveData(now.get(ref)))
+    return change === undefined ? [] : [change]
+  })
+  return await record(trx, tenant, definitions, changes, { transaction: id }, options)
+}

@@ -1,0 +1,71 @@
+import { mkdirSync } from 'node:fs'
+import { Kysely, PostgresDialect, sql, type LogEvent } from 'kysely'
+import { PGliteDialect } from 'kysely-pglite-dialect'
+import { PGlite, types } from '@electric-sql/pglite'
+import pg from 'pg'
+import type { Database } from './schema.js'
+
+export type Db = Kysely<Database>
+
+export interface DatabaseOptions {
+  /** postgres://… — when absent, an embedded PGlite database is used. */
+  databaseUrl?: string | undefined
+  /** Folder of the embedded database; `memory://` keeps it in memory. */
+  dataDir?: string
+  poolSize?: number
+  /** Schema to work in (tests use one schema per test). */
+  searchPath?: string
+  /** An already open PGlite instance to use instead of opening one. */
+  pglite?: PGlite
+  /** Called for every SQL statement Kysely executes. */
+  onQuery?: (event: LogEvent) => void
+}
+
+/** Opens Kysely on PostgreSQL (`pg` pool) or on an embedded PGlite database. */
+export async function openDatabase (options: DatabaseOptions): Promise<Db> {
+  const log = options.onQuery
+  if (options.databaseUrl !== undefined && options.databaseUrl !== '') {
+    const pool = new pg.Pool({
+      connectionString: options.databaseUrl,
+      max: options.poolSize ?? 10,
+      ...(options.searchPath !== undefined ? { options: `-c search_path=${options.searchPath}` } : {})
+    })
+    // A dropped idle connection must not crash the process; the pool replaces it.
+    pool.on('error', () => {})
+    return new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...(log ? { log } : {}) })
+  }
+  const pglite = options.pglite ?? await createPGlite(options.dataDir ?? './data')
+  if (options.searchPath !== undefined) {
+    await pglite.exec(`create schema if not exists "${options.searchPath}"; set search_path to "${options.searchPath}"`)
+  }
+  return new Kysely<Database>({ dialect: new PGliteDialect(pglite), ...(log ? { log } : {}) })
+}
+
+/** PGlite with int8 read as strings, as `pg` does (numbers past 2^53 would lose digits). */
+export async function createPGlite (dataDir: string): Promise<PGlite> {
+  if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true })
+  return PGlite.create({ dataDir, parsers: { [types.INT8]: (value: string) => value } })
+}
+
+const RETRYABLE = new Set(['40001', '40P01']) // serialization failure, deadlock detected
+
+/**
+ * Runs `work` in one database transaction, retrying a few times when PostgreSQL
+ * aborts it for a serialization failure or a deadlock.
+ */
+export async function inTransaction<T> (db: Db, work: (trx: Db) => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.transaction().execute(work)
+    } catch (error) {
+      const code = (error as { code?: unknown }).code
+      if (attempt >= attempts || typeof code !== 'string' || !RETRYABLE.has(code)) throw error
+      await new Promise((resolve) => setTimeout(resolve, 5 * attempt + Math.random() * 20))
+    }
+  }
+}
+
+/** One round trip to the database; throws when it is not reachable. */
+export async function pingDatabase (db: Db): Promise<void> {
+  await sql`select 1`.execute(db)
+}

@@ -1,0 +1,70 @@
+import type { EntityType, EntityTypeDefinition } from '../versioning/entity-type.js'
+import type { Db } from './database.js'
+
+interface EntityTypeRow {
+  type: string
+  revision: number
+  definition: unknown
+  created_at: Date
+  updated_at: Date
+}
+
+const toEntityType = (row: EntityTypeRow): EntityType => ({
+  type: row.type,
+  revision: row.revision,
+  definition: row.definition as EntityTypeDefinition,
+  createdAt: new Date(row.created_at).toISOString(),
+  updatedAt: new Date(row.updated_at).toISOString()
+})
+
+const columns = ['type', 'revision', 'definition', 'created_at', 'updated_at'] as const
+
+export async function listEntityTypes (db: Db, tenant: string, after: string | undefined, limit: number): Promise<EntityType[]> {
+  let query = db.selectFrom('entity_types').select(columns).where('tenant', '=', tenant)
+  if (after !== undefined) query = query.where('type', '>', after)
+  const rows = await query.orderBy('type').limit(limit).execute()
+  return rows.map(toEntityType)
+}
+
+/** All definitions of a tenant, by type name. */
+export async function loadDefinitions (db: Db, tenant: string): Promise<Map<string, EntityTypeDefinition>> {
+  const rows = await db.selectFrom('entity_types').select(['type', 'definition']).where('tenant', '=', tenant).execute()
+  return new Map(rows.map((r) => [r.type, r.definition as EntityTypeDefinition]))
+}
+
+export async function getEntityType (db: Db, tenant: string, type: string): Promise<EntityType | undefined> {
+  const row = await db.selectFrom('entity_types').select(columns)
+    .where('tenant', '=', tenant).where('type', '=', type).executeTakeFirst()
+  return row === undefined ? undefined : toEntityType(row)
+}
+
+/** Writes a new revision of a type (the first one creates it) and keeps it in the history. */
+export async function saveEntityType (db: Db, tenant: string, type: string, revision: number, definition: EntityTypeDefinition): Promise<EntityType> {
+  const json = JSON.stringify(definition)
+  const now = new Date()
+  const row = revision === 1
+    ? await db.insertInto('entity_types')
+      .values({ tenant, type, revision, definition: json, created_at: now, updated_at: now })
+      .returning(columns).executeTakeFirstOrThrow()
+    : await db.updateTable('entity_types').set({ revision, definition: json, updated_at: now })
+      .where('tenant', '=', tenant).where('type', '=', type)
+      .returning(columns).executeTakeFirstOrThrow()
+  await db.insertInto('entity_type_revisions').values({ tenant, type, revision, definition: json, created_at: now }).execute()
+  return toEntityType(row)
+}
+
+export interface EntityTypeRevision { revision: number, definition: EntityTypeDefinition, createdAt: string }
+
+export async function listRevisions (db: Db, tenant: string, type: string, after: number | undefined, limit: number): Promise<EntityTypeRevision[]> {
+  let query = db.selectFrom('entity_type_revisions').select(['revision', 'definition', 'created_at'])
+    .where('tenant', '=', tenant).where('type', '=', type)
+  if (after !== undefined) query = query.where('revision', '>', after)
+  const rows = await query.orderBy('revision').limit(limit).execute()
+  return rows.map((r) => ({ revision: r.revision, definition: r.definition as EntityTypeDefinition, createdAt: new Date(r.created_at).toISOString() }))
+}
+
+/** True when at least one version of the type is stored. */
+export async function typeHasVersions (db: Db, tenant: string, type: string): Promise<boolean> {
+  const row = await db.selectFrom('versions').select('seq').where('tenant', '=', tenant).where('type', '=', type).limit(1).executeTakeFirst()
+  return row !== undefined
+}

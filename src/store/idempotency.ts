@@ -1,0 +1,22 @@
+import { sql } from 'kysely'
+import type { Db } from './database.js'
+
+export interface StoredResponse { requestHash: string, statusCode: number, body: unknown }
+
+export async function findIdempotencyKey (db: Db, tenant: string, key: string): Promise<StoredResponse | undefined> {
+  const row = await db.selectFrom('idempotency_keys').select(['request_hash', 'status_code', 'response'])
+    .where('tenant', '=', tenant).where('key', '=', key).executeTakeFirst()
+  return row === undefined ? undefined : { requestHash: row.request_hash, statusCode: row.status_code ?? 200, body: row.response }
+}
+
+export async function saveIdempotencyKey (db: Db, tenant: string, key: string, stored: StoredResponse): Promise<void> {
+  await db.insertInto('idempotency_keys').values({
+    tenant, key, request_hash: stored.requestHash, status_code: stored.statusCode, response: JSON.stringify(stored.body)
+  }).execute()
+}
+
+/** Deletes keys older than the retention; returns how many went. */
+export async function purgeIdempotencyKeys (db: Db, retentionHours: number): Promise<number> {
+  const result = await sql`delete from idempotency_keys where created_at < now() - make_interval(hours => ${retentionHours}::int)`.execute(db)
+  return Number(result.numAffectedRows ?? 0)
+}

@@ -1,0 +1,72 @@
+import { sql } from 'kysely'
+import type { Version } from '../versioning/version.js'
+import type { Db } from './database.js'
+import { toVersion, type VersionRow } from './rows.js'
+import { versionColumns } from './versions.js'
+
+/** A declared foreign-key value of one version: source entity → target entity. */
+export interface Reference {
+  targetType: string
+  targetKey: string
+  sourceType: string
+  sourceField: string
+  sourceKey: string
+}
+
+/** Records foreign-key values written by one transaction (one statement). */
+export async function insertReferences (db: Db, tenant: string, transactionId: number, refs: readonly Reference[]): Promise<void> {
+  if (refs.length === 0) return
+  await sql`
+    insert into version_refs (tenant, target_type, target_key, source_type, source_field, source_key, transaction_id)
+    select ${tenant}, tt, tk, st, sf, sk, ${transactionId}
+    from unnest(${refs.map((r) => r.targetType)}::text[], ${refs.map((r) => r.targetKey)}::text[],
+      ${refs.map((r) => r.sourceType)}::text[], ${refs.map((r) => r.sourceField)}::text[], ${refs.map((r) => r.sourceKey)}::text[])
+      as r(tt, tk, st, sf, sk)
+    on conflict do nothing`.execute(db)
+}
+
+/**
+ * Indexes the foreign-key values of versions stored before the relation was declared,
+ * so that a relation added to a type later also sees the older history.
+ */
+export async function backfillReferences (db: Db, tenant: string, sourceType: string, sourceField: string, targetType: string): Promise<void> {
+  await sql`
+    insert into version_refs (tenant, target_type, target_key, source_type, source_field, source_key, transaction_id)
+    select v.tenant, ${targetType}, v.data->>${sourceField}, v.type, ${sourceField}, v.entity_key, v.transaction_id
+    from versions v
+    where v.tenant = ${tenant} and v.type = ${sourceType} and jsonb_typeof(v.data->${sourceField}) in ('string', 'number')
+    on conflict do nothing`.execute(db)
+}
+
+export interface ReferrerQuery {
+  sourceType: string
+  sourceField: string
+  targetType: string
+  targetKeys: readonly string[]
+  /** As of this transaction; undefined: now. */
+  at?: number | undefined
+}
+
+/**
+ * The entities of `sourceType` whose `sourceField` points at one of the target keys in
+ * their latest version at `at` (live ones only), in one statement: the reference index
+ * gives the candidates, one primary-key probe per candidate checks its state then.
+ */
+export async function referrersAt (db: Db, tenant: string, q: ReferrerQuery): Promise<Version[]> {
+  if (q.targetKeys.length === 0) return []
+  const bound = (col: string): ReturnType<typeof sql> => q.at === undefined ? sql`` : sql`and ${sql.ref(col)} <= ${q.at}`
+  const { rows } = await sql<VersionRow>`
+    select ${versionColumns('v')}
+    from (
+      select distinct r.source_key from version_refs r
+      where r.tenant = ${tenant} and r.target_type = ${q.targetType} and r.target_key = any(${[...q.targetKeys]}::text[])
+        and r.source_type = ${q.sourceType} and r.source_field = ${q.sourceField} ${bound('r.transaction_id')}
+    ) c
+    cross join lateral (
+      select * from versions v
+      where v.tenant = ${tenant} and v.type = ${q.sourceType} and v.entity_key = c.source_key ${bound('v.transaction_id')}
+      order by v.transaction_id desc limit 1
+    ) v
+    where v.operation <> 'delete' and v.data->>${q.sourceField} = any(${[...q.targetKeys]}::text[])`.execute(db)
+  return rows.map(toVersion)
+}

@@ -1,0 +1,73 @@
+import type { ColumnType, Generated } from 'kysely'
+
+/** Row shapes of Rewind's tables. bigint columns are read as strings (see database.ts). */
+type BigId = ColumnType<string, string | number, never>
+type Json = ColumnType<unknown, string, never>
+type Timestamp = ColumnType<Date, Date | string | undefined, never>
+
+export interface EntityTypeTable {
+  tenant: string
+  type: string
+  revision: number
+  definition: ColumnType<unknown, string, string>
+  created_at: Timestamp
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>
+}
+
+export interface EntityTypeRevisionTable {
+  tenant: string
+  type: string
+  revision: number
+  definition: Json
+  created_at: Timestamp
+}
+
+export interface TransactionTable {
+  id: ColumnType<string, never, never>
+  tenant: string
+  issued_at: Timestamp
+  recorded_at: Timestamp
+  actor: string | null
+  meta: Json
+  revert_of: ColumnType<unknown, string | null, never>
+}
+
+export interface VersionTable {
+  tenant: string
+  type: string
+  entity_key: string
+  transaction_id: BigId
+  seq: number
+  position: number
+  operation: 'insert' | 'update' | 'delete'
+  data: Json
+  changeset: Json
+}
+
+export interface ReferenceTable {
+  tenant: string
+  target_type: string
+  target_key: string
+  source_type: string
+  source_field: string
+  source_key: string
+  transaction_id: BigId
+}
+
+export interface IdempotencyKeyTable {
+  tenant: string
+  key: string
+  request_hash: string
+  status_code: number | null
+  response: ColumnType<unknown, string | null, string>
+  created_at: Generated<Date>
+}
+
+export interface Database {
+  entity_types: EntityTypeTable
+  entity_type_revisions: EntityTypeRevisionTable
+  transactions: TransactionTable
+  versions: VersionTable
+  version_refs: ReferenceTable
+  idempotency_keys: IdempotencyKeyTable
+}

@@ -1,0 +1,58 @@
+import { sql } from 'kysely'
+import type { JsonObject } from '../versioning/json.js'
+import type { Db } from './database.js'
+import { toTransaction, type Transaction, type TransactionRow } from './rows.js'
+
+export interface NewTransaction {
+  issuedAt?: string | undefined
+  actor?: string | undefined
+  meta?: JsonObject | undefined
+  revertOf?: JsonObject | undefined
+}
+
+const columns = ['id', 'issued_at', 'recorded_at', 'actor', 'meta', 'revert_of'] as const
+
+/** Inserts a transaction row; its id comes from the sequence at this moment (after the locks). */
+export async function insertTransaction (db: Db, tenant: string, tx: NewTransaction): Promise<Transaction> {
+  const row = await db.insertInto('transactions').values({
+    tenant,
+    issued_at: tx.issuedAt ?? sql<Date>`now()` as unknown as Date,
+    actor: tx.actor ?? null,
+    meta: JSON.stringify(tx.meta ?? {}),
+    revert_of: tx.revertOf === undefined ? null : JSON.stringify(tx.revertOf)
+  }).returning(columns).executeTakeFirstOrThrow()
+  return toTransaction(row as TransactionRow)
+}
+
+export async function getTransaction (db: Db, tenant: string, id: number): Promise<Transaction | undefined> {
+  const row = await db.selectFrom('transactions').select(columns)
+    .where('tenant', '=', tenant).where('id', '=', String(id) as never).executeTakeFirst()
+  return row === undefined ? undefined : toTransaction(row as TransactionRow)
+}
+
+export interface TransactionFilter {
+  actor?: string | undefined
+  type?: string | undefined
+  since?: string | undefined
+  until?: string | undefined
+  before?: number | undefined
+  limit: number
+}
+
+/** Transactions newest first; fetches `limit + 1` to tell whether more follow. */
+export async function listTransactions (db: Db, tenant: string, filter: TransactionFilter): Promise<Transaction[]> {
+  let query = db.selectFrom('transactions as t').select(columns.map((c) => `t.${c}` as const)).where('t.tenant', '=', tenant)
+  if (filter.actor !== undefined) query = query.where('t.actor', '=', filter.actor)
+  if (filter.since !== undefined) query = query.where('t.issued_at', '>=', filter.since as never)
+  if (filter.until !== undefined) query = query.where('t.issued_at', '<', filter.until as never)
+  if (filter.before !== undefined) query = query.where('t.id', '<', String(filter.before) as never)
+  if (filter.type !== undefined) {
+    const type = filter.type
+    query = query.where(({ exists, selectFrom }) => exists(
+      selectFrom('versions as v').select('v.seq')
+        .whereRef('v.transaction_id', '=', 't.id').where('v.tenant', '=', tenant).where('v.type', '=', type)
+    ))
+  }
+  const rows = await query.orderBy('t.id', 'desc').limit(filter.limit + 1).execute()
+  return rows.map((r) => toTransaction(r as TransactionRow))
+}

@@ -1,0 +1,120 @@
+import { sql, type RawBuilder } from 'kysely'
+import type { PlannedVersion } from '../versioning/unit-of-work.js'
+import type { LatestVersion, Version } from '../versioning/version.js'
+import { entityRef } from '../versioning/keys.js'
+import type { JsonObject } from '../versioning/json.js'
+import type { Db } from './database.js'
+import { toId, toVersion, type VersionRow } from './rows.js'
+
+export interface EntityName { type: string, key: string }
+
+/** Columns of a version row plus its end transaction (the next version's), one index probe. */
+export const versionColumns = (alias: string): RawBuilder<unknown> => sql`
+  ${sql.ref(alias)}.type, ${sql.ref(alias)}.entity_key, ${sql.ref(alias)}.transaction_id, ${sql.ref(alias)}.seq,
+  ${sql.ref(alias)}.operation, ${sql.ref(alias)}.data, ${sql.ref(alias)}.changeset,
+  (select n.transaction_id from versions n
+    where n.tenant = ${sql.ref(alias)}.tenant and n.type = ${sql.ref(alias)}.type and n.entity_key = ${sql.ref(alias)}.entity_key
+      and n.transaction_id > ${sql.ref(alias)}.transaction_id
+    order by n.transaction_id limit 1) as end_transaction_id`
+
+/**
+ * The latest version at or before `at` (or overall) of each named entity, in one
+ * statement: one primary-key probe per entity.
+ */
+export async function versionsAt (db: Db, tenant: string, entities: readonly EntityName[], at?: number): Promise<Map<string, Version>> {
+  if (entities.length === 0) return new Map()
+  const bound = at === undefined ? sql`` : sql`and v.transaction_id <= ${at}`
+  const { rows } = await sql<VersionRow>`
+    select ${versionColumns('v')}
+    from unnest(${entities.map((e) => e.type)}::text[], ${entities.map((e) => e.key)}::text[]) as e(type, key)
+    cross join lateral (
+      select * from versions v
+      where v.tenant = ${tenant} and v.type = e.type and v.entity_key = e.key ${bound}
+      order by v.transaction_id desc limit 1
+    ) v`.execute(db)
+  return new Map(rows.map((r) => [entityRef(r.type, r.entity_key), toVersion(r)]))
+}
+
+/** The latest versions as the unit of work needs them. */
+export async function latestVersions (db: Db, tenant: string, entities: readonly EntityName[]): Promise<Map<string, LatestVersion>> {
+  const found = await versionsAt(db, tenant, entities)
+  return new Map([...found].map(([ref, v]) => [ref, { transactionId: v.transactionId, index: v.index, operation: v.operation, data: v.data }]))
+}
+
+/** Appends versions (never updates one): one statement whatever their number. */
+export async function insertVersions (db: Db, tenant: string, transactionId: number, versions: readonly PlannedVersion[]): Promise<void> {
+  if (versions.length === 0) return
+  await sql`
+    insert into versions (tenant, type, entity_key, transaction_id, seq, position, operation, data, changeset)
+    select ${tenant}, type, key, ${transactionId}, seq, position, operation, data, changeset
+    from unnest(${versions.map((v) => v.type)}::text[], ${versions.map((v) => v.key)}::text[],
+      ${versions.map((v) => v.index)}::int[], ${versions.map((_, i) => i)}::int[], ${versions.map((v) => v.operation)}::text[],
+      ${versions.map((v) => JSON.stringify(v.data))}::jsonb[], ${versions.map((v) => JSON.stringify(v.changeset))}::jsonb[])
+      as v(type, key, seq, position, operation, data, changeset)`.execute(db)
+}
+
+export interface VersionPage { order: 'asc' | 'desc', after?: number | undefined, limit: number }
+
+/** One page of an entity's versions by transaction id; fetches `limit + 1` to tell whether more follow. */
+export async function listVersions (db: Db, tenant: string, entity: EntityName, page: VersionPage): Promise<Version[]> {
+  const asc = page.order === 'asc'
+  const after = page.after === undefined ? sql`` : asc ? sql`and v.transaction_id > ${page.after}` : sql`and v.transaction_id < ${page.after}`
+  const { rows } = await sql<VersionRow>`
+    select ${versionColumns('v')} from versions v
+    where v.tenant = ${tenant} and v.type = ${entity.type} and v.entity_key = ${entity.key} ${after}
+    order by v.transaction_id ${asc ? sql`asc` : sql`desc`} limit ${page.limit + 1}`.execute(db)
+  return rows.map(toVersion)
+}
+
+/** True when the entity has at least one version. */
+export async function entityHasVersions (db: Db, tenant: string, entity: EntityName): Promise<boolean> {
+  const row = await db.selectFrom('versions').select('seq')
+    .where('tenant', '=', tenant).where('type', '=', entity.type).where('entity_key', '=', entity.key)
+    .limit(1).executeTakeFirst()
+  return row !== undefined
+}
+
+export interface VersionDetailRow extends Version {
+  previous: number | null
+}
+
+/** One version with the transaction ids of its neighbours, in one statement. */
+export async function getVersion (db: Db, tenant: string, entity: EntityName, transactionId: number): Promise<VersionDetailRow | undefined> {
+  const { rows } = await sql<VersionRow & { previous: string | null }>`
+    select ${versionColumns('v')},
+      (select p.transaction_id from versions p
+        where p.tenant = v.tenant and p.type = v.type and p.entity_key = v.entity_key and p.transaction_id < v.transaction_id
+        order by p.transaction_id desc limit 1) as previous
+    from versions v
+    where v.tenant = ${tenant} and v.type = ${entity.type} and v.entity_key = ${entity.key} and v.transaction_id = ${transactionId}`.execute(db)
+  const row = rows[0]
+  if (row === undefined) return undefined
+  return { ...toVersion(row), previous: row.previous === null ? null : toId(row.previous) }
+}
+
+/** Every version a transaction created, in the order its entities were first touched. */
+export async function versionsOfTransaction (db: Db, tenant: string, transactionId: number): Promise<Version[]> {
+  const { rows } = await sql<VersionRow>`
+    select ${versionColumns('v')} from versions v
+    where v.transaction_id = ${transactionId} and v.tenant = ${tenant}
+    order by v.position`.execute(db)
+  return rows.map(toVersion)
+}
+
+/** Versions of the named entities created after transaction `after`, by entity (for revert conflicts). */
+export async function laterTransactionIds (db: Db, tenant: string, entities: readonly EntityName[], after: number): Promise<Map<string, number[]>> {
+  if (entities.length === 0) return new Map()
+  const { rows } = await sql<{ type: string, entity_key: string, transaction_id: string }>`
+    select v.type, v.entity_key, v.transaction_id
+    from unnest(${entities.map((e) => e.type)}::text[], ${entities.map((e) => e.key)}::text[]) as e(type, key)
+    join versions v on v.tenant = ${tenant} and v.type = e.type and v.entity_key = e.key and v.transaction_id > ${after}
+    order by v.transaction_id`.execute(db)
+  const out = new Map<string, number[]>()
+  for (const r of rows) {
+    const ref = entityRef(r.type, r.entity_key)
+    out.set(ref, [...(out.get(ref) ?? []), toId(r.transaction_id)])
+  }
+  return out
+}
+
+export type { JsonObject }

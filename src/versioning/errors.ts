@@ -1,0 +1,22 @@
+/** Errors of the domain, each mapped by the HTTP layer to one problem type and status. */
+export type ProblemKind = 'invalid-request' | 'not-found' | 'conflict' | 'idempotency-key-reused'
+
+export class DomainError extends Error {
+  constructor (
+    readonly kind: ProblemKind,
+    message: string,
+    /** Extra members for the problem body (e.g. `conflicts`). */
+    readonly extensions: Record<string, unknown> = {}
+  ) {
+    super(message)
+    this.name = 'DomainError'
+  }
+}
+
+export const invalid = (message: string, extensions?: Record<string, unknown>): DomainError =>
+  new DomainError('invalid-request', message, extensions)
+export const notFound = (message: string, extensions?: Record<string, unknown>): DomainError =>
+  new DomainError('not-found', message, extensions)
+export const conflict = (message: string, extensions?: Record<string, unknown>): DomainError =>
+  new DomainError('conflict', message, extensions)
+export const keyReused = (message: string): DomainError => new DomainError('idempotency-key-reused', message)

@@ -1,0 +1,68 @@
+/** JSON values and the few operations on them that versioning needs. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject
+export interface JsonObject { [key: string]: JsonValue }
+
+export function isJsonObject (value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/** Equality of JSON values: objects are compared by keys, not key order. */
+export function jsonEqual (a: unknown, b: unknown): boolean {
+  if (a === b) return true
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false
+    return a.every((item, i) => jsonEqual(item, b[i]))
+  }
+  const ka = Object.keys(a)
+  const kb = Object.keys(b)
+  if (ka.length !== kb.length) return false
+  const ob = b as Record<string, unknown>
+  return ka.every((k) => Object.hasOwn(ob, k) && jsonEqual((a as Record<string, unknown>)[k], ob[k]))
+}
+
+/**
+ * Sets a field as an own data property. Plain assignment would treat `__proto__` as the
+ * prototype setter; field names such as `__proto__` are ordinary data here.
+ */
+export function setField (target: JsonObject, key: string, value: JsonValue): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true })
+}
+
+/** A shallow copy of `base` with `patch`'s fields laid over it. */
+export function mergeFields (base: JsonObject, patch: JsonObject): JsonObject {
+  const out: JsonObject = {}
+  for (const key of Object.keys(base)) setField(out, key, base[key] as JsonValue)
+  for (const key of Object.keys(patch)) setField(out, key, patch[key] as JsonValue)
+  return out
+}
+
+/** `object` without the named fields. */
+export function omitFields (object: JsonObject, names: readonly string[]): JsonObject {
+  const out: JsonObject = {}
+  for (const key of Object.keys(object)) {
+    if (!names.includes(key)) setField(out, key, object[key] as JsonValue)
+  }
+  return out
+}
+
+/** A field's value, with a missing field read as `null`. */
+export function fieldValue (object: JsonObject, key: string): JsonValue {
+  return Object.hasOwn(object, key) ? object[key] as JsonValue : null
+}
+
+/** Greatest nesting depth of arrays and objects in a JSON text (strings are skipped). */
+export function jsonTextDepth (text: string): number {
+  let depth = 0
+  let max = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 92) i++ // backslash: skip the escaped character
+      else if (c === 34) inString = false
+    } else if (c === 34) inString = true
+    else if (c === 123 || c === 91) { if (++depth > max) max = depth } else if (c === 125 || c === 93) depth--
+  }
+  return max
+}

@@ -1,0 +1,60 @@
+import { invalid } from './errors.js'
+import type { JsonObject, JsonValue } from './json.js'
+
+/** The string form of one id value: a string or an integer. */
+export function idValueString (value: JsonValue | undefined): string | undefined {
+  if (typeof value === 'string') return value
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value)
+  return undefined
+}
+
+/**
+ * An entity's key: the string forms of its id fields joined by `,` in idFields order.
+ * Rejects missing or non-scalar id values and, for composite keys, values holding `,`.
+ */
+export function entityKey (idFields: readonly string[], data: JsonObject, type: string): string {
+  const parts = idFields.map((field) => {
+    const value = idValueString(Object.hasOwn(data, field) ? data[field] : undefined)
+    if (value === undefined) throw invalid(`${type}: id field "${field}" must be a string or an integer`)
+    if (idFields.length > 1 && value.includes(',')) {
+      throw invalid(`${type}: id field "${field}" of a composite key must not contain ","`)
+    }
+    if (value === '') throw invalid(`${type}: id field "${field}" must not be empty`)
+    return value
+  })
+  return parts.join(',')
+}
+
+/** A map key naming one entity of one type. */
+export function entityRef (type: string, key: string): string {
+  return `${type}\u0000${key}`
+}
+
+/**
+ * Orders entities by their id field values, field by field: numbers numerically and
+ * before strings, strings by code point.
+ */
+export function compareByIds (idFields: readonly string[], a: JsonObject, b: JsonObject): number {
+  for (const field of idFields) {
+    const c = compareIdValues(a[field], b[field])
+    if (c !== 0) return c
+  }
+  return 0
+}
+
+function compareIdValues (x: JsonValue | undefined, y: JsonValue | undefined): number {
+  if (typeof x === 'number' && typeof y === 'number') return x - y
+  if (typeof x === 'number') return -1
+  if (typeof y === 'number') return 1
+  return compareCodePoints(String(x ?? ''), String(y ?? ''))
+}
+
+function compareCodePoints (x: string, y: string): number {
+  const a = [...x]
+  const b = [...y]
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const d = (a[i] as string).codePointAt(0)! - (b[i] as string).codePointAt(0)!
+    if (d !== 0) return d
+  }
+  return a.length - b.length
+}

@@ -1,0 +1,28 @@
+import type { Changeset } from './changeset.js'
+import type { JsonObject } from './json.js'
+
+export type Operation = 'insert' | 'update' | 'delete'
+
+/** One recorded version of one entity, as the API shows it. */
+export interface Version {
+  type: string
+  id: string
+  transactionId: number
+  endTransactionId: number | null
+  operation: Operation
+  index: number
+  data: JsonObject
+  changeset: Changeset
+}
+
+/** The latest stored version of an entity, as the unit of work needs it. */
+export interface LatestVersion {
+  transactionId: number
+  index: number
+  operation: Operation
+  data: JsonObject
+}
+
+/** True when the entity exists in the state this version leaves it in. */
+export const isLive = (version: Pick<LatestVersion, 'operation'> | undefined): boolean =>
+  version !== undefined && version.operation !== 'delete'

@@ -1,0 +1,131 @@
+import t, { type Test } from 'tap'
+import pg from 'pg'
+import type { FastifyInstance } from 'fastify'
+import type { PGlite } from '@electric-sql/pglite'
+import { buildApp } from '../../src/http/app.js'
+import { createPGlite, openDatabase, type Db } from '../../src/store/database.js'
+import { migrateToLatest } from '../../src/store/migrate.js'
+
+export type DatabaseKind = 'pglite' | 'postgres'
+
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+
+let postgresReachable: Promise<boolean> | undefined
+
+/** PostgreSQL is tested when reachable; REQUIRE_POSTGRES=1 (CI) makes an unreachable one a failure. */
+async function isPostgresReachable (): Promise<boolean> {
+  postgresReachable ??= (async () => {
+    const client = new pg.Client({ connectionString: TEST_DATABASE_URL, connectionTimeoutMillis: 2000 })
+    try {
+      await client.connect()
+      await client.end()
+      return true
+    } catch (error) {
+      if (process.env.REQUIRE_POSTGRES === '1') throw new Error(`PostgreSQL at ${TEST_DATABASE_URL} is required but not reachable: ${String(error)}`)
+      return false
+    }
+  })()
+  return await postgresReachable
+}
+
+/** The kinds of database this run tests against (TEST_DB=pglite|postgres narrows it). */
+export async function databaseKinds (): Promise<DatabaseKind[]> {
+  const only = process.env.TEST_DB
+  const kinds: DatabaseKind[] = []
+  if (only === undefined || only === 'pglite') kinds.push('pglite')
+  if ((only === undefined || only === 'postgres') && (only === 'postgres' || await isPostgresReachable())) kinds.push('postgres')
+  return kinds
+}
+
+// One embedded database per test file (creating one takes seconds); one schema per test.
+let sharedPGlite: Promise<PGlite> | undefined
+let schemaCounter = 0
+
+export interface Harness {
+  kind: DatabaseKind
+  app: FastifyInstance
+  db: Db
+  /** SQL statements executed since the last resetQueries(). */
+  queries: string[]
+  resetQueries: () => void
+  request: (method: string, url: string, body?: unknown, headers?: Record<string, string>) => Promise<Reply>
+  get: (url: string) => Promise<Reply>
+  post: (url: string, body?: unknown, headers?: Record<string, string>) => Promise<Reply>
+  put: (url: string, body?: unknown) => Promise<Reply>
+  /** Counts the rows of a table (to check that a rejected request stored nothing). */
+  count: (table: 'versions' | 'transactions' | 'entity_types' | 'version_refs' | 'idempotency_keys') => Promise<number>
+}
+
+export interface Reply {
+  status: number
+  body: any
+  headers: Record<string, string | string[] | number | undefined>
+}
+
+/** A fresh, migrated database (own schema) and an app on it, closed when the test ends. */
+export async function openHarness (test: Test, kind: DatabaseKind, options: { bodyLimit?: number } = {}): Promise<Harness> {
+  const schema = `t_${process.pid}_${++schemaCounter}_${Math.random().toString(36).slice(2, 8)}`
+  const queries: string[] = []
+  const onQuery = (event: { query: { sql: string } }): void => { queries.push(event.query.sql) }
+  let db: Db
+  if (kind === 'pglite') {
+    sharedPGlite ??= createPGlite('memory://')
+    db = await openDatabase({ pglite: await sharedPGlite, searchPath: schema, onQuery })
+  } else {
+    const admin = new pg.Client({ connectionString: TEST_DATABASE_URL })
+    await admin.connect()
+    await admin.query(`create schema "${schema}"`)
+    await admin.end()
+    db = await openDatabase({ databaseUrl: TEST_DATABASE_URL, searchPath: schema, poolSize: 10, onQuery })
+    test.teardown(async () => {
+      const drop = new pg.Client({ connectionString: TEST_DATABASE_URL })
+      await drop.connect()
+      await drop.query(`drop schema "${schema}" cascade`)
+      await drop.end()
+    })
+  }
+  await migrateToLatest(db)
+  const app = await buildApp({ db, closeDatabase: kind === 'postgres', ...options })
+  test.teardown(async () => { await app.close() })
+  queries.length = 0
+
+  const request = async (method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> => {
+    const res = await app.inject({
+      method: method as 'GET',
+      url,
+      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+      ...(body === undefined ? {} : { payload: typeof body === 'string' ? body : JSON.stringify(body) })
+    })
+    const text = res.body
+    let parsed: unknown = text
+    try { parsed = text === '' ? undefined : JSON.parse(text) } catch { /* not JSON */ }
+    return { status: res.statusCode, body: parsed, headers: res.headers }
+  }
+  return {
+    kind,
+    app,
+    db,
+    queries,
+    resetQueries: () => { queries.length = 0 },
+    request,
+    get: async (url) => await request('GET', url),
+    post: async (url, body, headers) => await request('POST', url, body, headers),
+    put: async (url, body) => await request('PUT', url, body),
+    count: async (table) => {
+      const row = await db.selectFrom(table).select(db.fn.countAll<string>().as('n')).executeTakeFirstOrThrow()
+      return Number(row.n)
+    }
+  }
+}
+
+/** Registers `fn` as one subtest per database kind, each on a fresh database. */
+export function eachDatabase (name: string, fn: (t: Test, h: Harness) => Promise<void>, options: { bodyLimit?: number } = {}): void {
+  t.test(name, async (group) => {
+    for (const kind of await databaseKinds()) {
+      await group.test(kind, async (tt) => {
+        const h = await openHarness(tt, kind, options)
+        await fn(tt, h)
+      })
+    }
+  })
+}
