@@ -4,6 +4,7 @@ import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Db } from '../store/database.js'
 import type { AppContext } from './context.js'
+import { DefinitionCache } from '../services/definitions.js'
 import { registerJsonParser } from './json-body.js'
 import { registerProblemHandlers } from './problem.js'
 import { sharedSchemas } from './schemas.js'
@@ -32,7 +33,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false } }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
-  const ctx: AppContext = { db: options.db, tenant: options.tenant ?? 'default' }
+  const tenant = options.tenant ?? 'default'
+  const ctx: AppContext = { db: options.db, tenant, definitions: new DefinitionCache(tenant) }
   if (options.closeDatabase !== false) app.addHook('onClose', async () => { await options.db.destroy() })
 
   for (const schema of sharedSchemas) app.addSchema(schema)

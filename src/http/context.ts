@@ -1,7 +1,4 @@
-import type { Db } from '../store/database.js'
+import type { Scope } from '../services/definitions.js'
 
-/** What the routes need from the application: the database and the tenant they serve. */
-export interface AppContext {
-  db: Db
-  tenant: string
-}
+/** What the routes need from the application: the database, the tenant they serve, its types. */
+export type AppContext = Scope

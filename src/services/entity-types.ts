@@ -7,6 +7,7 @@ import { jsonEqual } from '../versioning/json.js'
 import { inTransaction, type Db } from '../store/database.js'
 import { getEntityType, loadDefinitions, saveEntityType, typeHasVersions } from '../store/entity-types.js'
 import { lockNames } from '../store/locks.js'
+import type { Scope } from './definitions.js'
 import { backfillReferences } from '../store/references.js'
 
 export interface PutResult { created: boolean, entityType: EntityType }
@@ -18,9 +19,11 @@ const TYPES_LOCK = '\u0000entity-types'
  * association types its manyToMany relations go through are registered when missing,
  * and foreign keys declared for the first time are indexed over the older history.
  */
-export async function putEntityType (db: Db, tenant: string, type: string, input: EntityTypeInput): Promise<PutResult> {
+export async function putEntityType (scope: Scope, type: string, input: EntityTypeInput): Promise<PutResult> {
+  const { db, tenant } = scope
   const definition = normalizeDefinition(input)
-  return await inTransaction(db, async (trx) => {
+  scope.definitions.invalidate()
+  const result = await inTransaction(db, async (trx) => {
     await lockNames(trx, tenant, [TYPES_LOCK])
     const before = await loadDefinitions(trx, tenant)
     const current = await getEntityType(trx, tenant, type)
@@ -46,6 +49,8 @@ export async function putEntityType (db: Db, tenant: string, type: string, input
     await indexNewReferences(trx, tenant, before, after)
     return result
   })
+  scope.definitions.invalidate()
+  return result
 }
 
 async function indexNewReferences (

@@ -3,12 +3,11 @@ import { notFound } from '../versioning/errors.js'
 import { entityRef } from '../versioning/keys.js'
 import type { JsonObject } from '../versioning/json.js'
 import { isLive, type Version } from '../versioning/version.js'
-import type { Db } from '../store/database.js'
-import { loadDefinitions } from '../store/entity-types.js'
 import type { Transaction } from '../store/rows.js'
 import { getTransaction, listTransactions, type TransactionFilter } from '../store/transactions.js'
 import { entityHasVersions, getVersion, listVersions, versionsAt, versionsOfTransaction, type VersionPage } from '../store/versions.js'
-import { parseRelationNames, relationsView, type Definitions } from './relations.js'
+import type { Definitions, Scope } from './definitions.js'
+import { parseRelationNames, relationsView } from './relations.js'
 
 export interface Page<T> { items: T[], next: T | undefined }
 
@@ -17,16 +16,17 @@ function toPage<T> (rows: T[], limit: number): Page<T> {
   return rows.length > limit ? { items: rows.slice(0, limit), next: rows[limit - 1] } : { items: rows, next: undefined }
 }
 
-async function definitionsWith (db: Db, tenant: string, type: string): Promise<Definitions> {
-  const definitions = await loadDefinitions(db, tenant)
+async function definitionsWith ({ db, definitions: cache }: Scope, type: string): Promise<Definitions> {
+  const definitions = await cache.get(db, [type])
   if (!definitions.has(type)) throw notFound(`unknown entity type "${type}"`)
   return definitions
 }
 
 const neverExisted = (type: string, key: string): Error => notFound(`${type} "${key}" has no versions`)
 
-export async function entityVersions (db: Db, tenant: string, type: string, key: string, page: VersionPage): Promise<Page<Version>> {
-  await definitionsWith(db, tenant, type)
+export async function entityVersions (scope: Scope, type: string, key: string, page: VersionPage): Promise<Page<Version>> {
+  const { db, tenant } = scope
+  await definitionsWith(scope, type)
   const rows = await listVersions(db, tenant, { type, key }, page)
   if (rows.length === 0 && (page.after === undefined || !await entityHasVersions(db, tenant, { type, key }))) throw neverExisted(type, key)
   return toPage(rows, page.limit)
@@ -40,9 +40,10 @@ export interface VersionDetail extends Version {
 }
 
 export async function entityVersion (
-  db: Db, tenant: string, type: string, key: string, transactionId: number, relations: string | undefined
+  scope: Scope, type: string, key: string, transactionId: number, relations: string | undefined
 ): Promise<VersionDetail> {
-  const definitions = await definitionsWith(db, tenant, type)
+  const { db, tenant } = scope
+  const definitions = await definitionsWith(scope, type)
   const names = parseRelationNames(definitions, type, relations)
   const version = await getVersion(db, tenant, { type, key }, transactionId)
   if (version === undefined) throw notFound(`${type} "${key}" has no version at transaction ${transactionId}`)
@@ -63,9 +64,10 @@ export interface EntityState {
 }
 
 export async function entityState (
-  db: Db, tenant: string, type: string, key: string, at: number | undefined, relations: string | undefined
+  scope: Scope, type: string, key: string, at: number | undefined, relations: string | undefined
 ): Promise<EntityState> {
-  const definitions = await definitionsWith(db, tenant, type)
+  const { db, tenant } = scope
+  const definitions = await definitionsWith(scope, type)
   const names = parseRelationNames(definitions, type, relations)
   const version = (await versionsAt(db, tenant, [{ type, key }], at)).get(entityRef(type, key))
   if (version === undefined || !isLive(version)) {
@@ -79,19 +81,20 @@ export async function entityState (
 }
 
 /** The changeset between an entity's states at two transactions ([old, new] per field). */
-export async function changesetBetween (db: Db, tenant: string, type: string, key: string, from: number, to: number): Promise<Changeset> {
-  await definitionsWith(db, tenant, type)
+export async function changesetBetween (scope: Scope, type: string, key: string, from: number, to: number): Promise<Changeset> {
+  const { db, tenant } = scope
+  await definitionsWith(scope, type)
   const [before, after] = await Promise.all([from, to].map(async (t) => (await versionsAt(db, tenant, [{ type, key }], t)).get(entityRef(type, key))))
   if (before === undefined && after === undefined && !await entityHasVersions(db, tenant, { type, key })) throw neverExisted(type, key)
   const state = (v: Version | undefined): JsonObject | null => (v !== undefined && isLive(v) ? v.data : null)
   return diffStates(state(before), state(after))
 }
 
-export async function transactions (db: Db, tenant: string, filter: TransactionFilter): Promise<Page<Transaction>> {
+export async function transactions ({ db, tenant }: Scope, filter: TransactionFilter): Promise<Page<Transaction>> {
   return toPage(await listTransactions(db, tenant, filter), filter.limit)
 }
 
-export async function transactionDetail (db: Db, tenant: string, id: number): Promise<Transaction & { versions: Version[] }> {
+export async function transactionDetail ({ db, tenant }: Scope, id: number): Promise<Transaction & { versions: Version[] }> {
   const transaction = await getTransaction(db, tenant, id)
   if (transaction === undefined) throw notFound(`transaction ${id} does not exist`)
   return { ...transaction, versions: await versionsOfTransaction(db, tenant, id) }

@@ -5,10 +5,11 @@ import { planVersions, resolveChanges, type ChangeInput, type PlannedVersion } f
 import type { LatestVersion, Version } from '../versioning/version.js'
 import type { Db } from '../store/database.js'
 import { lockNames } from '../store/locks.js'
-import { insertReferences, type Reference } from '../store/references.js'
+import { appendTransaction } from '../store/append.js'
+import type { Reference } from '../store/references.js'
 import type { Transaction } from '../store/rows.js'
-import { insertTransaction, type NewTransaction } from '../store/transactions.js'
-import { insertVersions, latestVersions } from '../store/versions.js'
+import type { NewTransaction } from '../store/transactions.js'
+import { latestVersions } from '../store/versions.js'
 
 export interface TransactionInput extends NewTransaction {
   changes: ChangeInput[]
@@ -33,9 +34,7 @@ export async function recordChanges (
   const latest = await latestVersions(trx, tenant, entities)
   const planned = planVersions(definitions, changes, latest)
   if (planned.length === 0) return { transaction: null, versions: [] }
-  const transaction = await insertTransaction(trx, tenant, input)
-  await insertVersions(trx, tenant, transaction.id, planned)
-  await insertReferences(trx, tenant, transaction.id, referencesOf(definitions, planned, latest))
+  const transaction = await appendTransaction(trx, tenant, input, planned, referencesOf(definitions, planned, latest))
   const versions = planned.map((v): Version => ({
     type: v.type, id: v.key, transactionId: transaction.id, endTransactionId: null,
     operation: v.operation, index: v.index, data: v.data, changeset: v.changeset

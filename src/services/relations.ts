@@ -1,4 +1,4 @@
-import type { EntityTypeDefinition, Relation } from '../versioning/entity-type.js'
+import type { Relation } from '../versioning/entity-type.js'
 import { invalid } from '../versioning/errors.js'
 import { compareByIds, idValueString } from '../versioning/keys.js'
 import type { JsonObject } from '../versioning/json.js'
@@ -6,8 +6,7 @@ import { isLive, type Version } from '../versioning/version.js'
 import type { Db } from '../store/database.js'
 import { referrersAt } from '../store/references.js'
 import { versionsAt } from '../store/versions.js'
-
-export type Definitions = ReadonlyMap<string, EntityTypeDefinition>
+import type { Definitions } from './definitions.js'
 
 /** An entity whose relations are looked up: its key and its state at that time. */
 export interface Anchor { key: string, data: JsonObject }

@@ -5,12 +5,12 @@ import type { JsonObject } from '../versioning/json.js'
 import { orderChanges, planEntityRevert, type Change } from '../versioning/revert-plan.js'
 import { isLive, type Version } from '../versioning/version.js'
 import type { Db } from '../store/database.js'
-import { loadDefinitions } from '../store/entity-types.js'
 import { lockNames } from '../store/locks.js'
 import { getTransaction } from '../store/transactions.js'
 import { entityHasVersions, laterTransactionIds, versionsAt, versionsOfTransaction, type EntityName } from '../store/versions.js'
 import { recordChanges, type RecordResult } from './record.js'
-import { relatedAt, relationOf, type Definitions } from './relations.js'
+import type { Definitions, Scope } from './definitions.js'
+import { relatedAt, relationOf } from './relations.js'
 
 export interface RevertOptions {
   dryRun?: boolean | undefined
@@ -124,9 +124,10 @@ async function record (
 
 /** Brings an entity (and the named relations) back to its state at transaction `to`. */
 export async function revertEntity (
-  trx: Db, tenant: string, type: string, key: string, to: number, relations: readonly string[], options: RevertOptions
+  scope: Scope, trx: Db, type: string, key: string, to: number, relations: readonly string[], options: RevertOptions
 ): Promise<RevertResult> {
-  const definitions = await loadDefinitions(trx, tenant)
+  const tenant = scope.tenant
+  const definitions = await scope.definitions.get(trx, [type])
   if (!definitions.has(type)) throw notFound(`unknown entity type "${type}"`)
   const tree = pathTree(relations)
   validatePaths(definitions, type, tree)
@@ -154,10 +155,11 @@ function validatePaths (definitions: Definitions, type: string, tree: PathTree):
 export interface TransactionRevertOptions extends RevertOptions { force?: boolean | undefined }
 
 /** Undoes one transaction: each entity it changed goes back to its state just before it. */
-export async function revertTransaction (trx: Db, tenant: string, id: number, options: TransactionRevertOptions): Promise<RevertResult> {
+export async function revertTransaction (scope: Scope, trx: Db, id: number, options: TransactionRevertOptions): Promise<RevertResult> {
+  const tenant = scope.tenant
   const transaction = await getTransaction(trx, tenant, id)
   if (transaction === undefined) throw notFound(`transaction ${id} does not exist`)
-  const definitions = await loadDefinitions(trx, tenant)
+  const definitions = await scope.definitions.get(trx)
   const touched: EntityName[] = (await versionsOfTransaction(trx, tenant, id)).map((v) => ({ type: v.type, key: v.id }))
   await lockNames(trx, tenant, touched.map((e) => entityRef(e.type, e.key)))
   const later = await laterTransactionIds(trx, tenant, touched, id)

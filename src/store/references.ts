@@ -13,18 +13,6 @@ export interface Reference {
   sourceKey: string
 }
 
-/** Records foreign-key values written by one transaction (one statement). */
-export async function insertReferences (db: Db, tenant: string, transactionId: number, refs: readonly Reference[]): Promise<void> {
-  if (refs.length === 0) return
-  await sql`
-    insert into version_refs (tenant, target_type, target_key, source_type, source_field, source_key, transaction_id)
-    select ${tenant}, tt, tk, st, sf, sk, ${transactionId}
-    from unnest(${refs.map((r) => r.targetType)}::text[], ${refs.map((r) => r.targetKey)}::text[],
-      ${refs.map((r) => r.sourceType)}::text[], ${refs.map((r) => r.sourceField)}::text[], ${refs.map((r) => r.sourceKey)}::text[])
-      as r(tt, tk, st, sf, sk)
-    on conflict do nothing`.execute(db)
-}
-
 /**
  * Indexes the foreign-key values of versions stored before the relation was declared,
  * so that a relation added to a type later also sees the older history.

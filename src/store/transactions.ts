@@ -1,4 +1,3 @@
-import { sql } from 'kysely'
 import type { JsonObject } from '../versioning/json.js'
 import type { Db } from './database.js'
 import { toTransaction, type Transaction, type TransactionRow } from './rows.js'
@@ -11,18 +10,6 @@ export interface NewTransaction {
 }
 
 const columns = ['id', 'issued_at', 'recorded_at', 'actor', 'meta', 'revert_of'] as const
-
-/** Inserts a transaction row; its id comes from the sequence at this moment (after the locks). */
-export async function insertTransaction (db: Db, tenant: string, tx: NewTransaction): Promise<Transaction> {
-  const row = await db.insertInto('transactions').values({
-    tenant,
-    issued_at: tx.issuedAt ?? sql<Date>`now()` as unknown as Date,
-    actor: tx.actor ?? null,
-    meta: JSON.stringify(tx.meta ?? {}),
-    revert_of: tx.revertOf === undefined ? null : JSON.stringify(tx.revertOf)
-  }).returning(columns).executeTakeFirstOrThrow()
-  return toTransaction(row as TransactionRow)
-}
 
 export async function getTransaction (db: Db, tenant: string, id: number): Promise<Transaction | undefined> {
   const row = await db.selectFrom('transactions').select(columns)

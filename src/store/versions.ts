@@ -1,5 +1,4 @@
 import { sql, type RawBuilder } from 'kysely'
-import type { PlannedVersion } from '../versioning/unit-of-work.js'
 import type { LatestVersion, Version } from '../versioning/version.js'
 import { entityRef } from '../versioning/keys.js'
 import type { JsonObject } from '../versioning/json.js'
@@ -39,18 +38,6 @@ export async function versionsAt (db: Db, tenant: string, entities: readonly Ent
 export async function latestVersions (db: Db, tenant: string, entities: readonly EntityName[]): Promise<Map<string, LatestVersion>> {
   const found = await versionsAt(db, tenant, entities)
   return new Map([...found].map(([ref, v]) => [ref, { transactionId: v.transactionId, index: v.index, operation: v.operation, data: v.data }]))
-}
-
-/** Appends versions (never updates one): one statement whatever their number. */
-export async function insertVersions (db: Db, tenant: string, transactionId: number, versions: readonly PlannedVersion[]): Promise<void> {
-  if (versions.length === 0) return
-  await sql`
-    insert into versions (tenant, type, entity_key, transaction_id, seq, position, operation, data, changeset)
-    select ${tenant}, type, key, ${transactionId}, seq, position, operation, data, changeset
-    from unnest(${versions.map((v) => v.type)}::text[], ${versions.map((v) => v.key)}::text[],
-      ${versions.map((v) => v.index)}::int[], ${versions.map((_, i) => i)}::int[], ${versions.map((v) => v.operation)}::text[],
-      ${versions.map((v) => JSON.stringify(v.data))}::jsonb[], ${versions.map((v) => JSON.stringify(v.changeset))}::jsonb[])
-      as v(type, key, seq, position, operation, data, changeset)`.execute(db)
 }
 
 export interface VersionPage { order: 'asc' | 'desc', after?: number | undefined, limit: number }

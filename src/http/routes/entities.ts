@@ -63,7 +63,7 @@ export const entityRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox => asyn
     const { type, id } = request.params
     const { limit = 50, order = 'asc', cursor } = request.query
     const list = `versions:${order}`
-    const found = await entityVersions(db, tenant, type, id, { order, limit, after: decodeCursor(list, cursor) })
+    const found = await entityVersions(ctx, type, id, { order, limit, after: decodeCursor(list, cursor) })
     return { items: found.items, nextCursor: found.next === undefined ? null : encodeCursor(list, found.next.transactionId) }
   })
 
@@ -77,7 +77,7 @@ export const entityRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox => asyn
     }
   }, async (request) => {
     const { type, id, transactionId } = request.params
-    return await entityVersion(db, tenant, type, id, transactionId, request.query.relations)
+    return await entityVersion(ctx, type, id, transactionId, request.query.relations)
   })
 
   app.get('/entities/:type/:id', {
@@ -90,7 +90,7 @@ export const entityRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox => asyn
     }
   }, async (request) => {
     const { type, id } = request.params
-    return await entityState(db, tenant, type, id, request.query.at, request.query.relations)
+    return await entityState(ctx, type, id, request.query.at, request.query.relations)
   })
 
   app.get('/entities/:type/:id/changeset', {
@@ -103,7 +103,7 @@ export const entityRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox => asyn
     }
   }, async (request) => {
     const { type, id } = request.params
-    return await changesetBetween(db, tenant, type, id, request.query.from, request.query.to)
+    return await changesetBetween(ctx, type, id, request.query.from, request.query.to)
   })
 
   app.post('/entities/:type/:id/revert', {
@@ -122,7 +122,7 @@ export const entityRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox => asyn
     if (body.relations?.some((r) => r.trim() === '')) throw invalid('relation names must not be empty')
     const path = `POST /entities/${type}/${id}/revert`
     const outcome = await runWrite(db, tenant, idempotency(request.headers['idempotency-key'], path, body), async (trx) => {
-      const result = await revertEntity(trx, tenant, type, id, body.to, body.relations ?? [], {
+      const result = await revertEntity(ctx, trx, type, id, body.to, body.relations ?? [], {
         dryRun: body.dryRun, actor: body.actor, meta: body.meta as JsonObject | undefined
       })
       return { statusCode: result.transaction === null ? 200 : 201, body: result }

@@ -60,7 +60,7 @@ export const entityTypeRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox => 
       response: { 200: EntityTypeSchema, 201: EntityTypeSchema, ...problems(400, 409, 413, 415) }
     }
   }, async (request, reply) => {
-    const { created, entityType } = await putEntityType(db, tenant, request.params.type, request.body)
+    const { created, entityType } = await putEntityType(ctx, request.params.type, request.body)
     return await reply.code(created ? 201 : 200).send(entityType)
   })
 

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { pingDatabase } from '../../store/database.js'
 import { problem, sendProblem } from '../problem.js'
+import { problems } from '../schemas.js'
 import type { AppContext } from '../context.js'
 
 const Status = Type.Object({ status: Type.String() })
@@ -13,7 +14,7 @@ export const serviceRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox => asy
   }, async () => ({ status: 'ok' }))
 
   app.get('/ready', {
-    schema: { tags: ['service'], summary: 'The database is reachable', response: { 200: Status, 503: Type.Ref('Problem') } }
+    schema: { tags: ['service'], summary: 'The database is reachable', response: { 200: Status, ...problems(503) } }
   }, async (request, reply) => {
     try {
       await pingDatabase(ctx.db)

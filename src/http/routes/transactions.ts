@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { loadDefinitions } from '../../store/entity-types.js'
 import { transactionDetail, transactions } from '../../services/history.js'
 import { requestFingerprint, runWrite } from '../../services/idempotency.js'
 import { recordChanges } from '../../services/record.js'
@@ -70,7 +69,7 @@ export const transactionRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox =>
   }, async (request, reply) => {
     const body = request.body
     const outcome = await runWrite(db, tenant, idempotency(request.headers['idempotency-key'], 'POST /transactions', body), async (trx) => {
-      const definitions = await loadDefinitions(trx, tenant)
+      const definitions = await ctx.definitions.get(trx, body.changes.map((c) => c.type))
       const result = await recordChanges(trx, tenant, definitions, {
         actor: body.actor, meta: body.meta as JsonObject | undefined, issuedAt: body.issuedAt,
         changes: body.changes.map((c) => ({ ...c, data: c.data as JsonObject | undefined }))
@@ -95,7 +94,7 @@ export const transactionRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox =>
     }
   }, async (request) => {
     const { limit = 50, cursor, ...filter } = request.query
-    const found = await transactions(db, tenant, { ...filter, limit, before: decodeCursor('transactions', cursor) })
+    const found = await transactions(ctx, { ...filter, limit, before: decodeCursor('transactions', cursor) })
     return { items: found.items, nextCursor: found.next === undefined ? null : encodeCursor('transactions', found.next.id) }
   })
 
@@ -106,7 +105,7 @@ export const transactionRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox =>
       params: IdParams,
       response: { 200: TransactionDetail, ...problems(400, 404) }
     }
-  }, async (request) => await transactionDetail(db, tenant, request.params.id))
+  }, async (request) => await transactionDetail(ctx, request.params.id))
 
   app.post('/transactions/:id/revert', {
     schema: {
@@ -124,7 +123,7 @@ export const transactionRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox =>
     const body = request.body
     const path = `POST /transactions/${request.params.id}/revert`
     const outcome = await runWrite(db, tenant, idempotency(request.headers['idempotency-key'], path, body), async (trx) => {
-      const result = await revertTransaction(trx, tenant, request.params.id, { ...body, meta: body.meta as JsonObject | undefined })
+      const result = await revertTransaction(ctx, trx, request.params.id, { ...body, meta: body.meta as JsonObject | undefined })
       return { statusCode: result.transaction === null ? 200 : 201, body: result }
     })
     return await sendWrite(reply, outcome)

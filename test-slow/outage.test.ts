@@ -1,0 +1,162 @@
+import t from 'tap'
+import pg from 'pg'
+import type { FastifyInstance } from 'fastify'
+import { buildApp } from '../src/http/app.js'
+import { openDatabase } from '../src/store/database.js'
+import { migrateToLatest } from '../src/store/migrate.js'
+import { startThrowawayPostgres, type ThrowawayPostgres } from './helpers/throwaway-postgres.js'
+
+/**
+ * Database outage: the service runs in-process on a throwaway PostgreSQL that the test
+ * stops and starts. While it is down, reads and writes answer 503 problem+json with
+ * Retry-After, /ready is 503 and /health stays 200; once it is back, everything recovers
+ * without restarting the service.
+ */
+
+interface Answer { status: number, headers: Record<string, unknown>, body: any, ms: number }
+
+async function call (app: FastifyInstance, method: 'GET' | 'POST' | 'PUT', url: string, body?: unknown): Promise<Answer> {
+  const started = Date.now()
+  const res = await app.inject({
+    method,
+    url,
+    ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) })
+  })
+  let parsed: unknown = res.body
+  try { parsed = JSON.parse(res.body) } catch { /* not JSON */ }
+  return { status: res.statusCode, headers: res.headers, body: parsed, ms: Date.now() - started }
+}
+
+const within = async <T>(ms: number, what: string, promise: Promise<T>): Promise<T> => {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([promise, new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => { reject(new Error(`${what}: no answer within ${ms} ms`)) }, ms)
+    })])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+async function waitUntil (what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<number> {
+  const started = Date.now()
+  for (;;) {
+    if (await check()) return Date.now() - started
+    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+function isUnavailableProblem (t: Tap.Test, answer: Answer, what: string): void {
+  t.equal(answer.status, 503, `${what}: 503 (got ${answer.status} ${JSON.stringify(answer.body)})`)
+  t.match(String(answer.headers['content-type']), /^application\/problem\+json/, `${what}: application/problem+json`)
+  const retryAfter = answer.headers['retry-after']
+  t.ok(retryAfter !== undefined && /^\d+$/.test(String(retryAfter)), `${what}: Retry-After header in seconds (got ${String(retryAfter)})`)
+  t.equal(answer.body?.status, 503, `${what}: problem status 503`)
+  for (const member of ['type', 'title', 'detail']) t.type(answer.body?.[member], 'string', `${what}: problem has ${member}`)
+  t.ok(answer.ms < 15_000, `${what}: answered within 15 s (${answer.ms} ms)`)
+}
+
+// tap's Test type, without importing its internals by path.
+declare namespace Tap { type Test = Parameters<Parameters<typeof t.test>[1]>[0] }
+
+t.test('database outage: 503 + Retry-After while down, recovery without restart', async (t) => {
+  const started = Date.now()
+  let server: ThrowawayPostgres
+  try {
+    server = await startThrowawayPostgres()
+  } catch (error) {
+    t.fail(`could not start a throwaway PostgreSQL: ${String(error)}`)
+    return
+  }
+  t.teardown(async () => { await server.destroy() })
+
+  const db = await openDatabase({ databaseUrl: server.url, poolSize: 5 })
+  await migrateToLatest(db)
+  const app = await buildApp({ db })
+  t.teardown(async () => { await app.close() })
+
+  // Normal operation first.
+  t.equal((await call(app, 'PUT', '/entity-types/item', {})).status, 201, 'type registered')
+  const first = await call(app, 'POST', '/transactions', { changes: [{ type: 'item', op: 'insert', data: { id: 1, v: 1 } }] })
+  t.equal(first.status, 201, 'insert before the outage')
+  const firstTx: number = first.body.transaction.id
+  t.equal((await call(app, 'GET', '/ready')).status, 200, '/ready while up')
+
+  await t.test('database stopped (fast shutdown)', async (t) => {
+    await server.stop('fast')
+    const write = await within(20_000, 'write', call(app, 'POST', '/transactions', { changes: [{ type: 'item', op: 'update', id: '1', data: { v: 2 } }] }))
+    isUnavailableProblem(t, write, 'POST /transactions')
+    const read = await within(20_000, 'read', call(app, 'GET', '/entities/item/1'))
+    isUnavailableProblem(t, read, 'GET /entities/item/1')
+    isUnavailableProblem(t, await within(20_000, 'versions', call(app, 'GET', '/entities/item/1/versions')), 'GET /entities/item/1/versions')
+    isUnavailableProblem(t, await within(20_000, 'list', call(app, 'GET', '/transactions')), 'GET /transactions')
+    isUnavailableProblem(t, await within(20_000, 'tx', call(app, 'GET', `/transactions/${firstTx}`)), 'GET /transactions/{id}')
+    isUnavailableProblem(t, await within(20_000, 'put type', call(app, 'PUT', '/entity-types/other', {})), 'PUT /entity-types/other')
+    isUnavailableProblem(t, await within(20_000, 'revert', call(app, 'POST', '/entities/item/1/revert', { to: firstTx, dryRun: true })),
+      'POST /entities/item/1/revert')
+    isUnavailableProblem(t, await within(20_000, 'tx revert', call(app, 'POST', `/transactions/${firstTx}/revert`, { dryRun: true })),
+      'POST /transactions/{id}/revert')
+    const ready = await within(20_000, 'ready', call(app, 'GET', '/ready'))
+    isUnavailableProblem(t, ready, 'GET /ready')
+    const health = await within(5_000, 'health', call(app, 'GET', '/health'))
+    t.equal(health.status, 200, '/health stays 200 while the database is down')
+    // Validation still happens without a database: a malformed request is a 400, not a 503.
+    const bad = await call(app, 'POST', '/transactions', { changes: 'nope' })
+    t.equal(bad.status, 400, 'a malformed request is still 400 while the database is down')
+
+    await server.start()
+    const waited = await waitUntil('/ready recovers', 30_000, async () => (await call(app, 'GET', '/ready')).status === 200)
+    t.pass(`/ready answered 200 again ${waited} ms after PostgreSQL was back`)
+    const update = await call(app, 'POST', '/transactions', { changes: [{ type: 'item', op: 'update', id: '1', data: { v: 2 } }] })
+    t.equal(update.status, 201, `write after recovery (got ${update.status} ${JSON.stringify(update.body)})`)
+    const now = await call(app, 'GET', '/entities/item/1')
+    t.equal(now.status, 200, 'read after recovery')
+    t.same(now.body?.data, { id: 1, v: 2 }, 'the state holds the write from before and the one after the outage, not the rejected one')
+    const versions = await call(app, 'GET', '/entities/item/1/versions')
+    t.same(versions.body?.items?.map((v: any) => v.operation), ['insert', 'update'], 'two versions: nothing recorded during the outage')
+  })
+
+  await t.test('database killed (immediate shutdown) and back', async (t) => {
+    await server.stop('immediate')
+    isUnavailableProblem(t, await within(20_000, 'write', call(app, 'POST', '/transactions', {
+      changes: [{ type: 'item', op: 'update', id: '1', data: { v: 3 } }]
+    })), 'POST /transactions after immediate shutdown')
+    isUnavailableProblem(t, await within(20_000, 'read', call(app, 'GET', '/entities/item/1')), 'GET /entities/item/1 after immediate shutdown')
+    isUnavailableProblem(t, await within(20_000, 'ready', call(app, 'GET', '/ready')), 'GET /ready after immediate shutdown')
+    t.equal((await call(app, 'GET', '/health')).status, 200, '/health 200')
+    await server.start() // crash recovery of the cluster
+    await waitUntil('/ready recovers', 30_000, async () => (await call(app, 'GET', '/ready')).status === 200)
+    const update = await call(app, 'POST', '/transactions', { changes: [{ type: 'item', op: 'update', id: '1', data: { v: 3 } }] })
+    t.equal(update.status, 201, `write after recovery (got ${update.status} ${JSON.stringify(update.body)})`)
+    t.same((await call(app, 'GET', '/entities/item/1')).body?.data, { id: 1, v: 3 }, 'state after recovery')
+  })
+
+  await t.test('a write blocked inside its database transaction when PostgreSQL goes away', async (t) => {
+    // Another session holds the transactions table, so the write waits inside its transaction.
+    const blocker = new pg.Client({ connectionString: server.url })
+    blocker.on('error', () => {}) // terminated by the shutdown below
+    await blocker.connect()
+    await blocker.query('begin; lock table transactions in exclusive mode')
+    const before = await call(app, 'GET', '/entities/item/1')
+    const pending = call(app, 'POST', '/transactions', { changes: [{ type: 'item', op: 'update', id: '1', data: { v: 4 } }] })
+    await waitUntil('the write waits for the lock', 15_000, async () => {
+      const { rows } = await blocker.query("select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()")
+      return (rows[0] as { n: number }).n > 0
+    })
+    await server.stop('fast')
+    const answer = await within(20_000, 'in-flight write', pending)
+    isUnavailableProblem(t, answer, 'POST /transactions in flight when the database shut down')
+    await blocker.end().catch(() => {})
+    await server.start()
+    await waitUntil('/ready recovers', 30_000, async () => (await call(app, 'GET', '/ready')).status === 200)
+    const after = await call(app, 'GET', '/entities/item/1')
+    t.equal(after.status, 200)
+    t.same(after.body?.data, before.body?.data, 'the interrupted write left nothing behind')
+    t.equal(after.body?.transactionId, before.body?.transactionId, 'no version from the interrupted write')
+    const retry = await call(app, 'POST', '/transactions', { changes: [{ type: 'item', op: 'update', id: '1', data: { v: 4 } }] })
+    t.equal(retry.status, 201, 'the client retries after Retry-After and succeeds')
+  })
+
+  t.comment(`outage test took ${Date.now() - started} ms`)
+})
