@@ -101,24 +101,24 @@ function applyChange (entity: WorkingEntity, change: ResolvedChange, idFields: r
     const actual = entity.before?.transactionId ?? null
     if (actual !== change.expectedTransactionId) {
       throw conflict(`${where}: ${name} was expected at transaction ${change.expectedTransactionId} but its latest version is at ${actual ?? 'none'}`,
-        { type: change.type, id: change.key, expectedTransactionId: change.expectedTransactionId, latestTransactionId: actual })
+        { entity: { type: change.type, id: change.key }, expectedTransactionId: change.expectedTransactionId, latestTransactionId: actual })
     }
   }
   switch (change.op) {
     case 'insert':
-      if (entity.live) throw conflict(`${where}: ${name} already exists`, { type: change.type, id: change.key })
+      if (entity.live) throw conflict(`${where}: ${name} already exists`, { entity: { type: change.type, id: change.key } })
       entity.live = true
       entity.data = change.data
       return
     case 'update': {
-      if (!entity.live) throw conflict(`${where}: ${name} does not exist`, { type: change.type, id: change.key })
+      if (!entity.live) throw conflict(`${where}: ${name} does not exist`, { entity: { type: change.type, id: change.key } })
       const changedId = idFields.find((f) => Object.hasOwn(change.data, f) && !jsonEqual(change.data[f], entity.data[f]))
       if (changedId !== undefined) throw invalid(`${where}: the id field "${changedId}" of ${name} cannot be changed`)
       entity.data = mergeFields(entity.data, change.data)
       return
     }
     case 'delete':
-      if (!entity.live) throw conflict(`${where}: ${name} does not exist`, { type: change.type, id: change.key })
+      if (!entity.live) throw conflict(`${where}: ${name} does not exist`, { entity: { type: change.type, id: change.key } })
       entity.live = false
   }
 }

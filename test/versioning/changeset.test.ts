@@ -31,5 +31,7 @@ t.test('__proto__ and constructor are ordinary field names', async (t) => {
   t.ok(Object.hasOwn(changeset, '__proto__'), '__proto__ is an own member of the changeset')
   t.strictSame(Object.entries(changeset), [['__proto__', [null, { polluted: true }]], ['constructor', [null, 1]]])
   t.equal(Object.getPrototypeOf(changeset), Object.prototype)
+  t.strictSame(Object.entries(diffStates(after, {})), [['__proto__', [{ polluted: true }, null]], ['constructor', [1, null]]],
+    'a missing __proto__ or constructor field is null, not read from the prototype')
   t.equal(({} as Record<string, unknown>).polluted, undefined, 'Object.prototype not polluted')
 })

@@ -34,6 +34,7 @@ t.test('jsonEqual', async (t) => {
   t.notOk(jsonEqual(withProto(), JSON.parse('{"__proto__": {"polluted": false}, "constructor": {"prototype": {"polluted": true}}, "a": 1}')),
     'a different __proto__ field value differs')
   t.notOk(jsonEqual({ a: 1 }, JSON.parse('{"__proto__": 1}')), 'a __proto__ field is not the same as another key')
+  t.notOk(jsonEqual(JSON.parse('{"__proto__": {}}'), { a: 1 }), 'a __proto__ field is not read from the prototype')
 })
 
 t.test('setField keeps __proto__ and constructor as plain data', async (t) => {
