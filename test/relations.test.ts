@@ -1,5 +1,4 @@
 import type { Test } from 'tap'
-import { sql } from 'kysely'
 import { eachDatabase, type Harness, type Reply } from './helpers/harness.js'
 
 // Reading the relations of a version / state as they were at a transaction
@@ -14,21 +13,6 @@ const ARTICLE = {
 }
 
 type Change = Record<string, unknown>
-
-/**
- * eachDatabase, dropping each PGlite test schema when its test ends. Work-around: the
- * migrator (src/store/migrate.ts) finds its kysely_migration tables in *any* schema, so
- * on the shared PGlite every test after the first would otherwise run unmigrated.
- */
-function scenario (name: string, fn: (t: Test, h: Harness) => Promise<void>): void {
-  eachDatabase(name, async (t, h) => {
-    if (h.kind === 'pglite') {
-      const { rows } = await sql<{ s: string }>`select current_schema() as s`.execute(h.db)
-      t.teardown(async () => { await sql`drop schema ${sql.id(rows[0]!.s)} cascade`.execute(h.db) })
-    }
-    await fn(t, h)
-  })
-}
 
 async function register (h: Harness): Promise<void> {
   for (const [type, body] of [['article', ARTICLE], ['user', {}], ['comment', {}], ['tag', {}]] as const) {
@@ -71,7 +55,7 @@ function isProblem (t: Test, res: Reply, status: number): void {
   t.type(res.body.detail, 'string')
 }
 
-scenario('manyToMany: tags added, one removed; the version before the removal still shows both, ordered by id', async (t, h) => {
+eachDatabase('manyToMany: tags added, one removed; the version before the removal still shows both, ordered by id', async (t, h) => {
   await register(h)
   const created = await tx(h, ins('article', { id: 1, title: 'First' }), ins('tag', { id: 2, name: 'db' }), ins('tag', { id: 1, name: 'api' }))
 
@@ -115,7 +99,7 @@ scenario('manyToMany: tags added, one removed; the version before the removal st
   t.notOk('relations' in plain, 'no relations member unless asked for')
 })
 
-scenario('oneToMany: comments updated, deleted, added and moved after a version are read as they were then', async (t, h) => {
+eachDatabase('oneToMany: comments updated, deleted, added and moved after a version are read as they were then', async (t, h) => {
   await register(h)
   const first = await tx(h,
     ins('article', { id: 1, title: 'One' }), ins('article', { id: 2, title: 'Two' }),
@@ -149,7 +133,7 @@ scenario('oneToMany: comments updated, deleted, added and moved after a version 
   ], 'deleted and moved-away comments are gone, moved-in and new ones are there')
 })
 
-scenario('manyToOne: the author as of a version, null when the author did not exist then', async (t, h) => {
+eachDatabase('manyToOne: the author as of a version, null when the author did not exist then', async (t, h) => {
   await register(h)
   const orphan = await tx(h, ins('article', { id: 1, title: 'T', author_id: 7 }))
   await tx(h, ins('user', { id: 7, name: 'Ann' }), ins('user', { id: 8, name: 'Bob' }))
@@ -172,11 +156,13 @@ scenario('manyToOne: the author as of a version, null when the author did not ex
 
   const now = await okGet(t, h, '/entities/article/1?relations=author')
   t.equal(now.relations.author, null, 'the author was deleted since')
+  const unset = await tx(h, ins('article', { id: 2, title: 'no author', author_id: null }))
+  t.equal((await okGet(t, h, `/entities/article/2/versions/${unset}?relations=author`)).relations.author, null, 'a null foreign key: null')
   const atBob = await okGet(t, h, `/entities/article/1?at=${withBob}&relations=author`)
   t.same(atBob.relations.author?.data, { id: 8, name: 'Bob' })
 })
 
-scenario('GET /entities/{type}/{id}?at=&relations=author,comments,tags reads the state and all relations then', async (t, h) => {
+eachDatabase('GET /entities/{type}/{id}?at=&relations=author,comments,tags reads the state and all relations then', async (t, h) => {
   await register(h)
   const setup = await tx(h,
     ins('user', { id: 1, name: 'Ann' }), ins('user', { id: 2, name: 'Bob' }),
@@ -201,11 +187,9 @@ scenario('GET /entities/{type}/{id}?at=&relations=author,comments,tags reads the
   t.same(dataOf(now.relations.comments), [{ id: 2, article_id: 1, text: 'c2' }])
   t.same(dataOf(now.relations.tags), [{ id: 2, name: 'b2' }])
 
-  const spaced = await okGet(t, h, `/entities/article/1?at=${middle}&relations=${encodeURIComponent('author, tags')}`)
-  t.same(Object.keys(spaced.relations).sort(), ['author', 'tags'])
 })
 
-scenario('relations: an unknown relation name or an unregistered target type is 400', async (t, h) => {
+eachDatabase('relations: an unknown relation name or an unregistered target type is 400', async (t, h) => {
   await register(h)
   t.equal((await h.put('/entity-types/post', { relations: { editor: { kind: 'manyToOne', target: 'editor', foreignKey: 'editor_id' } } })).status, 201,
     'a relation target may be registered later')
@@ -229,7 +213,7 @@ scenario('relations: an unknown relation name or an unregistered target type is 
   t.same(now.relations.editor.data, { id: 3, name: 'Eve' })
 })
 
-scenario('relations are ordered by id values: numbers numerically (2 before 10), strings by code point', async (t, h) => {
+eachDatabase('relations are ordered by id values: numbers numerically (2 before 10), strings by code point', async (t, h) => {
   await register(h)
   t.equal((await h.put('/entity-types/shelf', {
     relations: { labels: { kind: 'manyToMany', target: 'label', through: 'shelf_label', localKey: 'shelf_id', remoteKey: 'label_id' } }
@@ -252,7 +236,7 @@ scenario('relations are ordered by id values: numbers numerically (2 before 10),
   t.same(ids(s.relations.labels), ['A', 'B', 'a', 'aa', 'b', 'é'])
 })
 
-scenario('a relation declared after data was ingested still finds the older children and associations', async (t, h) => {
+eachDatabase('a relation declared after data was ingested still finds the older children and associations', async (t, h) => {
   for (const type of ['article', 'user', 'comment', 'tag']) t.equal((await h.put(`/entity-types/${type}`, {})).status, 201)
   t.equal((await h.put('/entity-types/article_tag', { idFields: ['article_id', 'tag_id'] })).status, 201)
 
