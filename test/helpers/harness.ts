@@ -47,6 +47,8 @@ export interface Harness {
   db: Db
   /** SQL statements executed since the last resetQueries(). */
   queries: string[]
+  /** The same statements with their parameters (for EXPLAIN). */
+  statements: Array<{ sql: string, parameters: readonly unknown[] }>
   resetQueries: () => void
   request: (method: string, url: string, body?: unknown, headers?: Record<string, string>) => Promise<Reply>
   get: (url: string) => Promise<Reply>
@@ -66,7 +68,11 @@ export interface Reply {
 export async function openHarness (test: Test, kind: DatabaseKind, options: { bodyLimit?: number } = {}): Promise<Harness> {
   const schema = `t_${process.pid}_${++schemaCounter}_${Math.random().toString(36).slice(2, 8)}`
   const queries: string[] = []
-  const onQuery = (event: { query: { sql: string } }): void => { queries.push(event.query.sql) }
+  const statements: Harness['statements'] = []
+  const onQuery = (event: { query: { sql: string, parameters: readonly unknown[] } }): void => {
+    queries.push(event.query.sql)
+    statements.push({ sql: event.query.sql, parameters: event.query.parameters })
+  }
   let db: Db
   if (kind === 'pglite') {
     sharedPGlite ??= createPGlite('memory://')
@@ -88,6 +94,7 @@ export async function openHarness (test: Test, kind: DatabaseKind, options: { bo
   const app = await buildApp({ db, closeDatabase: kind === 'postgres', ...options })
   test.teardown(async () => { await app.close() })
   queries.length = 0
+  statements.length = 0
 
   const request = async (method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> => {
     const res = await app.inject({
@@ -106,7 +113,8 @@ export async function openHarness (test: Test, kind: DatabaseKind, options: { bo
     app,
     db,
     queries,
-    resetQueries: () => { queries.length = 0 },
+    statements,
+    resetQueries: () => { queries.length = 0; statements.length = 0 },
     request,
     get: async (url) => await request('GET', url),
     post: async (url, body, headers) => await request('POST', url, body, headers),

@@ -1,0 +1,77 @@
+import t from 'tap'
+import { sql } from 'kysely'
+import { databaseKinds, openHarness, type Harness } from './helpers/harness.js'
+
+// Every hot read must reach the versions table through an index, never a sequential
+// scan: seed enough history for the planner to care, replay the real requests, and
+// EXPLAIN each statement they ran with its own parameters.
+
+const ENTITIES = 2000
+const VERSIONS_PER_ENTITY = 10
+
+async function seed (h: Harness): Promise<void> {
+  const types = [
+    ['article', { relations: { comments: { kind: 'oneToMany', target: 'comment', foreignKey: 'article_id' }, tags: { kind: 'manyToMany', target: 'tag', through: 'article_tag', localKey: 'article_id', remoteKey: 'tag_id' }, author: { kind: 'manyToOne', target: 'user', foreignKey: 'author_id' } } }],
+    ['comment', {}], ['tag', {}], ['user', {}]
+  ] as const
+  for (const [type, definition] of types) t.equal((await h.put(`/entity-types/${type}`, definition)).status, 201)
+  // Bulk history straight in SQL: ENTITIES articles × VERSIONS_PER_ENTITY versions, one transaction per round.
+  await sql`insert into transactions (issued_at, actor, meta)
+    select now() - make_interval(secs => ${VERSIONS_PER_ENTITY} - g), 'seed', '{}'::jsonb from generate_series(1, ${VERSIONS_PER_ENTITY}) g`.execute(h.db)
+  await sql`insert into versions (type, entity_key, transaction_id, seq, position, operation, data, changeset)
+    select 'article', e::text, tx.id, tx.id - 1, e, case when tx.id = 1 then 'insert' else 'update' end,
+      jsonb_build_object('id', e, 'title', 'v' || tx.id, 'author_id', 1), jsonb_build_object('title', jsonb_build_array(null, 'v' || tx.id))
+    from generate_series(1, ${ENTITIES}) e, transactions tx`.execute(h.db)
+  await sql`insert into versions (type, entity_key, transaction_id, seq, position, operation, data, changeset)
+    select 'comment', e::text, 1, 0, ${ENTITIES} + e, 'insert', jsonb_build_object('id', e, 'article_id', 1 + e % ${ENTITIES}), '{}'::jsonb
+    from generate_series(1, ${ENTITIES}) e`.execute(h.db)
+  await sql`insert into version_refs (target_type, target_key, source_type, source_field, source_key, transaction_id)
+    select 'article', (1 + e % ${ENTITIES})::text, 'comment', 'article_id', e::text, 1 from generate_series(1, ${ENTITIES}) e`.execute(h.db)
+  await sql`analyze`.execute(h.db)
+}
+
+/** The statement's plan, one line per node (its parameters inlined as literals). */
+async function plan (h: Harness, statement: { sql: string, parameters: readonly unknown[] }): Promise<string[]> {
+  const inlined = statement.sql.replace(/\$(\d+)/g, (_, n: string) => literal(statement.parameters[Number(n) - 1]))
+  const { rows } = await sql<Record<string, string>>`explain ${sql.raw(inlined)}`.execute(h.db)
+  return rows.map((r) => String(Object.values(r)[0]))
+}
+
+function literal (value: unknown): string {
+  if (value === null || value === undefined) return 'null'
+  if (typeof value === 'number') return String(value)
+  if (Array.isArray(value)) return `array[${value.map(literal).join(',')}]`
+  return `'${String(value).replace(/'/g, "''")}'`
+}
+
+t.test('hot reads never scan the versions table sequentially', async (t) => {
+  for (const kind of await databaseKinds()) {
+    await t.test(kind, async (t) => {
+      const h = await openHarness(t, kind)
+      await seed(h)
+      const hot = [
+        '/entities/article/77/versions',
+        '/entities/article/77/versions?order=desc&limit=3',
+        '/entities/article/77/versions/5?relations=comments,tags,author',
+        '/entities/article/77?at=4',
+        '/entities/article/77?at=4&relations=comments,tags',
+        '/entities/article/77/changeset?from=2&to=9',
+        '/transactions/3',
+        '/transactions?type=article&limit=5'
+      ]
+      for (const url of hot) {
+        h.resetQueries()
+        const res = await h.get(url)
+        t.equal(res.status, 200, `${url} answers`)
+        const explained = h.statements.filter((s) => /\bversions\b|\bversion_refs\b/.test(s.sql))
+        t.ok(explained.length > 0, `${url} reads versions`)
+        for (const statement of explained) {
+          const lines = await plan(h, statement)
+          const where = `${url}: ${statement.sql.slice(0, 50).replace(/\s+/g, ' ')}…`
+          t.ok(lines.some((l) => /Index (Only )?Scan using (versions|version_refs)_/.test(l)), `${where} uses an index of versions`)
+          t.same(lines.filter((l) => /Seq Scan on (versions|version_refs)\b/.test(l)), [], `${where} scans nothing sequentially`)
+        }
+      }
+    })
+  }
+})
