@@ -1,0 +1,51 @@
+/** What one benchmark run does: the quick profile (default) or `--full`. */
+export interface Profile {
+  name: 'quick' | 'full'
+  /** Seconds of each ingest run (service and ceiling alike). */
+  ingestSeconds: number
+  /** Seconds of warm-up load on the service before the first measured ingest run. */
+  warmupSeconds: number
+  /** Total stored versions of each read size. */
+  readSizes: number[]
+  /** Sequential requests measured per read query and size (after the warm-up requests). */
+  readRequests: number
+  readWarmup: number
+  /** Passes over all read queries per size; each query reports its pass with the lowest p99. */
+  readPasses: number
+}
+
+export const CONNECTIONS = 8
+/** Entities created before the ingest runs, that the updates pick from. */
+export const POOL_SIZE = 10_000
+/** Updates that go to the first HOT_SET entities of the pool (the rest spread uniformly). */
+export const HOT_SET = 100
+export const HOT_SHARE = 0.2
+/** Versions of the hot entity at the large sizes (the small sizes get half their total). */
+export const HOT_VERSIONS = 100_000
+export const TENANT = 'default'
+
+export function profileFromArgs (argv: readonly string[]): Profile {
+  const full = argv.includes('--full')
+  return full
+    ? { name: 'full', ingestSeconds: 30, warmupSeconds: 5, readSizes: [1_000, 100_000, 1_000_000, 10_000_000], readRequests: 300, readWarmup: 50, readPasses: 2 }
+    : { name: 'quick', ingestSeconds: 10, warmupSeconds: 3, readSizes: [1_000, 100_000, 1_000_000], readRequests: 300, readWarmup: 50, readPasses: 2 }
+}
+
+const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]'])
+
+/** The admin database URL (the bench database is created next to it); local only. */
+export function adminDatabaseUrl (): string {
+  const url = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+  const host = new URL(url).hostname
+  if (!LOCAL_HOSTS.has(host)) throw new Error(`BENCH_DATABASE_URL must point at this machine (127.0.0.1), not ${host}`)
+  return url
+}
+
+export const BENCH_DATABASE = 'rewind_bench'
+
+/** The same server and credentials, another database. */
+export function databaseUrl (adminUrl: string, database: string): string {
+  const url = new URL(adminUrl)
+  url.pathname = `/${database}`
+  return url.toString()
+}

@@ -1,0 +1,129 @@
+import { mkdirSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import { fileURLToPath } from 'node:url'
+import type { LoadFigures } from './ingest.js'
+import type { QueryFigures } from './reads.js'
+import type { SeedLayout } from './seed.js'
+import type { StatementCounts } from './statements.js'
+import type { StorageFigures } from './storage.js'
+import { round } from './stats.js'
+
+export interface Machine {
+  cores: number
+  cpuModel: string
+  totalMemoryBytes: number
+  platform: string
+  node: string
+  postgres: string
+  /** 1-minute load average at the start and at the end of the run (other work on the machine skews the figures). */
+  loadAverage: { start: number, end: number }
+}
+
+export interface ReadSize { layout: SeedLayout, seedSeconds: number, queries: QueryFigures[] }
+
+export interface Results {
+  profile: string
+  startedAt: string
+  durationSeconds: number
+  machine: Machine
+  connections: number
+  ingest: { service: LoadFigures[], ceiling: LoadFigures[], serviceOverCeiling: Record<string, number> }
+  statements: StatementCounts
+  reads: { sizes: ReadSize[], p99LargestOverSmallest: Record<string, number> }
+  storage: StorageFigures[]
+}
+
+export const READ_P99_TARGET = 1.5
+export const STORAGE_TARGET = 2
+
+export function machine (postgres: string, loadAtStart: number): Machine {
+  return {
+    cores: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    totalMemoryBytes: os.totalmem(),
+    platform: `${os.platform()} ${os.release()}`,
+    node: process.version,
+    postgres,
+    loadAverage: { start: loadAtStart, end: os.loadavg()[0] ?? 0 }
+  }
+}
+
+/** Ratios service / ceiling by changes per transaction. */
+export function ingestRatios (service: readonly LoadFigures[], ceiling: readonly LoadFigures[]): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const s of service) {
+    const c = ceiling.find((x) => x.changesPerTransaction === s.changesPerTransaction)
+    if (c !== undefined && c.versionsPerSecond > 0) out[String(s.changesPerTransaction)] = s.versionsPerSecond / c.versionsPerSecond
+  }
+  return out
+}
+
+/** p99 at the largest size over p99 at the smallest, per query. */
+export function readRatios (sizes: readonly ReadSize[]): Record<string, number> {
+  const out: Record<string, number> = {}
+  const first = sizes[0]
+  const last = sizes[sizes.length - 1]
+  if (first === undefined || last === undefined) return out
+  for (const q of last.queries) {
+    const base = first.queries.find((x) => x.name === q.name)
+    if (base !== undefined && base.p99Ms > 0) out[q.name] = q.p99Ms / base.p99Ms
+  }
+  return out
+}
+
+const size = (n: number): string => n >= 1_000_000 ? `${round(n / 1_000_000, 1)}M` : n >= 1000 ? `${round(n / 1000, 1)}k` : String(n)
+const ms = (v: number): string => v.toFixed(v < 10 ? 2 : 1)
+const int = (v: number): string => Math.round(v).toLocaleString('en-US')
+const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`
+
+export function markdown (r: Results): string {
+  const lines: string[] = []
+  const m = r.machine
+  lines.push(`Machine: ${m.cores} cores (${m.cpuModel}), ${(m.totalMemoryBytes / 1024 ** 3).toFixed(1)} GiB, Node ${m.node}, ${m.postgres.split(' on ')[0] ?? m.postgres}; profile ${r.profile}, ${Math.round(r.durationSeconds)} s in all; load average ${m.loadAverage.start.toFixed(1)} at the start, ${m.loadAverage.end.toFixed(1)} at the end.`)
+  lines.push('')
+  const seconds = r.ingest.service[0]?.seconds
+  lines.push(`**Ingest** (POST /transactions, ${r.connections} connections, ~${seconds === undefined ? '?' : Math.round(seconds)} s per run; half inserts of new entities, half updates of a pool of existing ones)`)
+  lines.push('')
+  lines.push('| run | changes/tx | requests (tx)/s | versions/s | p50 ms | p99 ms | non-2xx | errors |')
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|')
+  for (const f of [...r.ingest.service, ...r.ingest.ceiling]) {
+    lines.push(`| ${f.label} | ${f.changesPerTransaction} | ${int(f.transactionsPerSecond)} | ${int(f.versionsPerSecond)} | ${ms(f.latencyP50Ms)} | ${ms(f.latencyP99Ms)} | ${f.non2xx} | ${f.errors} |`)
+  }
+  for (const [n, ratio] of Object.entries(r.ingest.serviceOverCeiling)) {
+    lines.push(`| **service / ceiling**, ${n}-change | | | **${(ratio * 100).toFixed(0)} %** | | | | |`)
+  }
+  lines.push('')
+  const per = Object.entries(r.statements.perTransaction).map(([n, s]) => `${n}-change: ${round(s, 1)}`).join(', ')
+  lines.push(`**SQL statements per POST /transactions** (${r.statements.method}, BEGIN/COMMIT included): ${per}; the ceiling: 4.`)
+  if (r.statements.sample !== undefined) lines.push(`Statements: ${r.statements.sample.map((s) => `\`${s}…\``).join(', ')}.`)
+  lines.push('')
+  const sizes = r.reads.sizes
+  const passes = sizes[0]?.queries[0]?.passesP99Ms?.length ?? 1
+  lines.push(`**Reads** (hot entity; ${sizes[0]?.queries[0]?.requests ?? 0} sequential requests per cell on one keep-alive connection${passes > 1 ? `, the best of ${passes} passes by p99` : ''}; p50 / p99 ms)`)
+  lines.push('')
+  lines.push(`| query | ${sizes.map((s) => `${size(s.layout.total)} versions (hot: ${size(s.layout.hotVersions)})`).join(' | ')} | p99 ${size(sizes[sizes.length - 1]?.layout.total ?? 0)} / ${size(sizes[0]?.layout.total ?? 0)} (target ≤ ${READ_P99_TARGET}) |`)
+  lines.push(`|---|${sizes.map(() => '---:').join('|')}|---:|`)
+  for (const [i, q] of (sizes[0]?.queries ?? []).entries()) {
+    const cells = sizes.map((s) => { const f = s.queries[i]!; return `${ms(f.p50Ms)} / ${ms(f.p99Ms)}${f.errors > 0 ? ` (${f.errors} errors)` : ''}` })
+    const ratio = r.reads.p99LargestOverSmallest[q.name]
+    lines.push(`| ${q.name} | ${cells.join(' | ')} | ${ratio === undefined ? '–' : `${ratio.toFixed(2)}${ratio <= READ_P99_TARGET ? '' : ' ✗'}`} |`)
+  }
+  lines.push(`| seed time (bulk SQL) | ${sizes.map((s) => `${round(s.seedSeconds, 1)} s`).join(' | ')} | |`)
+  lines.push('')
+  lines.push(`**Storage** (versions with its indexes + version_refs, after VACUUM; target ≤ ${STORAGE_TARGET}× the JSON payload)`)
+  lines.push('')
+  lines.push('| data | versions | versions table | of it indexes | version_refs | bytes/version | JSON payload bytes/version | ratio |')
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|')
+  for (const s of r.storage) {
+    lines.push(`| ${s.label} | ${int(s.versions)} | ${mb(s.versionsBytes)} | ${mb(s.versionsIndexBytes)} | ${mb(s.refsBytes)} | ${int(s.bytesPerVersion)} | ${int(s.payloadBytes)} | ${s.ratio.toFixed(2)}${s.ratio <= STORAGE_TARGET ? '' : ' ✗'} |`)
+  }
+  return lines.join('\n')
+}
+
+export function writeResults (r: Results): string {
+  const dir = fileURLToPath(new URL('./results/', import.meta.url))
+  mkdirSync(dir, { recursive: true })
+  const file = `${dir}latest.json`
+  writeFileSync(file, `${JSON.stringify({ ...r, table: markdown(r) }, null, 2)}\n`)
+  return file
+}

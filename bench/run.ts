@@ -1,0 +1,129 @@
+/**
+ * The benchmark: `npm run bench` (quick profile) or `npm run bench -- --full`.
+ * Creates a fresh PostgreSQL database, runs the service against it as a child process,
+ * measures ingest (against a hand-written SQL ceiling), reads at several history sizes
+ * and storage, prints a markdown table and writes bench/results/latest.json.
+ * Everything talks to 127.0.0.1 only; the database is dropped at the end.
+ */
+import os from 'node:os'
+import pg from 'pg'
+import { CONNECTIONS, adminDatabaseUrl, profileFromArgs } from './config.js'
+import { ingestCeiling } from './ceiling.js'
+import { createBenchDatabase, dropBenchDatabase, serverVersion } from './db.js'
+import { createPool, ingestThroughService, registerTypes, type LoadFigures } from './ingest.js'
+import { measureReads } from './reads.js'
+import { ingestRatios, machine, markdown, readRatios, writeResults, type ReadSize, type Results } from './report.js'
+import { layoutFor, seed } from './seed.js'
+import { HttpClient, startService, type RunningService } from './service.js'
+import { countStatements } from './statements.js'
+import { measureStorage, type StorageFigures } from './storage.js'
+import { Workload } from './workload.js'
+
+const started = Date.now()
+const loadAtStart = os.loadavg()[0] ?? 0
+const log = (message: string): void => { console.error(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${message}`) }
+
+const profile = profileFromArgs(process.argv.slice(2))
+const adminUrl = adminDatabaseUrl()
+
+let service: RunningService | undefined
+let pool: pg.Pool | undefined
+let client: HttpClient | undefined
+let cleaned: Promise<void> | undefined
+
+/** Stops the child service, closes connections and drops the bench database (once). */
+async function cleanup (): Promise<void> {
+  cleaned ??= (async () => {
+    client?.close()
+    await service?.stop().catch((e: unknown) => { log(`stopping the service: ${String(e)}`) })
+    await pool?.end().catch(() => {})
+    await dropBenchDatabase(adminUrl).catch((e: unknown) => { log(`dropping the bench database: ${String(e)}`) })
+  })()
+  await cleaned
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: cleaning up`)
+    cleanup().finally(() => process.exit(130))
+  })
+}
+
+async function main (): Promise<Results> {
+  log(`profile ${profile.name}; creating the bench database`)
+  const databaseUrl = await createBenchDatabase(adminUrl)
+  pool = new pg.Pool({ connectionString: databaseUrl, max: 2 })
+  pool.on('error', () => {})
+  const postgres = await serverVersion(pool)
+
+  log('starting the service')
+  service = await startService(databaseUrl)
+  client = new HttpClient(service.port)
+  await registerTypes(client)
+  await createPool(client)
+
+  // Insert ids: the service's workload from 1,000,000, the ceiling's from 50,000,000 (the pool is 1..10,000).
+  const serviceLoad = new Workload(1_000_000, 1)
+  const ceilingLoad = new Workload(50_000_000, 2)
+
+  log('counting SQL statements per transaction')
+  const statements = await countStatements(databaseUrl, client, serviceLoad, [1, 10])
+
+  log(`ingest through the service (${profile.warmupSeconds} s warm-up, then ${profile.ingestSeconds} s per run)`)
+  await ingestThroughService(service.url, pool, serviceLoad, 1, profile.warmupSeconds, 'warm-up')
+  const serviceRuns: LoadFigures[] = []
+  for (const n of [1, 10]) {
+    serviceRuns.push(await ingestThroughService(service.url, pool, serviceLoad, n, profile.ingestSeconds, `service (HTTP), ${n} change${n > 1 ? 's' : ''}/tx`))
+    log(`  ${serviceRuns.at(-1)!.label}: ${Math.round(serviceRuns.at(-1)!.versionsPerSecond)} versions/s`)
+  }
+  const storage: StorageFigures[] = [await measureStorage(pool, 'after the ingest runs (written by the service)')]
+
+  log('the ceiling: the same transactions over pg')
+  await ingestCeiling(databaseUrl, ceilingLoad, 1, Math.min(3, profile.warmupSeconds), 'warm-up')
+  const ceilingRuns: LoadFigures[] = []
+  for (const n of [1, 10]) {
+    ceilingRuns.push(await ingestCeiling(databaseUrl, ceilingLoad, n, profile.ingestSeconds, `ceiling (pg, 1 statement), ${n} change${n > 1 ? 's' : ''}/tx`))
+    log(`  ${ceilingRuns.at(-1)!.label}: ${Math.round(ceilingRuns.at(-1)!.versionsPerSecond)} versions/s`)
+  }
+
+  const sizes: ReadSize[] = []
+  for (const requested of profile.readSizes) {
+    const layout = layoutFor(requested)
+    log(`seeding ${layout.total} versions (hot entity: ${layout.hotVersions})`)
+    const t0 = Date.now()
+    await seed(pool, layout)
+    const seedSeconds = (Date.now() - t0) / 1000
+    log(`  seeded in ${seedSeconds.toFixed(1)} s; measuring reads`)
+    storage.push(await measureStorage(pool, `seeded, ${layout.total.toLocaleString('en-US')} versions`))
+    // The read routes run for the first time here: one untimed pass first, so that the
+    // smallest size (the baseline of the ratios) is not measured on a cold process.
+    if (sizes.length === 0) await measureReads(client, layout, { ...profile, readPasses: 1 })
+    sizes.push({ layout, seedSeconds, queries: await measureReads(client, layout, profile) })
+  }
+
+  return {
+    profile: profile.name,
+    startedAt: new Date(started).toISOString(),
+    durationSeconds: 0,
+    machine: machine(postgres, loadAtStart),
+    connections: CONNECTIONS,
+    ingest: { service: serviceRuns, ceiling: ceilingRuns, serviceOverCeiling: ingestRatios(serviceRuns, ceilingRuns) },
+    statements,
+    reads: { sizes, p99LargestOverSmallest: readRatios(sizes) },
+    storage
+  }
+}
+
+try {
+  const results = await main()
+  log('stopping the service and dropping the bench database')
+  await cleanup()
+  results.durationSeconds = (Date.now() - started) / 1000
+  const file = writeResults(results)
+  console.log(markdown(results))
+  log(`wrote ${file}`)
+} catch (error) {
+  log(`failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`)
+  await cleanup()
+  process.exitCode = 1
+}

@@ -1,0 +1,175 @@
+import type pg from 'pg'
+import { HOT_VERSIONS, TENANT } from './config.js'
+
+/**
+ * How a read size is laid out. Transaction 1 holds the fixture: 5 comments and 3 tags of
+ * the hot article (article 1) with their article_tag links. Then T timeline transactions
+ * (ids 2..T+1), each with G filler versions of A filler entities (articles, every fifth
+ * one a comment of the article before it), taken round-robin so that each filler entity
+ * gets about 10 versions; every k-th timeline transaction also holds one version of the
+ * hot article (H in all: the first an insert, the rest updates).
+ */
+export interface SeedLayout {
+  requested: number
+  total: number
+  hotVersions: number
+  perTransaction: number
+  transactions: number
+  hotEvery: number
+  fillerEntities: number
+}
+
+export const HOT_TYPE = 'article'
+export const HOT_KEY = '1'
+const FIXTURE_VERSIONS = 11
+const FILLER_KEY_OFFSET = 1000
+
+export function layoutFor (requested: number): SeedLayout {
+  const hotVersions = Math.min(HOT_VERSIONS, Math.floor((requested - FIXTURE_VERSIONS) / 2))
+  if (hotVersions < 200) throw new Error(`size ${requested} is too small (the hot entity needs at least 200 versions)`)
+  const filler = requested - hotVersions - FIXTURE_VERSIONS
+  const perTransaction = Math.max(1, Math.min(4, Math.floor(filler / hotVersions)))
+  const transactions = Math.floor(filler / perTransaction)
+  const hotEvery = Math.floor(transactions / hotVersions)
+  const fillerEntities = Math.max(perTransaction, Math.floor((transactions * perTransaction) / 10))
+  return {
+    requested,
+    total: transactions * perTransaction + hotVersions + FIXTURE_VERSIONS,
+    hotVersions,
+    perTransaction,
+    transactions,
+    hotEvery,
+    fillerEntities
+  }
+}
+
+/** The transaction id of the hot article's version with index `seq` (0-based). */
+export const hotTransactionId = (layout: SeedLayout, seq: number): number => layout.hotEvery * (seq + 1) + 1
+
+type Fields = Array<[name: string, sql: (key: string, seq: string) => string, changes: boolean]>
+
+// Field values as SQL expressions of the entity's key (an integer) and version index.
+const ARTICLE: Fields = [
+  ['id', (k) => k, false],
+  ['title', (k, s) => `'Article ' || ${k} || ' rev ' || ${s}`, true],
+  ['status', (_k, s) => `(array['draft', 'review', 'published'])[${s} % 3 + 1]`, true],
+  ['views', (_k, s) => `${s} * 7`, true],
+  ['author_id', (k) => `${k} % 97`, false],
+  ['body', (k) => `repeat(md5(${k}::text), 5)`, false]
+]
+const COMMENT: Fields = [
+  ['id', (k) => k, false],
+  ['article_id', (k) => `${k} - 4`, false],
+  ['body', (k, s) => `'Comment ' || ${k} || ' rev ' || ${s}`, true],
+  ['votes', (_k, s) => s, true]
+]
+
+const data = (fields: Fields, k: string, s: string): string =>
+  `jsonb_build_object(${fields.map(([name, expr]) => `'${name}', ${expr(k, s)}`).join(', ')})`
+/** An insert's changeset: every (non-null) field from null; an update's: the changing fields [old, new]. */
+const changeset = (fields: Fields, k: string, s: string): string => `case when ${s} = 0
+  then jsonb_build_object(${fields.map(([name, expr]) => `'${name}', jsonb_build_array(null, ${expr(k, s)})`).join(', ')})
+  else jsonb_build_object(${fields.filter((f) => f[2]).map(([name, expr]) => `'${name}', jsonb_build_array(${expr(k, `(${s} - 1)`)}, ${expr(k, s)})`).join(', ')}) end`
+
+const TABLES = ['transactions', 'versions', 'version_refs'] as const
+
+interface Definitions { dropConstraints: string[], dropIndexes: string[], create: string[] }
+
+/**
+ * The keys, foreign keys and indexes of the three tables as the migrations made them:
+ * dropped before the bulk load and recreated after it, identical.
+ */
+async function tableDefinitions (client: pg.PoolClient): Promise<Definitions> {
+  const { rows: constraints } = await client.query<{ tbl: string, name: string, def: string, kind: string }>(`
+    select c.conrelid::regclass::text as tbl, c.conname as name, pg_get_constraintdef(c.oid) as def, c.contype as kind
+    from pg_constraint c
+    where c.conrelid = any(array[${TABLES.map((t) => `'${t}'::regclass`).join(', ')}]) and c.contype in ('p', 'u', 'f')`)
+  const { rows: indexes } = await client.query<{ name: string, def: string }>(`
+    select i.indexname as name, i.indexdef as def from pg_indexes i
+    where i.schemaname = current_schema() and i.tablename = any($1::text[])
+      and not exists (select 1 from pg_constraint c where c.conname = i.indexname and c.contype in ('p', 'u'))`, [[...TABLES]])
+  const keys = constraints.filter((c) => c.kind !== 'f')
+  const foreign = constraints.filter((c) => c.kind === 'f')
+  const add = (c: { tbl: string, name: string, def: string }): string => `alter table ${c.tbl} add constraint ${c.name} ${c.def}`
+  return {
+    dropConstraints: [...foreign, ...keys].map((c) => `alter table ${c.tbl} drop constraint ${c.name}`),
+    dropIndexes: indexes.map((i) => `drop index ${i.name}`),
+    create: [...keys.map(add), ...indexes.map((i) => i.def), ...foreign.map(add)]
+  }
+}
+
+/**
+ * Empties the history tables and fills them in bulk (INSERT … SELECT from generate_series)
+ * with `layout.total` versions, their transactions and their reference rows.
+ */
+export async function seed (pool: pg.Pool, layout: SeedLayout): Promise<void> {
+  const { perTransaction: G, transactions: T, hotEvery: k, fillerEntities: A, hotVersions: H } = layout
+  const client = await pool.connect()
+  try {
+    await client.query(`set maintenance_work_mem = '512MB'`)
+    await client.query(`set synchronous_commit = off`)
+    await client.query('truncate versions, version_refs, transactions, idempotency_keys')
+    const definitions = await tableDefinitions(client)
+    for (const statement of [...definitions.dropConstraints, ...definitions.dropIndexes]) await client.query(statement)
+
+    await client.query(`
+      insert into transactions (id, tenant, issued_at, recorded_at, actor, meta)
+      select i, $1, timestamptz '2026-01-01' + i * interval '1 second', timestamptz '2026-01-01' + i * interval '1 second',
+        'seed-' || (i % 50), '{}'::jsonb
+      from generate_series(1, ${T + 1}) i`, [TENANT])
+    await client.query(`select setval(pg_get_serial_sequence('transactions', 'id'), ${T + 1})`)
+
+    // Transaction 1: the hot article's comments, tags and tag links.
+    const fixture: Array<[type: string, key: string, json: Record<string, unknown>]> = [
+      ...[1, 2, 3, 4, 5].map((c): [string, string, Record<string, unknown>] => ['comment', String(c), { id: c, article_id: 1, body: `Comment ${c} on the hot article`, votes: 0 }]),
+      ...[1, 2, 3].map((t): [string, string, Record<string, unknown>] => ['tag', String(t), { id: t, name: `tag-${t}` }]),
+      ...[1, 2, 3].map((t): [string, string, Record<string, unknown>] => ['article_tag', `1,${t}`, { article_id: 1, tag_id: t }])
+    ]
+    await client.query(`
+      insert into versions (tenant, type, entity_key, transaction_id, seq, position, operation, data, changeset)
+      select $1, f.type, f.key, 1, 0, (f.pos - 1)::int, 'insert', f.data,
+        (select jsonb_object_agg(e.key, jsonb_build_array(null, e.value)) from jsonb_each(f.data) e where e.value <> 'null'::jsonb)
+      from unnest($2::text[], $3::text[], $4::jsonb[]) with ordinality as f(type, key, data, pos)`,
+    [TENANT, fixture.map((f) => f[0]), fixture.map((f) => f[1]), fixture.map((f) => JSON.stringify(f[2]))])
+
+    // The filler: ordinal o = (t - 1) * G + p of timeline transaction t goes to entity o % A, as its version o / A.
+    const ek = 'x.k'
+    const es = 'x.s'
+    await client.query(`
+      insert into versions (tenant, type, entity_key, transaction_id, seq, position, operation, data, changeset)
+      select $1, x.type, x.k::text, x.t + 1, x.s, x.p, case when x.s = 0 then 'insert' else 'update' end,
+        case when x.type = 'article' then ${data(ARTICLE, ek, es)} else ${data(COMMENT, ek, es)} end,
+        case when x.type = 'article' then ${changeset(ARTICLE, ek, es)} else ${changeset(COMMENT, ek, es)} end
+      from (
+        select t, p, (o % ${A})::int + ${FILLER_KEY_OFFSET} as k, (o / ${A})::int as s,
+          case when o % ${A} % 5 = 4 then 'comment' else 'article' end as type
+        from generate_series(1, ${T}) t cross join generate_series(0, ${G - 1}) p
+          cross join lateral (select (t - 1)::bigint * ${G} + p as o) ord
+      ) x`, [TENANT])
+
+    // The hot article: its version j - 1 in timeline transaction k * j (after the filler versions of it).
+    await client.query(`
+      insert into versions (tenant, type, entity_key, transaction_id, seq, position, operation, data, changeset)
+      select $1, $2, $3, ${k}::bigint * x.j + 1, x.s, ${G}, case when x.s = 0 then 'insert' else 'update' end,
+        ${data(ARTICLE, HOT_KEY, es)}, ${changeset(ARTICLE, HOT_KEY, es)}
+      from (select j, j - 1 as s from generate_series(1, ${H}) j) x`, [TENANT, HOT_TYPE, HOT_KEY])
+
+    // The reference index, as ingest writes it: the foreign keys that a version set (inserts here).
+    await client.query(`
+      insert into version_refs (tenant, target_type, target_key, source_type, source_field, source_key, transaction_id)
+      select v.tenant, r.target, v.data ->> r.field, v.type, r.field, v.entity_key, v.transaction_id
+      from versions v
+      join (values ('comment', 'article_id', 'article'), ('article_tag', 'article_id', 'article'), ('article_tag', 'tag_id', 'tag'))
+        as r(source, field, target) on r.source = v.type
+      where v.operation = 'insert'`)
+
+    for (const statement of definitions.create) await client.query(statement)
+    for (const table of TABLES) await client.query(`vacuum (analyze) ${table}`)
+    // Write the load out now, so that a checkpoint does not land in the middle of the read timings.
+    await client.query('checkpoint').catch(() => {})
+    const { rows } = await client.query<{ n: string }>('select count(*) as n from versions')
+    if (Number(rows[0]?.n) !== layout.total) throw new Error(`seeded ${rows[0]?.n} versions, expected ${layout.total}`)
+  } finally {
+    client.release()
+  }
+}

@@ -1,0 +1,64 @@
+import { HOT_SET, HOT_SHARE, POOL_SIZE } from './config.js'
+import { xorshift } from './stats.js'
+
+/** One change as POST /transactions takes it. */
+export interface Change {
+  type: string
+  op: 'insert' | 'update'
+  id?: string
+  data: Record<string, string | number>
+}
+
+export const INGEST_TYPE = 'article'
+const BODY = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud.'
+
+/** The full state of a newly inserted article (about 300 bytes of JSON). */
+export function newArticle (id: number): Record<string, string | number> {
+  return { id, title: `Article ${id}`, status: 'draft', views: 0, author_id: id % 97, body: BODY }
+}
+
+const STATUSES = ['draft', 'review', 'published'] as const
+
+/**
+ * Builds transactions of `size` changes on distinct entities: half inserts of new
+ * articles (ids from a counter, never used before), half updates of articles of the
+ * pre-created pool (ids 1..POOL_SIZE), a share of them on a small hot set. Every update
+ * changes its fields (a counter), so every change makes one version.
+ */
+export class Workload {
+  private nextInsertId: number
+  /** Update values; starts where the insert ids start, so two workloads never write the same value. */
+  private counter: number
+  private readonly random: () => number
+
+  constructor (firstInsertId: number, seed: number) {
+    this.nextInsertId = firstInsertId
+    this.counter = firstInsertId
+    this.random = xorshift(seed)
+  }
+
+  transaction (size: number): Change[] {
+    const changes: Change[] = []
+    const touched = new Set<number>()
+    for (let i = 0; i < size; i++) {
+      if (this.random() < 0.5) {
+        changes.push(this.insert())
+        continue
+      }
+      let id = 0
+      for (let attempt = 0; attempt < 50 && (id === 0 || touched.has(id)); attempt++) {
+        id = this.random() < HOT_SHARE ? 1 + Math.floor(this.random() * HOT_SET) : 1 + Math.floor(this.random() * POOL_SIZE)
+      }
+      if (touched.has(id)) { changes.push(this.insert()); continue } // (practically never)
+      touched.add(id)
+      const n = ++this.counter
+      changes.push({ type: INGEST_TYPE, op: 'update', id: String(id), data: { title: `Article ${id} rev ${n}`, views: n, status: STATUSES[n % 3]! } })
+    }
+    return changes
+  }
+
+  private insert (): Change {
+    const id = this.nextInsertId++
+    return { type: INGEST_TYPE, op: 'insert', data: newArticle(id) }
+  }
+}
