@@ -3,6 +3,7 @@ import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import type { LoadFigures } from './ingest.js'
 import type { QueryFigures } from './reads.js'
+import type { RelationRevertFigures } from './relation-revert.js'
 import type { SeedLayout } from './seed.js'
 import type { StatementCounts } from './statements.js'
 import type { StorageFigures } from './storage.js'
@@ -29,6 +30,7 @@ export interface Results {
   connections: number
   ingest: { service: LoadFigures[], ceiling: LoadFigures[], serviceOverCeiling: Record<string, number> }
   statements: StatementCounts
+  relationRevert: RelationRevertFigures[]
   reads: { sizes: ReadSize[], p99LargestOverSmallest: Record<string, number> }
   storage: StorageFigures[]
 }
@@ -96,6 +98,12 @@ export function markdown (r: Results): string {
   const per = Object.entries(r.statements.perTransaction).map(([n, s]) => `${n}-change: ${round(s, 1)}`).join(', ')
   lines.push(`**SQL statements per POST /transactions** (${r.statements.method}, BEGIN/COMMIT included): ${per}; the ceiling: 4.`)
   if (r.statements.sample !== undefined) lines.push(`Statements: ${r.statements.sample.map((s) => `\`${s}…\``).join(', ')}.`)
+  lines.push('')
+  lines.push('**Revert with relations** (POST /entities/article/{id}/revert, relations ["comments"]: every child edited since, a tenth deleted, a tenth added; in-process, PostgreSQL)')
+  lines.push('')
+  lines.push('| children | changes | ms | SQL statements |')
+  lines.push('|---:|---:|---:|---:|')
+  for (const f of r.relationRevert) lines.push(`| ${int(f.children)} | ${int(f.changes)} | ${ms(f.ms)} | ${f.statements} |`)
   lines.push('')
   const sizes = r.reads.sizes
   const passes = sizes[0]?.queries[0]?.passesP99Ms?.length ?? 1

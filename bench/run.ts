@@ -12,6 +12,7 @@ import { ingestCeiling } from './ceiling.js'
 import { createBenchDatabase, dropBenchDatabase, serverVersion } from './db.js'
 import { createPool, ingestThroughService, registerTypes, type LoadFigures } from './ingest.js'
 import { measureReads } from './reads.js'
+import { measureRelationRevert } from './relation-revert.js'
 import { ingestRatios, machine, markdown, readRatios, writeResults, type ReadSize, type Results } from './report.js'
 import { layoutFor, seed } from './seed.js'
 import { HttpClient, startService, type RunningService } from './service.js'
@@ -86,6 +87,9 @@ async function main (): Promise<Results> {
     log(`  ${ceilingRuns.at(-1)!.label}: ${Math.round(ceilingRuns.at(-1)!.versionsPerSecond)} versions/s`)
   }
 
+  log('revert with relations of an article with many comments')
+  const relationRevert = await measureRelationRevert(databaseUrl, [10, 1000])
+
   const sizes: ReadSize[] = []
   for (const requested of profile.readSizes) {
     const layout = layoutFor(requested)
@@ -109,6 +113,7 @@ async function main (): Promise<Results> {
     connections: CONNECTIONS,
     ingest: { service: serviceRuns, ceiling: ceilingRuns, serviceOverCeiling: ingestRatios(serviceRuns, ceilingRuns) },
     statements,
+    relationRevert,
     reads: { sizes, p99LargestOverSmallest: readRatios(sizes) },
     storage
   }

@@ -34,10 +34,21 @@ export async function versionsAt (db: Db, tenant: string, entities: readonly Ent
   return new Map(rows.map((r) => [entityRef(r.type, r.entity_key), toVersion(r)]))
 }
 
-/** The latest versions as the unit of work needs them. */
+/**
+ * The latest versions as the unit of work needs them (state, operation, position), in
+ * one statement: one primary-key probe per entity, no changeset, no end transaction.
+ */
 export async function latestVersions (db: Db, tenant: string, entities: readonly EntityName[]): Promise<Map<string, LatestVersion>> {
-  const found = await versionsAt(db, tenant, entities)
-  return new Map([...found].map(([ref, v]) => [ref, { transactionId: v.transactionId, index: v.index, operation: v.operation, data: v.data }]))
+  if (entities.length === 0) return new Map()
+  const { rows } = await sql<{ type: string, entity_key: string, transaction_id: string, seq: number, operation: LatestVersion['operation'], data: JsonObject }>`
+    select e.type, e.key as entity_key, v.transaction_id, v.seq, v.operation, v.data
+    from unnest(${entities.map((e) => e.type)}::text[], ${entities.map((e) => e.key)}::text[]) as e(type, key)
+    cross join lateral (
+      select transaction_id, seq, operation, data from versions v
+      where v.tenant = ${tenant} and v.type = e.type and v.entity_key = e.key
+      order by v.transaction_id desc limit 1
+    ) v`.execute(db)
+  return new Map(rows.map((r) => [entityRef(r.type, r.entity_key), { transactionId: toId(r.transaction_id), index: r.seq, operation: r.operation, data: r.data }]))
 }
 
 export interface VersionPage { order: 'asc' | 'desc', after?: number | undefined, limit: number }
