@@ -3,6 +3,7 @@ import { Kysely, PostgresDialect, sql, type LogEvent } from 'kysely'
 import { PGliteDialect } from 'kysely-pglite-dialect'
 import { PGlite, types } from '@electric-sql/pglite'
 import pg from 'pg'
+import { PreparingClient } from './prepared-client.js'
 import type { Database } from './schema.js'
 
 export type Db = Kysely<Database>
@@ -26,6 +27,7 @@ export async function openDatabase (options: DatabaseOptions): Promise<Db> {
   const log = options.onQuery
   if (options.databaseUrl !== undefined && options.databaseUrl !== '') {
     const pool = new pg.Pool({
+      Client: PreparingClient,
       connectionString: options.databaseUrl,
       max: options.poolSize ?? 10,
       ...(options.searchPath !== undefined ? { options: `-c search_path=${options.searchPath}` } : {})
