@@ -1,9 +1,12 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import pg from 'pg'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../src/http/app.js'
 import { openDatabase } from '../src/store/database.js'
 import { migrateToLatest } from '../src/store/migrate.js'
+import { httpRequest, waitUntil, within } from './helpers/http.js'
+import { waitForLockWaiters } from './helpers/pg.js'
+import { startService } from './helpers/service-process.js'
 import { startThrowawayPostgres, type ThrowawayPostgres } from './helpers/throwaway-postgres.js'
 
 /**
@@ -27,27 +30,7 @@ async function call (app: FastifyInstance, method: 'GET' | 'POST' | 'PUT', url: 
   return { status: res.statusCode, headers: res.headers, body: parsed, ms: Date.now() - started }
 }
 
-const within = async <T>(ms: number, what: string, promise: Promise<T>): Promise<T> => {
-  let timer: NodeJS.Timeout | undefined
-  try {
-    return await Promise.race([promise, new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => { reject(new Error(`${what}: no answer within ${ms} ms`)) }, ms)
-    })])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
-async function waitUntil (what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<number> {
-  const started = Date.now()
-  for (;;) {
-    if (await check()) return Date.now() - started
-    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-}
-
-function isUnavailableProblem (t: Tap.Test, answer: Answer, what: string): void {
+function isUnavailableProblem (t: Test, answer: { status: number, headers: Record<string, unknown>, body: any, ms: number }, what: string): void {
   t.equal(answer.status, 503, `${what}: 503 (got ${answer.status} ${JSON.stringify(answer.body)})`)
   t.match(String(answer.headers['content-type']), /^application\/problem\+json/, `${what}: application/problem+json`)
   const retryAfter = answer.headers['retry-after']
@@ -56,9 +39,6 @@ function isUnavailableProblem (t: Tap.Test, answer: Answer, what: string): void 
   for (const member of ['type', 'title', 'detail']) t.type(answer.body?.[member], 'string', `${what}: problem has ${member}`)
   t.ok(answer.ms < 15_000, `${what}: answered within 15 s (${answer.ms} ms)`)
 }
-
-// tap's Test type, without importing its internals by path.
-declare namespace Tap { type Test = Parameters<Parameters<typeof t.test>[1]>[0] }
 
 t.test('database outage: 503 + Retry-After while down, recovery without restart', async (t) => {
   const started = Date.now()
@@ -70,6 +50,13 @@ t.test('database outage: 503 + Retry-After while down, recovery without restart'
     return
   }
   t.teardown(async () => { await server.destroy() })
+
+  // An error no request handler caught: in src/server.ts close-with-grace treats it as fatal
+  // and shuts the whole service down, so there must be none.
+  const uncaught: Error[] = []
+  const onUncaught = (error: Error): void => { uncaught.push(error) }
+  process.on('uncaughtException', onUncaught)
+  t.teardown(() => { process.removeListener('uncaughtException', onUncaught) })
 
   const db = await openDatabase({ databaseUrl: server.url, poolSize: 5 })
   await migrateToLatest(db)
@@ -140,10 +127,7 @@ t.test('database outage: 503 + Retry-After while down, recovery without restart'
     await blocker.query('begin; lock table transactions in exclusive mode')
     const before = await call(app, 'GET', '/entities/item/1')
     const pending = call(app, 'POST', '/transactions', { changes: [{ type: 'item', op: 'update', id: '1', data: { v: 4 } }] })
-    await waitUntil('the write waits for the lock', 15_000, async () => {
-      const { rows } = await blocker.query("select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()")
-      return (rows[0] as { n: number }).n > 0
-    })
+    await waitForLockWaiters(server.url, 1)
     await server.stop('fast')
     const answer = await within(20_000, 'in-flight write', pending)
     isUnavailableProblem(t, answer, 'POST /transactions in flight when the database shut down')
@@ -156,6 +140,56 @@ t.test('database outage: 503 + Retry-After while down, recovery without restart'
     t.equal(after.body?.transactionId, before.body?.transactionId, 'no version from the interrupted write')
     const retry = await call(app, 'POST', '/transactions', { changes: [{ type: 'item', op: 'update', id: '1', data: { v: 4 } }] })
     t.equal(retry.status, 201, 'the client retries after Retry-After and succeeds')
+  })
+
+  t.same(uncaught.map((e) => e.message), [],
+    'no uncaught exception in the service while PostgreSQL went away (with close-with-grace it would stop the service)')
+
+  await t.test('the real service process survives PostgreSQL going away under a request', async (t) => {
+    const admin = new pg.Client({ connectionString: server.url })
+    await admin.connect()
+    await admin.query('create database svc')
+    await admin.end()
+    const svcUrl = server.url.replace(/\/postgres$/, '/svc')
+    const svc = await startService({ databaseUrl: svcUrl })
+    t.teardown(async () => { await svc.dispose() })
+    const req = async (method: string, path: string, body?: unknown): Promise<Awaited<ReturnType<typeof httpRequest>>> =>
+      await httpRequest(svc.baseUrl, method, path, body, { timeoutMs: 20_000 })
+    t.equal((await req('PUT', '/entity-types/item', {})).status, 201)
+    t.equal((await req('POST', '/transactions', { changes: [{ type: 'item', op: 'insert', data: { id: 1, v: 1 } }] })).status, 201)
+
+    const blocker = new pg.Client({ connectionString: svcUrl })
+    blocker.on('error', () => {})
+    await blocker.connect()
+    await blocker.query('begin; lock table transactions in exclusive mode')
+    const pending = req('POST', '/transactions', { changes: [{ type: 'item', op: 'update', id: '1', data: { v: 2 } }] })
+    pending.catch(() => {})
+    await waitForLockWaiters(svcUrl, 1)
+    await server.stop('fast')
+    await blocker.end().catch(() => {})
+    let inFlight: string
+    try {
+      const answer = await pending
+      isUnavailableProblem(t, answer, 'in-flight POST /transactions (real process)')
+      inFlight = String(answer.status)
+    } catch (error) {
+      inFlight = String(error)
+      t.fail(`the in-flight write got no answer: ${inFlight}`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    t.ok(svc.isRunning(), `the service process is still running after PostgreSQL went away (in-flight write: ${inFlight})`, {
+      exit: svc.isRunning() ? undefined : await svc.exited, output: svc.output().slice(-3000)
+    })
+    if (!svc.isRunning()) {
+      await server.start()
+      return
+    }
+    t.equal((await req('GET', '/health')).status, 200, '/health 200 while the database is down')
+    isUnavailableProblem(t, await req('GET', '/ready'), 'GET /ready (real process)')
+    await server.start()
+    await waitUntil('/ready recovers', 30_000, async () => (await req('GET', '/ready')).status === 200)
+    const after = await req('POST', '/transactions', { changes: [{ type: 'item', op: 'update', id: '1', data: { v: 2 } }] })
+    t.equal(after.status, 201, 'a write succeeds after PostgreSQL is back, same process')
   })
 
   t.comment(`outage test took ${Date.now() - started} ms`)

@@ -6,7 +6,7 @@ import type { Db } from '../store/database.js'
 import type { AppContext } from './context.js'
 import { DefinitionCache } from '../services/definitions.js'
 import { registerJsonParser } from './json-body.js'
-import { registerProblemHandlers } from './problem.js'
+import { frameworkError, registerProblemHandlers } from './problem.js'
 import { sharedSchemas } from './schemas.js'
 import { registerValidators } from './validation.js'
 import { entityRoutes } from './routes/entities.js'
@@ -30,6 +30,9 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? 5 * 1024 * 1024,
+    // Entity keys may be up to 1,024 characters, more once percent-encoded.
+    maxParamLength: 4096,
+    frameworkErrors: frameworkError,
     ajv: { customOptions: { removeAdditional: false } }
   }).withTypeProvider<TypeBoxTypeProvider>()
 

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify'
 import { invalid } from '../versioning/errors.js'
-import { jsonTextDepth } from '../versioning/json.js'
+import { hasNonFiniteNumber, jsonTextDepth } from '../versioning/json.js'
 
 export const MAX_DEPTH = 64
+const MAYBE_HUGE_NUMBER = /[eE]\+?\d{3}|\d{300}/
 
 /**
  * Parses JSON bodies: at most MAX_DEPTH levels deep, and keys such as `__proto__` kept as
@@ -15,10 +16,16 @@ export function registerJsonParser (app: FastifyInstance): void {
     const text = body as string
     if (text.trim() === '') return done(null, undefined) // an empty body is read as no body
     if (jsonTextDepth(text) > MAX_DEPTH) return done(invalid(`the body nests deeper than ${MAX_DEPTH} levels`), undefined)
+    let value: unknown
     try {
-      done(null, JSON.parse(text))
+      value = JSON.parse(text)
     } catch (error) {
-      done(invalid(`the body is not valid JSON: ${(error as Error).message}`), undefined)
+      return done(invalid(`the body is not valid JSON: ${(error as Error).message}`), undefined)
     }
+    // Only a literal with a long exponent or 300+ digits can overflow; look closer then.
+    if (MAYBE_HUGE_NUMBER.test(text) && hasNonFiniteNumber(value)) {
+      return done(invalid('the body holds a number too large to represent (a JSON number must be finite)'), undefined)
+    }
+    done(null, value)
   })
 }

@@ -44,10 +44,14 @@ class RevertCollector {
   readonly changes = new Map<string, Change | null>()
   constructor (private readonly trx: Db, private readonly tenant: string, private readonly to: number) {}
 
-  /** Brings each entity back to its state at `to`. */
+  /**
+   * Brings each entity back to its state at `to`. The entities are locked before their
+   * current state is read, so that a concurrent write cannot slip in between.
+   */
   async revertTo (type: string, keys: readonly string[]): Promise<void> {
-    const pending = keys.filter((k) => !this.changes.has(entityRef(type, k)))
+    const pending = [...new Set(keys)].filter((k) => !this.changes.has(entityRef(type, k)))
     if (pending.length === 0) return
+    await lockNames(this.trx, this.tenant, pending.map((key) => entityRef(type, key)))
     const names = pending.map((key) => ({ type, key }))
     const [then, now] = await Promise.all([versionsAt(this.trx, this.tenant, names, this.to), versionsAt(this.trx, this.tenant, names)])
     for (const key of pending) {

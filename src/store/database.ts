@@ -32,8 +32,11 @@ export async function openDatabase (options: DatabaseOptions): Promise<Db> {
       max: options.poolSize ?? 10,
       ...(options.searchPath !== undefined ? { options: `-c search_path=${options.searchPath}` } : {})
     })
-    // A dropped idle connection must not crash the process; the pool replaces it.
+    // A dropped connection must not crash the process: an idle one is replaced by the
+    // pool; one in use fails its query (answered 503), and its own 'error' event is
+    // only a repeat of that.
     pool.on('error', () => {})
+    pool.on('connect', (client) => { client.on('error', () => {}) })
     return new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...(log ? { log } : {}) })
   }
   const pglite = options.pglite ?? await createPGlite(options.dataDir ?? './data')

@@ -66,3 +66,14 @@ export function jsonTextDepth (text: string): number {
   }
   return max
 }
+
+/** True when a parsed JSON value holds a number that overflowed to ±Infinity (e.g. 1e400). */
+export function hasNonFiniteNumber (value: unknown): boolean {
+  const stack: unknown[] = [value]
+  while (stack.length > 0) {
+    const v = stack.pop()
+    if (typeof v === 'number' && !Number.isFinite(v)) return true
+    if (typeof v === 'object' && v !== null) for (const item of Object.values(v)) stack.push(item)
+  }
+  return false
+}

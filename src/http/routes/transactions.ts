@@ -117,8 +117,8 @@ export const transactionRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox =>
       body: TransactionRevertInput,
       response: { 200: RevertAnswer, 201: RevertAnswer, ...problems(400, 404, 409, 413, 415, 422) }
     },
-    // Every member is optional, and so is the body itself.
-    preValidation: async (request) => { request.body ??= {} }
+    // Every member is optional, and so is the body itself (a JSON null is still a 400).
+    preValidation: async (request) => { if (request.body === undefined) request.body = {} }
   }, async (request, reply) => {
     const body = request.body
     const path = `POST /transactions/${request.params.id}/revert`
