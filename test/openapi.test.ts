@@ -1,15 +1,17 @@
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import t from 'tap'
 import { openApiDocument } from '../src/http/openapi-document.js'
 
 const committed = readFileSync(new URL('../openapi/openapi.json', import.meta.url), 'utf8')
-const contract = readFileSync(new URL('../../shared/API.md', import.meta.url), 'utf8')
+// The contract lives in the team's shared folder, beside the repository.
+const contractFile = new URL('../../shared/API.md', import.meta.url)
 
 t.test('openapi/openapi.json is what the routes produce (run `npm run openapi` after changing a route)', async (t) => {
   t.equal(await openApiDocument(), committed)
 })
 
-t.test('the document is OpenAPI 3 and has every path of the contract', async (t) => {
+t.test('the document is OpenAPI 3 and has every path of the contract', { skip: existsSync(contractFile) ? false : 'no ../shared/API.md beside the repository' }, async (t) => {
+  const contract = readFileSync(contractFile, 'utf8')
   const doc = JSON.parse(committed)
   t.match(doc.openapi, /^3\./)
   const paths = [...contract.matchAll(/`(GET|PUT|POST|DELETE|PATCH) (\/[^ `?]*)/g)]

@@ -31,7 +31,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     logger: options.logger ?? false,
     bodyLimit: options.bodyLimit ?? 5 * 1024 * 1024,
     // Entity keys may be up to 1,024 characters, more once percent-encoded.
-    maxParamLength: 4096,
+    routerOptions: { maxParamLength: 4096 },
     frameworkErrors: frameworkError,
     ajv: { customOptions: { removeAdditional: false } }
   }).withTypeProvider<TypeBoxTypeProvider>()
