@@ -1,25 +1,10 @@
-import type { Test } from 'tap'
 import { eachDatabase, type Harness, type Reply } from './helpers/harness.js'
+import { registerBlog } from './helpers/blog.js'
 
 // The number of SQL statements a relation read or a relation revert costs must not grow
 // with the number of related entities (no N+1).
 
-const ARTICLE = {
-  relations: {
-    author: { kind: 'manyToOne', target: 'user', foreignKey: 'author_id' },
-    comments: { kind: 'oneToMany', target: 'comment', foreignKey: 'article_id' },
-    tags: { kind: 'manyToMany', target: 'tag', through: 'article_tag', localKey: 'article_id', remoteKey: 'tag_id' }
-  }
-}
-
 type Change = Record<string, unknown>
-
-async function register (h: Harness): Promise<void> {
-  for (const [type, body] of [['article', ARTICLE], ['user', {}], ['comment', {}], ['tag', {}]] as const) {
-    const res = await h.put(`/entity-types/${type}`, body)
-    if (res.status !== 201) throw new Error(`PUT /entity-types/${type}: ${res.status} ${JSON.stringify(res.body)}`)
-  }
-}
 
 async function tx (h: Harness, changes: Change[]): Promise<number> {
   const res = await h.post('/transactions', { changes })
@@ -56,7 +41,7 @@ async function measure (h: Harness, request: () => Promise<Reply>): Promise<{ re
 }
 
 eachDatabase('a version with author, comments and tags costs as many statements with 300 children as with 2', async (t, h) => {
-  await register(h)
+  await registerBlog(h)
   const small = await seed(h, 1, 2)
   const large = await seed(h, 2, 300)
   // Later history the as-of reads must look past.
@@ -86,7 +71,7 @@ eachDatabase('a version with author, comments and tags costs as many statements 
 })
 
 eachDatabase('a relation revert costs as many statements with 60 changed children as with 3', async (t, h) => {
-  await register(h)
+  await registerBlog(h)
   const sizes = [[1, 3], [2, 60]] as const
   const before = new Map<number, number>()
   for (const [a, n] of sizes) before.set(a, await seed(h, a, n))

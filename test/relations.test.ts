@@ -1,25 +1,12 @@
 import type { Test } from 'tap'
 import { eachDatabase, type Harness, type Reply } from './helpers/harness.js'
+import { assertProblem } from './helpers/assertions.js'
+import { ARTICLE, registerBlog } from './helpers/blog.js'
 
 // Reading the relations of a version / state as they were at a transaction
 // (Continuum's relationship versioning): manyToOne, oneToMany, manyToMany.
 
-const ARTICLE = {
-  relations: {
-    author: { kind: 'manyToOne', target: 'user', foreignKey: 'author_id' },
-    comments: { kind: 'oneToMany', target: 'comment', foreignKey: 'article_id' },
-    tags: { kind: 'manyToMany', target: 'tag', through: 'article_tag', localKey: 'article_id', remoteKey: 'tag_id' }
-  }
-}
-
 type Change = Record<string, unknown>
-
-async function register (h: Harness): Promise<void> {
-  for (const [type, body] of [['article', ARTICLE], ['user', {}], ['comment', {}], ['tag', {}]] as const) {
-    const res = await h.put(`/entity-types/${type}`, body)
-    if (res.status !== 201) throw new Error(`PUT /entity-types/${type}: ${res.status} ${JSON.stringify(res.body)}`)
-  }
-}
 
 /** Records one transaction and returns the whole answer (201 expected). */
 async function record (h: Harness, ...changes: Change[]): Promise<Reply> {
@@ -48,15 +35,8 @@ async function okGet (t: Test, h: Harness, url: string): Promise<any> {
 const ids = (list: any[]): string[] => list.map((v) => v.id)
 const dataOf = (list: any[]): any[] => list.map((v) => v.data)
 
-function isProblem (t: Test, res: Reply, status: number): void {
-  t.equal(res.status, status)
-  t.match(String(res.headers['content-type']), /^application\/problem\+json/)
-  t.equal(res.body.status, status)
-  t.type(res.body.detail, 'string')
-}
-
 eachDatabase('manyToMany: tags added, one removed; the version before the removal still shows both, ordered by id', async (t, h) => {
-  await register(h)
+  await registerBlog(h)
   const created = await tx(h, ins('article', { id: 1, title: 'First' }), ins('tag', { id: 2, name: 'db' }), ins('tag', { id: 1, name: 'api' }))
 
   // Tag 2 first: the answer must still order by id.
@@ -100,7 +80,7 @@ eachDatabase('manyToMany: tags added, one removed; the version before the remova
 })
 
 eachDatabase('oneToMany: comments updated, deleted, added and moved after a version are read as they were then', async (t, h) => {
-  await register(h)
+  await registerBlog(h)
   const first = await tx(h,
     ins('article', { id: 1, title: 'One' }), ins('article', { id: 2, title: 'Two' }),
     ins('comment', { id: 1, article_id: 1, text: 'first' }),
@@ -134,7 +114,7 @@ eachDatabase('oneToMany: comments updated, deleted, added and moved after a vers
 })
 
 eachDatabase('manyToOne: the author as of a version, null when the author did not exist then', async (t, h) => {
-  await register(h)
+  await registerBlog(h)
   const orphan = await tx(h, ins('article', { id: 1, title: 'T', author_id: 7 }))
   await tx(h, ins('user', { id: 7, name: 'Ann' }), ins('user', { id: 8, name: 'Bob' }))
   const withAnn = await tx(h, upd('article', '1', { title: 'T2' }))
@@ -163,7 +143,7 @@ eachDatabase('manyToOne: the author as of a version, null when the author did no
 })
 
 eachDatabase('GET /entities/{type}/{id}?at=&relations=author,comments,tags reads the state and all relations then', async (t, h) => {
-  await register(h)
+  await registerBlog(h)
   const setup = await tx(h,
     ins('user', { id: 1, name: 'Ann' }), ins('user', { id: 2, name: 'Bob' }),
     ins('tag', { id: 1, name: 'a' }), ins('tag', { id: 2, name: 'b' }),
@@ -190,20 +170,20 @@ eachDatabase('GET /entities/{type}/{id}?at=&relations=author,comments,tags reads
 })
 
 eachDatabase('relations: an unknown relation name or an unregistered target type is 400', async (t, h) => {
-  await register(h)
+  await registerBlog(h)
   t.equal((await h.put('/entity-types/post', { relations: { editor: { kind: 'manyToOne', target: 'editor', foreignKey: 'editor_id' } } })).status, 201,
     'a relation target may be registered later')
   const first = await tx(h, ins('article', { id: 1, title: 'T' }), ins('post', { id: 1, editor_id: 3 }))
 
-  isProblem(t, await h.get(`/entities/article/1/versions/${first}?relations=authors`), 400)
-  isProblem(t, await h.get(`/entities/article/1/versions/${first}?relations=author,nope`), 400)
-  isProblem(t, await h.get('/entities/article/1?relations=nope'), 400)
-  isProblem(t, await h.get(`/entities/article/1?at=${first}&relations=title`), 400)
-  isProblem(t, await h.get('/entities/article/1?relations=__proto__'), 400)
-  isProblem(t, await h.get('/entities/article/1?relations=toString'), 400)
+  assertProblem(t, await h.get(`/entities/article/1/versions/${first}?relations=authors`), 400)
+  assertProblem(t, await h.get(`/entities/article/1/versions/${first}?relations=author,nope`), 400)
+  assertProblem(t, await h.get('/entities/article/1?relations=nope'), 400)
+  assertProblem(t, await h.get(`/entities/article/1?at=${first}&relations=title`), 400)
+  assertProblem(t, await h.get('/entities/article/1?relations=__proto__'), 400)
+  assertProblem(t, await h.get('/entities/article/1?relations=toString'), 400)
 
-  isProblem(t, await h.get(`/entities/post/1/versions/${first}?relations=editor`), 400)
-  isProblem(t, await h.get('/entities/post/1?relations=editor'), 400)
+  assertProblem(t, await h.get(`/entities/post/1/versions/${first}?relations=editor`), 400)
+  assertProblem(t, await h.get('/entities/post/1?relations=editor'), 400)
 
   t.equal((await h.put('/entity-types/editor', {})).status, 201)
   await tx(h, ins('editor', { id: 3, name: 'Eve' }))
@@ -214,7 +194,7 @@ eachDatabase('relations: an unknown relation name or an unregistered target type
 })
 
 eachDatabase('relations are ordered by id values: numbers numerically (2 before 10), strings by code point', async (t, h) => {
-  await register(h)
+  await registerBlog(h)
   t.equal((await h.put('/entity-types/shelf', {
     relations: { labels: { kind: 'manyToMany', target: 'label', through: 'shelf_label', localKey: 'shelf_id', remoteKey: 'label_id' } }
   })).status, 201)

@@ -1,28 +1,16 @@
 import type { Test } from 'tap'
 import { eachDatabase, type Harness, type Reply } from './helpers/harness.js'
+import { assertProblem } from './helpers/assertions.js'
+import { registerBlog } from './helpers/blog.js'
 
 // Reverting an entity (with its relations) to an earlier transaction, and undoing a
 // whole transaction: the changes the backend applies, and the new transaction recorded.
 
-const ARTICLE = {
-  relations: {
-    author: { kind: 'manyToOne', target: 'user', foreignKey: 'author_id' },
-    comments: { kind: 'oneToMany', target: 'comment', foreignKey: 'article_id' },
-    tags: { kind: 'manyToMany', target: 'tag', through: 'article_tag', localKey: 'article_id', remoteKey: 'tag_id' }
-  }
-}
 const USER_WITH_ARTICLES = { relations: { articles: { kind: 'oneToMany', target: 'article', foreignKey: 'author_id' } } }
 /** Parents rank lower: inserts go up the ranks, deletes down. */
 const RANK: Record<string, number> = { user: 0, tag: 0, article: 1, comment: 2, article_tag: 2 }
 
 type Change = Record<string, unknown>
-
-async function register (h: Harness, user: object = {}): Promise<void> {
-  for (const [type, body] of [['article', ARTICLE], ['user', user], ['comment', {}], ['tag', {}]] as const) {
-    const res = await h.put(`/entity-types/${type}`, body)
-    if (res.status !== 201) throw new Error(`PUT /entity-types/${type}: ${res.status} ${JSON.stringify(res.body)}`)
-  }
-}
 
 /** Records one transaction and returns its id (201 expected). */
 async function tx (h: Harness, ...changes: Change[]): Promise<number> {
@@ -65,16 +53,10 @@ async function state (h: Harness, type: string, id: string, query = ''): Promise
   return await h.get(`/entities/${type}/${id}${query}`)
 }
 
-function isProblem (t: Test, res: Reply, status: number): void {
-  t.equal(res.status, status)
-  t.match(String(res.headers['content-type']), /^application\/problem\+json/)
-  t.equal(res.body.status, status)
-}
-
 // ---- entity revert: the entity itself -------------------------------------------------
 
 eachDatabase('entity revert: live then and exists now is an update with only the fields that differ', async (t, h) => {
-  await register(h)
+  await registerBlog(h)
   const first = await tx(h, ins('article', { id: 1, title: 'A', body: 'x', status: 'draft' }))
   await tx(h, upd('article', '1', { title: 'B', status: 'published' }))
   await tx(h, upd('article', '1', { status: 'draft' }))
@@ -97,7 +79,7 @@ eachDatabase('entity revert: live then and exists now is an update with only the
 })
 
 eachDatabase('entity revert: live then and deleted now is an insert with the full old state', async (t, h) => {
-  await register(h)
+  await registerBlog(h)
   await tx(h, ins('article', { id: 1, title: 'A', body: 'x', note: null }))
   const second = await tx(h, upd('article', '1', { title: 'B', note: 'n' }))
   await tx(h, del('article', '1'))
@@ -111,7 +93,7 @@ eachDatabase('entity revert: live then and deleted now is an insert with the ful
 })
 
 eachDatabase('entity revert: not live then (not yet created, or deleted then) and existing now is a delete', async (t, h) => {
-  await register(h)
+  await registerBlog(h)
   const before = await tx(h, ins('article', { id: 1, title: 'A' }))
   await tx(h, ins('article', { id: 2, title: 'B' }))
 
@@ -130,7 +112,7 @@ eachDatabase('entity revert: not live then (not yet created, or deleted then) an
 })
 
 eachDatabase('entity revert: to at or after the latest version changes nothing (200, transaction null)', async (t, h) => {
-  await register(h)
+  await registerBlog(h)
   await tx(h, ins('article', { id: 1, title: 'A' }))
   const latest = await tx(h, upd('article', '1', { title: 'B' }))
   const other = await tx(h, ins('article', { id: 2, title: 'other' }))
@@ -148,7 +130,7 @@ eachDatabase('entity revert: to at or after the latest version changes nothing (
 })
 
 eachDatabase('entity revert: dryRun answers the changes and records nothing', async (t, h) => {
-  await register(h)
+  await registerBlog(h)
   const first = await tx(h, ins('article', { id: 1, title: 'A' }), ins('comment', { id: 1, article_id: 1, text: 'c' }))
   await tx(h, upd('article', '1', { title: 'B' }), del('comment', '1'))
   const before = await counts(h)
@@ -170,18 +152,18 @@ eachDatabase('entity revert: dryRun answers the changes and records nothing', as
 })
 
 eachDatabase('entity revert: unknown entity or type is 404, unknown relation is 400, and nothing is recorded', async (t, h) => {
-  await register(h)
+  await registerBlog(h)
   const first = await tx(h, ins('article', { id: 1, title: 'A' }))
   await tx(h, upd('article', '1', { title: 'B' }))
   const before = await counts(h)
 
-  isProblem(t, await revert(h, 'article', '99', { to: first }), 404)
-  isProblem(t, await revert(h, 'nosuchtype', '1', { to: first }), 404)
-  isProblem(t, await revert(h, 'article', '1', { to: first, relations: ['nope'] }), 400)
-  isProblem(t, await revert(h, 'article', '1', { to: first, relations: ['tags', 'nope'] }), 400)
-  isProblem(t, await revert(h, 'article', '1', { to: first, relations: ['tags.nope'] }), 400)
-  isProblem(t, await revert(h, 'article', '1', { to: first, relations: ['title'] }), 400)
-  isProblem(t, await revert(h, 'article', '1', {}), 400)
+  assertProblem(t, await revert(h, 'article', '99', { to: first }), 404)
+  assertProblem(t, await revert(h, 'nosuchtype', '1', { to: first }), 404)
+  assertProblem(t, await revert(h, 'article', '1', { to: first, relations: ['nope'] }), 400)
+  assertProblem(t, await revert(h, 'article', '1', { to: first, relations: ['tags', 'nope'] }), 400)
+  assertProblem(t, await revert(h, 'article', '1', { to: first, relations: ['tags.nope'] }), 400)
+  assertProblem(t, await revert(h, 'article', '1', { to: first, relations: ['title'] }), 400)
+  assertProblem(t, await revert(h, 'article', '1', {}), 400)
   t.same(await counts(h), before)
   t.equal((await state(h, 'article', '1')).body.data.title, 'B')
 })
@@ -189,7 +171,7 @@ eachDatabase('entity revert: unknown entity or type is 404, unknown relation is 
 // ---- entity revert with relations -----------------------------------------------------
 
 eachDatabase('entity revert with ["tags"]: a removed tag comes back as a new association version, a later one is deleted', async (t, h) => {
-  await register(h)
+  await registerBlog(h)
   const first = await tx(h,
     ins('article', { id: 1, title: 'A' }),
     ins('tag', { id: 1, name: 'one' }), ins('tag', { id: 2, name: 'two' }), ins('tag', { id: 3, name: 'three' }),
@@ -217,7 +199,7 @@ eachDatabase('entity revert with ["tags"]: a removed tag comes back as a new ass
 })
 
 eachDatabase('entity revert with ["comments"]: updated, deleted, moved-away and newly added children', async (t, h) => {
-  await register(h)
+  await registerBlog(h)
   const first = await tx(h,
     ins('article', { id: 1, title: 'A' }), ins('article', { id: 2, title: 'B' }),
     ins('comment', { id: 1, article_id: 1, text: 'one' }),
@@ -244,7 +226,7 @@ eachDatabase('entity revert with ["comments"]: updated, deleted, moved-away and 
 })
 
 eachDatabase('entity revert with a dotted path ["articles.tags"] reverts the relations of the related entities too', async (t, h) => {
-  await register(h, USER_WITH_ARTICLES)
+  await registerBlog(h, USER_WITH_ARTICLES)
   const first = await tx(h,
     ins('user', { id: 1, name: 'Ann' }),
     ins('article', { id: 1, title: 'A', author_id: 1 }), ins('article', { id: 2, title: 'B', author_id: 1 }),
@@ -276,7 +258,7 @@ eachDatabase('entity revert with a dotted path ["articles.tags"] reverts the rel
 })
 
 eachDatabase('entity revert: the changes keep foreign keys valid (child deletes first, parent inserts first)', async (t, h) => {
-  await register(h)
+  await registerBlog(h)
   const empty = await tx(h, ins('user', { id: 1, name: 'Ann' }), ins('tag', { id: 1 }))
   const full = await tx(h,
     ins('article', { id: 1, title: 'A', author_id: 1 }),
@@ -312,7 +294,7 @@ eachDatabase('entity revert: the changes keep foreign keys valid (child deletes 
 
 /** Two articles, then one transaction that inserts a third, updates the first and deletes the second. */
 async function threeWay (h: Harness): Promise<number> {
-  await register(h)
+  await registerBlog(h)
   await tx(h, ins('article', { id: 1, title: 'A', body: 'x' }), ins('article', { id: 2, title: 'B' }))
   return await tx(h, ins('article', { id: 3, title: 'C' }), upd('article', '1', { title: 'A2' }), del('article', '2'))
 }
@@ -346,7 +328,7 @@ eachDatabase('transaction revert: a later change is a 409 with conflicts, nothin
   const before = await counts(h)
 
   const res = await h.post(`/transactions/${target}/revert`, {})
-  isProblem(t, res, 409)
+  assertProblem(t, res, 409)
   t.same(res.body.conflicts, [{ type: 'article', id: '1', transactionIds: [later1, later2] }])
   t.same(await counts(h), before, 'nothing recorded')
   t.equal((await state(h, 'article', '3')).status, 200)
@@ -373,7 +355,7 @@ eachDatabase('transaction revert: no body at all is accepted; dryRun records not
   t.same(await counts(h), before, 'dryRun records nothing')
   t.equal((await state(h, 'article', '3')).status, 200)
 
-  isProblem(t, await h.post(`/transactions/${target + 1000}/revert`), 404)
+  assertProblem(t, await h.post(`/transactions/${target + 1000}/revert`), 404)
   t.same(await counts(h), before)
 
   const bare = await h.request('POST', `/transactions/${target}/revert`)
@@ -384,7 +366,7 @@ eachDatabase('transaction revert: no body at all is accepted; dryRun records not
 })
 
 eachDatabase('transaction revert: changes keep foreign keys valid both ways', async (t, h) => {
-  await register(h)
+  await registerBlog(h)
   const inserted = await tx(h,
     ins('user', { id: 1, name: 'Ann' }), ins('article', { id: 1, title: 'A', author_id: 1 }),
     ins('comment', { id: 1, article_id: 1 }), ins('tag', { id: 1 }), link(1, 1))

@@ -1,20 +1,12 @@
 import type { Test } from 'tap'
 import { eachDatabase, type Harness, type Reply } from './helpers/harness.js'
+import { assertProblem } from './helpers/assertions.js'
 
 /** Posts one transaction, checks it was recorded, and answers its body ({transaction, versions}). */
 async function record (t: Test, h: Harness, body: Record<string, unknown>): Promise<any> {
   const res = await h.post('/transactions', body)
   t.equal(res.status, 201, `transaction recorded: ${JSON.stringify(body)}`)
   return res.body
-}
-
-/** Checks that a reply is an RFC 9457 problem with the given status. */
-function isProblem (t: Test, res: Reply, status: number, what: string): void {
-  t.equal(res.status, status, `${what}: status ${status}`)
-  t.match(String(res.headers['content-type']), /^application\/problem\+json/, `${what}: problem content type`)
-  t.equal(res.body?.status, status, `${what}: problem status member`)
-  t.type(res.body?.title, 'string', `${what}: problem title`)
-  t.type(res.body?.detail, 'string', `${what}: problem detail`)
 }
 
 /** Follows nextCursor from the first page (or from `start`) to the end; answers every page's body. */
@@ -103,12 +95,12 @@ eachDatabase('Transactions: newest first, paginated', async (t, h) => {
   const rest = await allPages(t, h, '/transactions?limit=2', first.body.nextCursor)
   t.same([...first.body.items, ...rest.flatMap((p) => p.items)].map((x: any) => x.id), ids, 'a cursor keeps its place')
 
-  isProblem(t, await h.get('/transactions?limit=0'), 400, 'limit=0')
-  isProblem(t, await h.get('/transactions?limit=1001'), 400, 'limit=1001')
-  isProblem(t, await h.get('/transactions?cursor=garbage'), 400, 'a garbage cursor')
+  assertProblem(t, await h.get('/transactions?limit=0'), 400, 'limit=0')
+  assertProblem(t, await h.get('/transactions?limit=1001'), 400, 'limit=1001')
+  assertProblem(t, await h.get('/transactions?cursor=garbage'), 400, 'a garbage cursor')
   const versionsPage = await h.get('/entities/article/2/versions?limit=1')
   t.type(versionsPage.body.nextCursor, 'string')
-  isProblem(t, await h.get(`/transactions?cursor=${encodeURIComponent(versionsPage.body.nextCursor)}`), 400, 'a cursor of a versions list')
+  assertProblem(t, await h.get(`/transactions?cursor=${encodeURIComponent(versionsPage.body.nextCursor)}`), 400, 'a cursor of a versions list')
 })
 
 eachDatabase('Transactions: filters by actor, type, since and until, alone and combined', async (t, h) => {
@@ -160,10 +152,10 @@ eachDatabase('Transactions: filters by actor, type, since and until, alone and c
   t.same(alice.body.items[0].meta, { reason: 'edit form', remoteAddr: '10.1.2.3' })
   t.equal(Date.parse(alice.body.items[0].issuedAt), Date.parse('2026-01-03T00:00:00Z'))
 
-  isProblem(t, await h.get('/transactions?since=yesterday'), 400, 'since not a time')
-  isProblem(t, await h.get('/transactions?since=2026-13-01T00:00:00Z'), 400, 'since not a date')
-  isProblem(t, await h.get('/transactions?until=later'), 400, 'until not a time')
-  isProblem(t, await h.get('/transactions?since=2026-01-03T00:00:00Z&until=nope'), 400, 'until not a time with a valid since')
+  assertProblem(t, await h.get('/transactions?since=yesterday'), 400, 'since not a time')
+  assertProblem(t, await h.get('/transactions?since=2026-13-01T00:00:00Z'), 400, 'since not a date')
+  assertProblem(t, await h.get('/transactions?until=later'), 400, 'until not a time')
+  assertProblem(t, await h.get('/transactions?since=2026-01-03T00:00:00Z&until=nope'), 400, 'until not a time with a valid since')
 })
 
 eachDatabase('Transactions: one transaction with its versions in order of first touch', async (t, h) => {
@@ -197,8 +189,8 @@ eachDatabase('Transactions: one transaction with its versions in order of first 
   t.equal(six.status, 200)
   t.same(six.body.versions.map((v: any) => [v.type, v.id, v.operation]), [['article', '2', 'update'], ['article', '1', 'delete']])
 
-  isProblem(t, await h.get(`/transactions/${(T6.id as number) + 1000}`), 404, 'an unknown transaction id')
-  isProblem(t, await h.get('/transactions/abc'), 400, 'a non-integer id')
-  isProblem(t, await h.get('/transactions/1.5'), 400, 'a fractional id')
-  isProblem(t, await h.get('/transactions/-3'), 400, 'a negative id')
+  assertProblem(t, await h.get(`/transactions/${(T6.id as number) + 1000}`), 404, 'an unknown transaction id')
+  assertProblem(t, await h.get('/transactions/abc'), 400, 'a non-integer id')
+  assertProblem(t, await h.get('/transactions/1.5'), 400, 'a fractional id')
+  assertProblem(t, await h.get('/transactions/-3'), 400, 'a negative id')
 })

@@ -1,21 +1,12 @@
 import type { Test } from 'tap'
 import { eachDatabase, type Harness, type Reply } from './helpers/harness.js'
+import { assertProblem } from './helpers/assertions.js'
 
 /** Posts one transaction, checks it was recorded, and answers its body ({transaction, versions}). */
 async function record (t: Test, h: Harness, changes: unknown[], extra: Record<string, unknown> = {}): Promise<any> {
   const res = await h.post('/transactions', { ...extra, changes })
   t.equal(res.status, 201, `transaction recorded: ${JSON.stringify(changes)}`)
   return res.body
-}
-
-/** Checks that a reply is an RFC 9457 problem with the given status. */
-function isProblem (t: Test, res: Reply, status: number, what: string): void {
-  t.equal(res.status, status, `${what}: status ${status}`)
-  t.match(String(res.headers['content-type']), /^application\/problem\+json/, `${what}: problem content type`)
-  t.equal(res.body?.status, status, `${what}: problem status member`)
-  t.type(res.body?.title, 'string', `${what}: problem title`)
-  t.type(res.body?.detail, 'string', `${what}: problem detail`)
-  t.type(res.body?.type, 'string', `${what}: problem type`)
 }
 
 /** Follows nextCursor from the first page to the end; answers every page's body. */
@@ -92,7 +83,7 @@ eachDatabase('Versions: an entity\'s versions ascending and descending, with ind
   t.same(other.body.items.map((v: any) => v.index), [0, 1, 2], 'index counts this entity\'s versions only')
   t.same(other.body.items.map((v: any) => v.id), ['2', '2', '2'], 'only the named entity\'s versions')
 
-  isProblem(t, await h.get('/entities/article/1/versions?order=sideways'), 400, 'an unknown order')
+  assertProblem(t, await h.get('/entities/article/1/versions?order=sideways'), 400, 'an unknown order')
 })
 
 eachDatabase('Versions: cursor pagination over several pages, both orders', async (t, h) => {
@@ -129,11 +120,11 @@ eachDatabase('Versions: cursor pagination over several pages, both orders', asyn
   // A cursor from an ascending page does not go with ?order=desc (and the other way round).
   const ascPage = await h.get('/entities/article/1/versions?limit=2')
   t.type(ascPage.body.nextCursor, 'string')
-  isProblem(t, await h.get(`/entities/article/1/versions?order=desc&limit=2&cursor=${encodeURIComponent(ascPage.body.nextCursor)}`), 400,
+  assertProblem(t, await h.get(`/entities/article/1/versions?order=desc&limit=2&cursor=${encodeURIComponent(ascPage.body.nextCursor)}`), 400,
     'an ascending cursor used with order=desc')
   const descPage = await h.get('/entities/article/1/versions?order=desc&limit=2')
   t.type(descPage.body.nextCursor, 'string')
-  isProblem(t, await h.get(`/entities/article/1/versions?limit=2&cursor=${encodeURIComponent(descPage.body.nextCursor)}`), 400,
+  assertProblem(t, await h.get(`/entities/article/1/versions?limit=2&cursor=${encodeURIComponent(descPage.body.nextCursor)}`), 400,
     'a descending cursor used with the default (ascending) order')
   // The same cursor with its own order still works, and gives the next page.
   const second = await h.get(`/entities/article/1/versions?order=desc&limit=2&cursor=${encodeURIComponent(descPage.body.nextCursor)}`)
@@ -141,19 +132,19 @@ eachDatabase('Versions: cursor pagination over several pages, both orders', asyn
   t.same(second.body.items.map((v: any) => v.transactionId), [ascIds[4], ascIds[3]])
 
   // Garbage cursors and a cursor of another list.
-  isProblem(t, await h.get('/entities/article/1/versions?cursor=not-a-cursor'), 400, 'a garbage cursor')
-  isProblem(t, await h.get(`/entities/article/1/versions?cursor=${Buffer.from('{"a":1}').toString('base64url')}`), 400, 'a well-encoded but foreign cursor')
+  assertProblem(t, await h.get('/entities/article/1/versions?cursor=not-a-cursor'), 400, 'a garbage cursor')
+  assertProblem(t, await h.get(`/entities/article/1/versions?cursor=${Buffer.from('{"a":1}').toString('base64url')}`), 400, 'a well-encoded but foreign cursor')
   const txPage = await h.get('/transactions?limit=1')
   t.type(txPage.body.nextCursor, 'string')
-  isProblem(t, await h.get(`/entities/article/1/versions?cursor=${encodeURIComponent(txPage.body.nextCursor)}`), 400,
+  assertProblem(t, await h.get(`/entities/article/1/versions?cursor=${encodeURIComponent(txPage.body.nextCursor)}`), 400,
     'a cursor of GET /transactions')
 
   // Limit bounds.
-  isProblem(t, await h.get('/entities/article/1/versions?limit=0'), 400, 'limit=0')
-  isProblem(t, await h.get('/entities/article/1/versions?limit=1001'), 400, 'limit=1001')
-  isProblem(t, await h.get('/entities/article/1/versions?limit=-1'), 400, 'limit=-1')
-  isProblem(t, await h.get('/entities/article/1/versions?limit=ten'), 400, 'limit=ten')
-  isProblem(t, await h.get('/entities/article/1/versions?limit=2.5'), 400, 'limit=2.5')
+  assertProblem(t, await h.get('/entities/article/1/versions?limit=0'), 400, 'limit=0')
+  assertProblem(t, await h.get('/entities/article/1/versions?limit=1001'), 400, 'limit=1001')
+  assertProblem(t, await h.get('/entities/article/1/versions?limit=-1'), 400, 'limit=-1')
+  assertProblem(t, await h.get('/entities/article/1/versions?limit=ten'), 400, 'limit=ten')
+  assertProblem(t, await h.get('/entities/article/1/versions?limit=2.5'), 400, 'limit=2.5')
   const max = await h.get('/entities/article/1/versions?limit=1000')
   t.equal(max.status, 200, 'limit=1000 is allowed')
   const min = await h.get('/entities/article/1/versions?limit=1')
@@ -163,14 +154,14 @@ eachDatabase('Versions: cursor pagination over several pages, both orders', asyn
 
 eachDatabase('Versions: 404 for an unknown type or an entity that never existed; a deleted entity keeps its list', async (t, h) => {
   t.equal((await h.put('/entity-types/article', {})).status, 201)
-  isProblem(t, await h.get('/entities/nosuchtype/1/versions'), 404, 'unknown type')
-  isProblem(t, await h.get('/entities/article/1/versions'), 404, 'an entity that never existed (no versions of the type at all)')
+  assertProblem(t, await h.get('/entities/nosuchtype/1/versions'), 404, 'unknown type')
+  assertProblem(t, await h.get('/entities/article/1/versions'), 404, 'an entity that never existed (no versions of the type at all)')
 
   await record(t, h, [{ type: 'article', op: 'insert', data: { id: 1, title: 'A' } }])
   const gone = await record(t, h, [{ type: 'article', op: 'delete', id: '1' }])
-  isProblem(t, await h.get('/entities/article/2/versions'), 404, 'an entity that never existed (other entities of the type do)')
-  isProblem(t, await h.get('/entities/article/2/versions?order=desc'), 404, 'an entity that never existed, order=desc')
-  isProblem(t, await h.get('/entities/nosuchtype/1/versions?order=desc&limit=10'), 404, 'unknown type with query options')
+  assertProblem(t, await h.get('/entities/article/2/versions'), 404, 'an entity that never existed (other entities of the type do)')
+  assertProblem(t, await h.get('/entities/article/2/versions?order=desc'), 404, 'an entity that never existed, order=desc')
+  assertProblem(t, await h.get('/entities/nosuchtype/1/versions?order=desc&limit=10'), 404, 'unknown type with query options')
 
   // Inserted then deleted in one transaction: it never existed outside that transaction.
   const none = await h.post('/transactions', {
@@ -178,7 +169,7 @@ eachDatabase('Versions: 404 for an unknown type or an entity that never existed;
   })
   t.equal(none.status, 200)
   t.same(none.body, { transaction: null, versions: [] })
-  isProblem(t, await h.get('/entities/article/3/versions'), 404, 'an entity inserted and deleted in one transaction')
+  assertProblem(t, await h.get('/entities/article/3/versions'), 404, 'an entity inserted and deleted in one transaction')
 
   const list = await h.get('/entities/article/1/versions')
   t.equal(list.status, 200, 'a deleted entity still lists its versions')
@@ -228,13 +219,13 @@ eachDatabase('Versions: one version with previous, next and its transaction', as
   t.equal(plain.body.endTransactionId, plain.body.next, 'next is the end transaction')
 
   // A transaction that exists but did not touch this entity, and one that does not exist.
-  isProblem(t, await h.get(`/entities/article/1/versions/${gap.transaction.id as number}`), 404, 'a transaction that touched another entity')
-  isProblem(t, await h.get(`/entities/article/1/versions/${t0.transaction.id as number}`), 404, 'a transaction before the entity existed')
-  isProblem(t, await h.get(`/entities/article/1/versions/${(t5.transaction.id as number) + 1000}`), 404, 'a transaction that does not exist')
-  isProblem(t, await h.get(`/entities/article/99/versions/${t1.transaction.id as number}`), 404, 'an entity that never existed')
-  isProblem(t, await h.get(`/entities/nosuchtype/1/versions/${t1.transaction.id as number}`), 404, 'an unknown type')
-  isProblem(t, await h.get('/entities/article/1/versions/abc'), 400, 'a non-integer transaction id')
-  isProblem(t, await h.get('/entities/article/1/versions/1.5'), 400, 'a fractional transaction id')
+  assertProblem(t, await h.get(`/entities/article/1/versions/${gap.transaction.id as number}`), 404, 'a transaction that touched another entity')
+  assertProblem(t, await h.get(`/entities/article/1/versions/${t0.transaction.id as number}`), 404, 'a transaction before the entity existed')
+  assertProblem(t, await h.get(`/entities/article/1/versions/${(t5.transaction.id as number) + 1000}`), 404, 'a transaction that does not exist')
+  assertProblem(t, await h.get(`/entities/article/99/versions/${t1.transaction.id as number}`), 404, 'an entity that never existed')
+  assertProblem(t, await h.get(`/entities/nosuchtype/1/versions/${t1.transaction.id as number}`), 404, 'an unknown type')
+  assertProblem(t, await h.get('/entities/article/1/versions/abc'), 400, 'a non-integer transaction id')
+  assertProblem(t, await h.get('/entities/article/1/versions/1.5'), 400, 'a fractional transaction id')
 })
 
 eachDatabase('Versions: current state and state ?at= a transaction', async (t, h) => {
@@ -262,7 +253,7 @@ eachDatabase('Versions: current state and state ?at= a transaction', async (t, h
   for (const [what, at, want] of states) {
     const res = await h.get(`/entities/article/1?at=${at}`)
     if (want === null) {
-      isProblem(t, res, 404, `?at= ${what}`)
+      assertProblem(t, res, 404, `?at= ${what}`)
     } else {
       t.equal(res.status, 200, `?at= ${what}`)
       t.same(res.body, { type: 'article', id: '1', ...want }, `?at= ${what}`)
@@ -271,17 +262,17 @@ eachDatabase('Versions: current state and state ?at= a transaction', async (t, h
 
   // Deleted now: 404, while its past stays readable.
   await record(t, h, [{ type: 'article', op: 'delete', id: '2' }])
-  isProblem(t, await h.get('/entities/article/2'), 404, 'an entity deleted now')
+  assertProblem(t, await h.get('/entities/article/2'), 404, 'an entity deleted now')
   const past = await h.get(`/entities/article/2?at=${id(gap)}`)
   t.equal(past.status, 200, 'a deleted entity\'s past state')
   t.same(past.body.data, { id: 2, title: 'Other 2', body: 'o' })
   t.equal(past.body.transactionId, id(gap))
 
-  isProblem(t, await h.get('/entities/article/99'), 404, 'an entity that never existed')
-  isProblem(t, await h.get(`/entities/article/99?at=${id(t1)}`), 404, 'an entity that never existed, ?at=')
-  isProblem(t, await h.get('/entities/nosuchtype/1'), 404, 'an unknown type')
-  isProblem(t, await h.get('/entities/article/1?at=abc'), 400, '?at= not an integer')
-  isProblem(t, await h.get('/entities/article/1?at=0'), 400, '?at=0 is not a transaction id')
+  assertProblem(t, await h.get('/entities/article/99'), 404, 'an entity that never existed')
+  assertProblem(t, await h.get(`/entities/article/99?at=${id(t1)}`), 404, 'an entity that never existed, ?at=')
+  assertProblem(t, await h.get('/entities/nosuchtype/1'), 404, 'an unknown type')
+  assertProblem(t, await h.get('/entities/article/1?at=abc'), 400, '?at= not an integer')
+  assertProblem(t, await h.get('/entities/article/1?at=0'), 400, '?at=0 is not a transaction id')
 })
 
 eachDatabase('Versions: the changeset between two transactions', async (t, h) => {
@@ -309,10 +300,10 @@ eachDatabase('Versions: the changeset between two transactions', async (t, h) =>
     t.same(res.body, want, `changeset ${what}`)
   }
 
-  isProblem(t, await h.get(`/entities/article/99/changeset?from=${id(t1)}&to=${id(t5)}`), 404, 'an entity that never existed')
-  isProblem(t, await h.get(`/entities/nosuchtype/1/changeset?from=${id(t1)}&to=${id(t5)}`), 404, 'an unknown type')
-  isProblem(t, await h.get(`/entities/article/1/changeset?to=${id(t5)}`), 400, 'from missing')
-  isProblem(t, await h.get(`/entities/article/1/changeset?from=${id(t1)}`), 400, 'to missing')
-  isProblem(t, await h.get('/entities/article/1/changeset'), 400, 'both missing')
-  isProblem(t, await h.get(`/entities/article/1/changeset?from=first&to=${id(t5)}`), 400, 'from not an integer')
+  assertProblem(t, await h.get(`/entities/article/99/changeset?from=${id(t1)}&to=${id(t5)}`), 404, 'an entity that never existed')
+  assertProblem(t, await h.get(`/entities/nosuchtype/1/changeset?from=${id(t1)}&to=${id(t5)}`), 404, 'an unknown type')
+  assertProblem(t, await h.get(`/entities/article/1/changeset?to=${id(t5)}`), 400, 'from missing')
+  assertProblem(t, await h.get(`/entities/article/1/changeset?from=${id(t1)}`), 400, 'to missing')
+  assertProblem(t, await h.get('/entities/article/1/changeset'), 400, 'both missing')
+  assertProblem(t, await h.get(`/entities/article/1/changeset?from=first&to=${id(t5)}`), 400, 'from not an integer')
 })
