@@ -1,28 +1,12 @@
 import type { Test } from 'tap'
 import { eachDatabase, type Harness, type Reply } from './helpers/harness.js'
-import { assertProblem } from './helpers/assertions.js'
+import { allPages, assertProblem } from './helpers/assertions.js'
 
 /** Posts one transaction, checks it was recorded, and answers its body ({transaction, versions}). */
 async function record (t: Test, h: Harness, changes: unknown[], extra: Record<string, unknown> = {}): Promise<any> {
   const res = await h.post('/transactions', { ...extra, changes })
   t.equal(res.status, 201, `transaction recorded: ${JSON.stringify(changes)}`)
   return res.body
-}
-
-/** Follows nextCursor from the first page to the end; answers every page's body. */
-async function allPages (t: Test, h: Harness, url: string): Promise<any[]> {
-  const pages: any[] = []
-  let cursor: string | null = null
-  do {
-    const sep = url.includes('?') ? '&' : '?'
-    const res = await h.get(cursor === null ? url : `${url}${sep}cursor=${encodeURIComponent(cursor)}`)
-    t.equal(res.status, 200, `page ${pages.length + 1} of ${url}`)
-    if (res.status !== 200) break
-    pages.push(res.body)
-    cursor = res.body.nextCursor
-    if (pages.length > 100) { t.fail('pagination does not end'); break }
-  } while (cursor !== null)
-  return pages
 }
 
 /**

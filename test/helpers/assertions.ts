@@ -1,5 +1,5 @@
 import type { Test } from 'tap'
-import type { Reply } from './harness.js'
+import type { Harness, Reply } from './harness.js'
 
 /** Asserts an RFC 9457 problem answer: status, media type and the four required members. */
 export function assertProblem (t: Test, res: Reply, status: number, what = 'the answer'): void {
@@ -10,4 +10,20 @@ export function assertProblem (t: Test, res: Reply, status: number, what = 'the 
   t.ok(typeof body.title === 'string' && body.title !== '', `${what}: problem has a title`)
   t.equal(body.status, status, `${what}: problem status matches the HTTP status`)
   t.ok(typeof body.detail === 'string' && body.detail !== '', `${what}: problem has a detail`)
+}
+
+/** Follows nextCursor from the first page (or from `start`) to the end; answers every page's body. */
+export async function allPages (t: Test, h: Harness, url: string, start: string | null = null): Promise<any[]> {
+  const pages: any[] = []
+  let cursor: string | null = start
+  do {
+    const sep = url.includes('?') ? '&' : '?'
+    const res: Reply = await h.get(cursor === null ? url : `${url}${sep}cursor=${encodeURIComponent(cursor)}`)
+    t.equal(res.status, 200, `page ${pages.length + 1} of ${url}`)
+    if (res.status !== 200) break
+    pages.push(res.body)
+    cursor = res.body.nextCursor
+    if (pages.length > 100) { t.fail('pagination does not end'); break }
+  } while (cursor !== null)
+  return pages
 }
