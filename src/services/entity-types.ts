@@ -2,10 +2,12 @@ import {
   associationDefinition, normalizeDefinition, referenceFields,
   type EntityType, type EntityTypeDefinition, type EntityTypeInput
 } from '../versioning/entity-type.js'
-import { conflict } from '../versioning/errors.js'
+import { conflict, notFound } from '../versioning/errors.js'
 import { jsonEqual } from '../versioning/json.js'
 import { inTransaction, type Db } from '../store/database.js'
-import { getEntityType, loadDefinitions, saveEntityType, typeHasVersions } from '../store/entity-types.js'
+import {
+  getEntityType, listEntityTypes, listRevisions, loadDefinitions, saveEntityType, typeHasVersions, type EntityTypeRevision
+} from '../store/entity-types.js'
 import { lockNames } from '../store/locks.js'
 import type { Scope } from './definitions.js'
 import { backfillReferences } from '../store/references.js'
@@ -63,4 +65,19 @@ async function indexNewReferences (
       if (!known) await backfillReferences(trx, tenant, source, ref.field, ref.targetType)
     }
   }
+}
+
+export async function entityTypes ({ db, tenant }: Scope, after: string | undefined, limit: number): Promise<EntityType[]> {
+  return await listEntityTypes(db, tenant, after, limit)
+}
+
+export async function entityType ({ db, tenant }: Scope, type: string): Promise<EntityType> {
+  const found = await getEntityType(db, tenant, type)
+  if (found === undefined) throw notFound(`unknown entity type "${type}"`)
+  return found
+}
+
+export async function entityTypeRevisions (scope: Scope, type: string, after: number | undefined, limit: number): Promise<EntityTypeRevision[]> {
+  await entityType(scope, type)
+  return await listRevisions(scope.db, scope.tenant, type, after, limit)
 }

@@ -114,5 +114,3 @@ export async function laterTransactionIds (db: Db, tenant: string, entities: rea
   }
   return out
 }
-
-export type { JsonObject }

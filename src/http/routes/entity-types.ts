@@ -1,8 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { getEntityType, listEntityTypes, listRevisions } from '../../store/entity-types.js'
-import { putEntityType } from '../../services/entity-types.js'
-import { notFound } from '../../versioning/errors.js'
+import { entityType, entityTypeRevisions, entityTypes, putEntityType } from '../../services/entity-types.js'
 import { decodeCursor, encodeCursor } from '../cursor.js'
 import { PageQuery, TypeName, page, problems } from '../schemas.js'
 import type { AppContext } from '../context.js'
@@ -49,8 +47,6 @@ const TypeParams = Type.Object({ type: TypeName })
 
 /** Registering versioned entity types and reading them with their revisions. */
 export const entityTypeRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox => async (app) => {
-  const { db, tenant } = ctx
-
   app.put('/entity-types/:type', {
     schema: {
       tags: ['entity types'],
@@ -74,7 +70,7 @@ export const entityTypeRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox => 
   }, async (request) => {
     const limit = request.query.limit ?? 50
     const after = decodeCursor('entity-types', request.query.cursor, 'string')
-    const rows = await listEntityTypes(db, tenant, after, limit + 1)
+    const rows = await entityTypes(ctx, after, limit + 1)
     const items = rows.slice(0, limit)
     return { items, nextCursor: rows.length > limit ? encodeCursor('entity-types', items[items.length - 1]!.type) : null }
   })
@@ -86,11 +82,7 @@ export const entityTypeRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox => 
       params: TypeParams,
       response: { 200: EntityTypeSchema, ...problems(400, 404) }
     }
-  }, async (request) => {
-    const found = await getEntityType(db, tenant, request.params.type)
-    if (found === undefined) throw notFound(`unknown entity type "${request.params.type}"`)
-    return found
-  })
+  }, async (request) => await entityType(ctx, request.params.type))
 
   app.get('/entity-types/:type/revisions', {
     schema: {
@@ -102,9 +94,8 @@ export const entityTypeRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox => 
     }
   }, async (request) => {
     const { type } = request.params
-    if (await getEntityType(db, tenant, type) === undefined) throw notFound(`unknown entity type "${type}"`)
     const limit = request.query.limit ?? 50
-    const rows = await listRevisions(db, tenant, type, decodeCursor(`revisions:${type}`, request.query.cursor), limit + 1)
+    const rows = await entityTypeRevisions(ctx, type, decodeCursor(`revisions:${type}`, request.query.cursor), limit + 1)
     const items = rows.slice(0, limit)
     return { items, nextCursor: rows.length > limit ? encodeCursor(`revisions:${type}`, items[items.length - 1]!.revision) : null }
   })
