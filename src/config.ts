@@ -1,15 +1,16 @@
 import { envSchema } from 'env-schema'
 import { Type, type Static } from 'typebox'
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+type LogLevel = typeof LOG_LEVELS[number]
+
 const ConfigSchema = Type.Object({
   PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65535 }),
   HOST: Type.String({ default: '0.0.0.0' }),
-  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  // Empty counts as unset (the embedded database).
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^(postgres(ql)?://.*)?$' })),
   DATA_DIR: Type.String({ default: './data' }),
-  LOG_LEVEL: Type.Union(
-    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
-    { default: 'info' }
-  ),
+  LOG_LEVEL: Type.Unsafe<LogLevel>({ type: 'string', enum: LOG_LEVELS, default: 'info' }),
   BODY_LIMIT: Type.Integer({ default: 5 * 1024 * 1024, minimum: 1024 }),
   DB_POOL_SIZE: Type.Integer({ default: 10, minimum: 1 }),
   IDEMPOTENCY_RETENTION_HOURS: Type.Number({ default: 24, minimum: 1 })

@@ -1,13 +1,29 @@
 import closeWithGrace from 'close-with-grace'
-import { loadConfig } from './config.js'
+import { loadConfig, type Config } from './config.js'
 import { buildApp } from './http/app.js'
 import { openDatabase } from './store/database.js'
 import { purgeIdempotencyKeys } from './store/idempotency.js'
 import { migrateToLatest } from './store/migrate.js'
 
-const config = loadConfig()
+/** Start-up failures a person can fix get one clear line, not a stack trace. */
+function fail (what: string, error: unknown): never {
+  console.error(`rewind: ${what}: ${error instanceof Error ? error.message : String(error)}`)
+  process.exit(1)
+}
+
+let config: Config
+try {
+  config = loadConfig()
+} catch (error) {
+  fail('invalid configuration', error)
+}
 const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DB_POOL_SIZE })
-await migrateToLatest(db)
+try {
+  await migrateToLatest(db)
+} catch (error) {
+  await db.destroy().catch(() => {})
+  fail(`cannot prepare the database${config.DATABASE_URL === undefined || config.DATABASE_URL === '' ? ` in ${config.DATA_DIR}` : ''}`, error)
+}
 
 const app = await buildApp({ db, bodyLimit: config.BODY_LIMIT, logger: { level: config.LOG_LEVEL } })
 
@@ -30,4 +46,4 @@ closeWithGrace({ delay: 10_000 }, async ({ err, signal }) => {
 
 await app.listen({ port: config.PORT, host: config.HOST })
 purge()
-app.log.info(config.DATABASE_URL === undefined ? `embedded PGlite database in ${config.DATA_DIR}` : 'PostgreSQL database')
+app.log.info(config.DATABASE_URL === undefined || config.DATABASE_URL === '' ? `embedded PGlite database in ${config.DATA_DIR}` : 'PostgreSQL database')
