@@ -9,6 +9,7 @@ import os from 'node:os'
 import pg from 'pg'
 import { CONNECTIONS, adminDatabaseUrl, profileFromArgs } from './config.js'
 import { ingestCeiling } from './ceiling.js'
+import { ingestInProcess } from './in-process.js'
 import { createBenchDatabase, dropBenchDatabase, serverVersion } from './db.js'
 import { createPool, ingestThroughService, registerTypes, type LoadFigures } from './ingest.js'
 import { measureReads } from './reads.js'
@@ -75,6 +76,12 @@ async function main (): Promise<Results> {
   const serviceRuns: LoadFigures[] = []
   for (const n of [1, 10]) {
     serviceRuns.push(await ingestThroughService(service.url, pool, serviceLoad, n, profile.ingestSeconds, `service (HTTP), ${n} change${n > 1 ? 's' : ''}/tx`))
+    log(`  ${serviceRuns.at(-1)!.label}: ${Math.round(serviceRuns.at(-1)!.versionsPerSecond)} versions/s`)
+  }
+  log('the service\'s write path in-process (no HTTP, no load generator)')
+  const inProcessLoad = new Workload(20_000_000, 3)
+  for (const n of [1, 10]) {
+    serviceRuns.push(await ingestInProcess(databaseUrl, inProcessLoad, n, profile.ingestSeconds, `service code in-process (no HTTP), ${n} change${n > 1 ? 's' : ''}/tx`))
     log(`  ${serviceRuns.at(-1)!.label}: ${Math.round(serviceRuns.at(-1)!.versionsPerSecond)} versions/s`)
   }
   const storage: StorageFigures[] = [await measureStorage(pool, 'after the ingest runs (written by the service)')]

@@ -1,0 +1,62 @@
+import { DefinitionCache } from '../src/services/definitions.js'
+import { runWrite } from '../src/services/idempotency.js'
+import { recordChanges } from '../src/services/record.js'
+import { openDatabase } from '../src/store/database.js'
+import type { JsonObject } from '../src/versioning/json.js'
+import { CONNECTIONS, TENANT } from './config.js'
+import type { LoadFigures } from './ingest.js'
+import { percentile } from './stats.js'
+import type { Workload } from './workload.js'
+
+/**
+ * The service's own write path without HTTP: the same calls the POST /transactions route
+ * makes (runWrite → recordChanges), from CONNECTIONS concurrent loops in this process.
+ * Set beside the HTTP run and the ceiling, it tells what HTTP and the load generator cost
+ * on this machine from what the service's database work costs.
+ */
+export async function ingestInProcess (databaseUrl: string, workload: Workload, changesPerTransaction: number, seconds: number, label: string): Promise<LoadFigures> {
+  const db = await openDatabase({ databaseUrl, poolSize: CONNECTIONS })
+  const definitions = new DefinitionCache(TENANT)
+  const latencies: number[] = []
+  let transactions = 0
+  let versions = 0
+  let errors = 0
+  const start = performance.now()
+  const deadline = start + seconds * 1000
+  try {
+    await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
+      for (let i = 0; i < 2_000_000 && performance.now() < deadline; i++) {
+        const changes = workload.transaction(changesPerTransaction).map((c) => ({ ...c, data: c.data as JsonObject | undefined }))
+        const t0 = performance.now()
+        try {
+          const outcome = await runWrite(db, TENANT, undefined, async (trx) => {
+            const result = await recordChanges(trx, TENANT, await definitions.get(trx), { actor: 'bench-in-process', changes })
+            return { statusCode: 201, body: result }
+          })
+          transactions++
+          versions += (outcome.body as { versions: unknown[] }).versions.length
+        } catch {
+          if (++errors > 100) throw new Error(`${label}: too many errors`)
+        }
+        latencies.push(performance.now() - t0)
+      }
+    }))
+  } finally {
+    await db.destroy()
+  }
+  const elapsed = (performance.now() - start) / 1000
+  latencies.sort((a, b) => a - b)
+  return {
+    label,
+    changesPerTransaction,
+    seconds: elapsed,
+    transactions,
+    versions,
+    transactionsPerSecond: transactions / elapsed,
+    versionsPerSecond: versions / elapsed,
+    latencyP50Ms: percentile(latencies, 50),
+    latencyP99Ms: percentile(latencies, 99),
+    non2xx: 0,
+    errors
+  }
+}
