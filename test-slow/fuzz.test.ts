@@ -596,6 +596,7 @@ t.test('sizes near the limits', async (t) => {
       t.equal(a.status, 200, `${method} ${url.replace(id, `<id of ${length} characters>`)} → 200`, a.status === 200 ? {} : { answer: a.text.slice(0, 300) })
     }
   }
+  await expectRejected(t, h, { note: 'insert with an id of 1,025 characters', method: 'POST', url: '/transactions', expect: [400], body: JSON.stringify({ changes: [{ type: 'item', op: 'insert', data: { id: 'k'.repeat(1025) } }] }) })
   await expectRejected(t, h, { note: 'update id of 1,025 characters', method: 'POST', url: '/transactions', expect: [400], body: JSON.stringify({ changes: [{ type: 'item', op: 'update', id: 'k'.repeat(1025), data: { a: 1 } }] }) })
   t.equal((await post({ changes: [{ type: 'item', op: 'insert', data: { id: 'idem255' } }] }, { 'idempotency-key': 'i'.repeat(255) })).status, 201, 'Idempotency-Key of 255 characters')
   await expectRejected(t, h, { note: 'Idempotency-Key of 256 characters', method: 'POST', url: '/transactions', expect: [400], headers: { 'idempotency-key': 'i'.repeat(256) }, body: JSON.stringify({ changes: [{ type: 'item', op: 'insert', data: { id: 'idem256' } }] }) })

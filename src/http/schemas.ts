@@ -1,12 +1,13 @@
 import { Type, type TSchema } from 'typebox'
 import { TYPE_NAME_PATTERN } from '../versioning/entity-type.js'
+import { MAX_KEY_LENGTH } from '../versioning/keys.js'
 
 /** Shared TypeBox schemas of the API's payloads; route-specific ones sit beside their routes. */
 
 export const JsonObjectSchema = Type.Object({}, { additionalProperties: true, description: 'A JSON object (any fields).' })
 export const TransactionId = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'A transaction id.' })
 export const TypeName = Type.String({ pattern: TYPE_NAME_PATTERN, description: 'An entity type name.' })
-export const EntityId = Type.String({ minLength: 1, maxLength: 1024, description: 'An entity key: its id values joined by ",".' })
+export const EntityId = Type.String({ minLength: 1, maxLength: MAX_KEY_LENGTH, description: 'An entity key: its id values joined by ",".' })
 export const Operation = Type.Union([Type.Literal('insert'), Type.Literal('update'), Type.Literal('delete')])
 
 export const Problem = Type.Object({

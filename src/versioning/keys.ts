@@ -22,8 +22,13 @@ export function entityKey (idFields: readonly string[], data: JsonObject, type: 
     if (value === '') throw invalid(`${type}: id field "${field}" must not be empty`)
     return value
   })
-  return parts.join(',')
+  const key = parts.join(',')
+  if (key.length > MAX_KEY_LENGTH) throw invalid(`${type}: the entity key is longer than ${MAX_KEY_LENGTH} characters`)
+  return key
 }
+
+/** Longest entity key: keys travel in URL paths (GET /entities/{type}/{id}). */
+export const MAX_KEY_LENGTH = 1024
 
 /** A map key naming one entity of one type. */
 export function entityRef (type: string, key: string): string {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { compareByIds, entityKey } from '../../src/versioning/keys.js'
+import { MAX_KEY_LENGTH, compareByIds, entityKey } from '../../src/versioning/keys.js'
 import type { JsonObject, JsonValue } from '../../src/versioning/json.js'
 import { throwsKind } from './helpers.js'
 
@@ -53,4 +53,10 @@ t.test('compareByIds: field by field in idFields order', async (t) => {
     [{ a: 2, b: 1 }, { a: 1, b: 2 }, { a: 1, b: 10 }, { a: 1, b: 'z' }])
   t.ok(compareByIds(['a', 'b'], { a: 1, b: 5 }, { a: 2, b: 0 }) < 0, 'first field decides')
   t.ok(compareByIds(['a', 'b'], { a: 1, b: 5 }, { a: 1, b: 4 }) > 0, 'second field breaks a tie')
+})
+
+t.test('entityKey: a key longer than MAX_KEY_LENGTH characters is rejected (it must fit in a URL path)', async (t) => {
+  t.equal(entityKey(['id'], { id: 'k'.repeat(MAX_KEY_LENGTH) }, 'note'), 'k'.repeat(MAX_KEY_LENGTH))
+  throwsKind(t, () => entityKey(['id'], { id: 'k'.repeat(MAX_KEY_LENGTH + 1) }, 'note'), 'invalid-request', 'one character too long')
+  throwsKind(t, () => entityKey(['a', 'b'], { a: 'k'.repeat(600), b: 'k'.repeat(600) }, 'pair'), 'invalid-request', 'composite key too long once joined')
 })

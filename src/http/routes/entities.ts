@@ -7,7 +7,7 @@ import { invalid } from '../../versioning/errors.js'
 import type { JsonObject } from '../../versioning/json.js'
 import { decodeCursor, encodeCursor } from '../cursor.js'
 import {
-  Changeset, EntityId, IdempotencyHeaders, JsonObjectSchema, PageQuery, Relations, TransactionId, TypeName, page, problems
+  Changeset, EntityId, IdempotencyHeaders, JsonObjectSchema, Operation, PageQuery, Relations, TransactionId, TypeName, page, problems
 } from '../schemas.js'
 import type { AppContext } from '../context.js'
 import { idempotency } from './transactions.js'
@@ -21,7 +21,7 @@ const VersionDetail = Type.Object({
   id: Type.String(),
   transactionId: TransactionId,
   endTransactionId: Type.Union([TransactionId, Type.Null()]),
-  operation: Type.String(),
+  operation: Operation,
   index: Type.Integer({ minimum: 0 }),
   data: JsonObjectSchema,
   changeset: Changeset,
