@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto'
 import pg from 'pg'
 import { CONNECTIONS, TENANT } from './config.js'
-import type { LoadFigures } from './ingest.js'
-import { percentile } from './stats.js'
+import { loadFigures, type LoadFigures } from './ingest.js'
 import type { Change, Workload } from './workload.js'
 
 /** The service's advisory-lock key of an entity: the first 8 bytes of sha1(tenant \0 type \0 key). */
@@ -124,19 +123,5 @@ export async function ingestCeiling (
   } finally {
     await pool.end()
   }
-  const elapsed = (performance.now() - start) / 1000
-  latencies.sort((a, b) => a - b)
-  return {
-    label,
-    changesPerTransaction,
-    seconds: elapsed,
-    transactions,
-    versions,
-    transactionsPerSecond: transactions / elapsed,
-    versionsPerSecond: versions / elapsed,
-    latencyP50Ms: percentile(latencies, 50),
-    latencyP99Ms: percentile(latencies, 99),
-    non2xx: rejected,
-    errors
-  }
+  return loadFigures(label, changesPerTransaction, start, { transactions, versions, non2xx: rejected, errors }, latencies)
 }

@@ -4,8 +4,7 @@ import { recordChanges } from '../src/services/record.js'
 import { openDatabase } from '../src/store/database.js'
 import type { JsonObject } from '../src/versioning/json.js'
 import { CONNECTIONS, TENANT } from './config.js'
-import type { LoadFigures } from './ingest.js'
-import { percentile } from './stats.js'
+import { loadFigures, type LoadFigures } from './ingest.js'
 import type { Workload } from './workload.js'
 
 /**
@@ -44,19 +43,5 @@ export async function ingestInProcess (databaseUrl: string, workload: Workload, 
   } finally {
     await db.destroy()
   }
-  const elapsed = (performance.now() - start) / 1000
-  latencies.sort((a, b) => a - b)
-  return {
-    label,
-    changesPerTransaction,
-    seconds: elapsed,
-    transactions,
-    versions,
-    transactionsPerSecond: transactions / elapsed,
-    versionsPerSecond: versions / elapsed,
-    latencyP50Ms: percentile(latencies, 50),
-    latencyP99Ms: percentile(latencies, 99),
-    non2xx: 0,
-    errors
-  }
+  return loadFigures(label, changesPerTransaction, start, { transactions, versions, non2xx: 0, errors }, latencies)
 }

@@ -3,6 +3,7 @@ import type pg from 'pg'
 import { CONNECTIONS, POOL_SIZE } from './config.js'
 import { countRows } from './db.js'
 import type { HttpClient } from './service.js'
+import { percentile } from './stats.js'
 import { INGEST_TYPE, newArticle, type Workload } from './workload.js'
 
 /** Throughput and latency of one load run (service or ceiling). */
@@ -19,6 +20,28 @@ export interface LoadFigures {
   /** Answers other than 201 (the service) or transactions rolled back (the ceiling): must be 0. */
   non2xx: number
   errors: number
+}
+
+/** The figures of a run of closed-loop clients, from its counts and per-transaction latencies (ms). */
+export function loadFigures (
+  label: string, changesPerTransaction: number, startedAt: number,
+  counts: { transactions: number, versions: number, non2xx: number, errors: number }, latencies: number[]
+): LoadFigures {
+  const elapsed = (performance.now() - startedAt) / 1000
+  latencies.sort((a, b) => a - b)
+  return {
+    label,
+    changesPerTransaction,
+    seconds: elapsed,
+    transactions: counts.transactions,
+    versions: counts.versions,
+    transactionsPerSecond: counts.transactions / elapsed,
+    versionsPerSecond: counts.versions / elapsed,
+    latencyP50Ms: percentile(latencies, 50),
+    latencyP99Ms: percentile(latencies, 99),
+    non2xx: counts.non2xx,
+    errors: counts.errors
+  }
 }
 
 /** Registers the benchmark's types: article (comments oneToMany, tags manyToMany), comment, tag. */
