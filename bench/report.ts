@@ -55,8 +55,7 @@ export function ingestRatios (service: readonly LoadFigures[], ceiling: readonly
   const out: Record<string, number> = {}
   for (const s of service) {
     const c = ceiling.find((x) => x.changesPerTransaction === s.changesPerTransaction)
-    const key = `${s.changesPerTransaction}-change${s.label.includes('in-process') ? ', in-process (no HTTP)' : ' over HTTP'}`
-    if (c !== undefined && c.versionsPerSecond > 0) out[key] = s.versionsPerSecond / c.versionsPerSecond
+    if (c !== undefined && c.versionsPerSecond > 0) out[s.label] = s.versionsPerSecond / c.versionsPerSecond
   }
   return out
 }

@@ -31,7 +31,11 @@ export class Workload {
   private counter: number
   private readonly random: () => number
 
-  constructor (firstInsertId: number, seed: number) {
+  /**
+   * `inserts`: 'article' inserts parents; 'comment' inserts children whose `article_id`
+   * points at a pool article, so each insert also writes a foreign-key reference row.
+   */
+  constructor (firstInsertId: number, seed: number, private readonly inserts: 'article' | 'comment' = 'article') {
     this.nextInsertId = firstInsertId
     this.counter = firstInsertId
     this.random = xorshift(seed)
@@ -59,6 +63,7 @@ export class Workload {
 
   private insert (): Change {
     const id = this.nextInsertId++
+    if (this.inserts === 'comment') return { type: 'comment', op: 'insert', data: { id, article_id: 1 + (id % POOL_SIZE), body: BODY } }
     return { type: INGEST_TYPE, op: 'insert', data: newArticle(id) }
   }
 }
