@@ -64,7 +64,7 @@ export const page = <T extends TSchema>(item: T): TSchema => Type.Object({
 })
 
 export const IdempotencyHeaders = Type.Object({
-  'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Makes retries safe: the same key and body replay the first answer.' }))
+  'idempotency-key': Type.Optional(Type.String({ maxLength: 255, description: 'Makes retries safe: the same key and body replay the first answer.' }))
 })
 
 /** Response entries for the problem statuses a route can answer. */

@@ -1,8 +1,7 @@
-import { dependencyRanks } from '../versioning/entity-type.js'
 import { conflict, invalid, notFound } from '../versioning/errors.js'
 import { entityRef } from '../versioning/keys.js'
 import type { JsonObject } from '../versioning/json.js'
-import { orderChanges, planEntityRevert, type Change } from '../versioning/revert-plan.js'
+import { orderForForeignKeys, planEntityRevert, type Change, type PlannedChange } from '../versioning/revert-plan.js'
 import { isLive, type Version } from '../versioning/version.js'
 import type { Db } from '../store/database.js'
 import { lockNames } from '../store/locks.js'
@@ -39,9 +38,13 @@ function pathTree (paths: readonly string[]): PathTree {
   return root
 }
 
-/** Collects the changes of a revert, one per entity (the first decision for an entity stands). */
+/**
+ * Collects the changes of a revert, one per entity. Bringing an entity back to its state
+ * then is final; deleting a child that joined since is tentative: should the same entity
+ * turn out to be related then along another path, it is reverted instead.
+ */
 class RevertCollector {
-  readonly changes = new Map<string, Change | null>()
+  private readonly changes = new Map<string, { planned: PlannedChange | null, tentative: boolean }>()
   constructor (private readonly trx: Db, private readonly tenant: string, private readonly to: number) {}
 
   /**
@@ -49,26 +52,31 @@ class RevertCollector {
    * current state is read, so that a concurrent write cannot slip in between.
    */
   async revertTo (type: string, keys: readonly string[]): Promise<void> {
-    const pending = [...new Set(keys)].filter((k) => !this.changes.has(entityRef(type, k)))
+    const pending = [...new Set(keys)].filter((k) => this.changes.get(entityRef(type, k))?.tentative !== false)
     if (pending.length === 0) return
     await lockNames(this.trx, this.tenant, pending.map((key) => entityRef(type, key)))
     const names = pending.map((key) => ({ type, key }))
     const [then, now] = await Promise.all([versionsAt(this.trx, this.tenant, names, this.to), versionsAt(this.trx, this.tenant, names)])
     for (const key of pending) {
       const ref = entityRef(type, key)
-      this.changes.set(ref, planEntityRevert(type, key, liveData(then.get(ref)), liveData(now.get(ref))) ?? null)
+      const before = liveData(now.get(ref))
+      const change = planEntityRevert(type, key, liveData(then.get(ref)), before)
+      this.changes.set(ref, { planned: change === undefined ? null : { change, before }, tentative: false })
     }
   }
 
+  /** Deletes entities (live now, as `versions` show them) unless already decided. */
   delete (versions: readonly Version[]): void {
     for (const v of versions) {
       const ref = entityRef(v.type, v.id)
-      if (!this.changes.has(ref)) this.changes.set(ref, { type: v.type, id: v.id, op: 'delete', data: null })
+      if (!this.changes.has(ref)) {
+        this.changes.set(ref, { planned: { change: { type: v.type, id: v.id, op: 'delete', data: null }, before: v.data }, tentative: true })
+      }
     }
   }
 
-  list (): Change[] {
-    return [...this.changes.values()].filter((c): c is Change => c !== null)
+  list (): PlannedChange[] {
+    return [...this.changes.values()].flatMap((c) => c.planned === null ? [] : [c.planned])
   }
 }
 
@@ -87,7 +95,8 @@ async function revertRelations (
   for (const [name, subtree] of tree) {
     const relation = relationOf(definitions, type, name)
     const thenAnchors = anchors.flatMap((a) => a.then === null ? [] : [{ key: a.key, data: a.then }])
-    const nowAnchors = anchors.flatMap((a) => a.now === null ? [] : [{ key: a.key, data: a.now }])
+    // Who points at an anchor now is found by its key alone, deleted anchors included.
+    const nowAnchors = anchors.map((a) => ({ key: a.key, data: a.now ?? a.then ?? {} }))
     const then = await relatedAt(trx, tenant, definitions, type, name, thenAnchors, to)
     const related = [...then.targets.values()].flat()
     if (relation.kind !== 'manyToOne') {
@@ -113,9 +122,9 @@ async function revertRelations (
 }
 
 async function record (
-  trx: Db, tenant: string, definitions: Definitions, changes: Change[], revertOf: JsonObject, options: RevertOptions
+  trx: Db, tenant: string, definitions: Definitions, changes: PlannedChange[], revertOf: JsonObject, options: RevertOptions
 ): Promise<RevertResult> {
-  const ordered = orderChanges(changes, dependencyRanks(definitions))
+  const ordered = orderForForeignKeys(changes, definitions)
   if (options.dryRun === true || ordered.length === 0) return { transaction: null, versions: [], changes: ordered }
   const recorded = await recordChanges(trx, tenant, definitions, {
     actor: options.actor,
@@ -175,10 +184,11 @@ export async function revertTransaction (scope: Scope, trx: Db, id: number, opti
     throw conflict(`transaction ${id} cannot be reverted: later transactions changed ${conflicts.length} of its entities (use "force": true to revert anyway)`, { conflicts })
   }
   const [before, now] = await Promise.all([versionsAt(trx, tenant, touched, id - 1), versionsAt(trx, tenant, touched)])
-  const changes = touched.flatMap((e) => {
+  const changes = touched.flatMap((e): PlannedChange[] => {
     const ref = entityRef(e.type, e.key)
-    const change = planEntityRevert(e.type, e.key, liveData(before.get(ref)), liveData(now.get(ref)))
-    return change === undefined ? [] : [change]
+    const current = liveData(now.get(ref))
+    const change = planEntityRevert(e.type, e.key, liveData(before.get(ref)), current)
+    return change === undefined ? [] : [{ change, before: current }]
   })
   return await record(trx, tenant, definitions, changes, { transaction: id }, options)
 }

@@ -17,7 +17,7 @@ export async function appendTransaction (
   const { rows } = await sql<TransactionRow>`
     with tx as (
       insert into transactions (tenant, issued_at, actor, meta, revert_of)
-      values (${tenant}, coalesce(${tx.issuedAt ?? null}::timestamptz, now()), ${tx.actor ?? null},
+      values (${tenant}, date_trunc('milliseconds', coalesce(${tx.issuedAt ?? null}::timestamptz, now())), ${tx.actor ?? null},
         ${JSON.stringify(tx.meta ?? {})}::jsonb, ${tx.revertOf === undefined ? null : JSON.stringify(tx.revertOf)}::jsonb)
       returning id, issued_at, recorded_at, actor, meta, revert_of
     ), v as (

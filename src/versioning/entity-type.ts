@@ -80,6 +80,22 @@ export function referenceFields (types: ReadonlyMap<string, EntityTypeDefinition
   return out
 }
 
+/** Every declared foreign-key field, by the type that holds it: referenceFields plus manyToOne keys. */
+export function foreignKeys (types: ReadonlyMap<string, EntityTypeDefinition>): Map<string, ReferenceField[]> {
+  const out = referenceFields(types)
+  for (const [type, definition] of types) {
+    for (const relation of Object.values(definition.relations)) {
+      if (relation.kind !== 'manyToOne') continue
+      const list = out.get(type) ?? []
+      if (!list.some((r) => r.field === relation.foreignKey && r.targetType === relation.target)) {
+        list.push({ field: relation.foreignKey, targetType: relation.target })
+      }
+      out.set(type, list)
+    }
+  }
+  return out
+}
+
 /**
  * Ranks types so that a type comes after every type it points at (parents first):
  * applying inserts in ascending rank and deletes in descending rank keeps foreign keys valid.

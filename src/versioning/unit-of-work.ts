@@ -10,7 +10,8 @@ export interface ChangeInput {
   type: string
   op: Operation
   id?: string | undefined
-  data?: JsonObject | undefined
+  /** A delete takes none (`null` is accepted, as revert answers show it). */
+  data?: JsonObject | null | undefined
   expectedTransactionId?: number | undefined
 }
 
@@ -42,7 +43,8 @@ export function resolveChanges (
     const where = `changes[${i}]`
     const definition = types.get(change.type)
     if (definition === undefined) throw notFound(`${where}: unknown entity type "${change.type}"`)
-    if (change.data !== undefined && !isJsonObject(change.data)) throw invalid(`${where}: data must be an object`)
+    if (change.data !== undefined && change.data !== null && !isJsonObject(change.data)) throw invalid(`${where}: data must be an object`)
+    if (change.data === null && change.op !== 'delete') throw invalid(`${where}: an ${change.op} needs data`)
     const data = omitFields(change.data ?? {}, definition.exclude)
     if (change.op === 'insert') {
       if (change.data === undefined) throw invalid(`${where}: an insert needs data`)
@@ -53,7 +55,7 @@ export function resolveChanges (
     }
     if (change.id === undefined || change.id === '') throw invalid(`${where}: an ${change.op} needs the id of the entity`)
     if (change.op === 'update' && change.data === undefined) throw invalid(`${where}: an update needs data`)
-    if (change.op === 'delete' && change.data !== undefined) throw invalid(`${where}: a delete takes no data`)
+    if (change.op === 'delete' && change.data !== undefined && change.data !== null) throw invalid(`${where}: a delete takes no data`)
     return { type: change.type, key: change.id, op: change.op, data, expectedTransactionId: change.expectedTransactionId }
   })
 }
@@ -62,6 +64,8 @@ interface WorkingEntity {
   type: string
   key: string
   before: LatestVersion | undefined
+  /** The latest version's versioned fields (the state the changes start from). */
+  base: JsonObject
   live: boolean
   data: JsonObject
 }
@@ -82,7 +86,9 @@ export function planVersions (
     let entity = entities.get(ref)
     if (entity === undefined) {
       const before = latest.get(ref)
-      entity = { type: change.type, key: change.key, before, live: isLive(before), data: before?.data ?? {} }
+      // Fields excluded since the latest version was stored are dropped from it too.
+      const base = omitFields(before?.data ?? {}, types.get(change.type)?.exclude ?? [])
+      entity = { type: change.type, key: change.key, before, base, live: isLive(before), data: base }
       entities.set(ref, entity)
     }
     applyChange(entity, change, types.get(change.type)?.idFields ?? [], `changes[${i}]`)
@@ -130,7 +136,7 @@ function collapse (entity: WorkingEntity): PlannedVersion | undefined {
   if (!wasLive && !entity.live) return undefined // insert then delete: it never existed outside
   if (!wasLive) return { ...base, operation: 'insert', changeset: diffStates(null, entity.data) }
   if (!entity.live) return { ...base, operation: 'delete', changeset: diffStates(entity.data, null) }
-  const changeset = diffStates(entity.before?.data ?? {}, entity.data)
+  const changeset = diffStates(entity.base, entity.data)
   if (Object.keys(changeset).length === 0) return undefined
   return { ...base, operation: 'update', changeset }
 }

@@ -1,6 +1,7 @@
 import t from 'tap'
-import { orderChanges, planEntityRevert, type Change } from '../../src/versioning/revert-plan.js'
+import { orderChanges, orderForForeignKeys, planEntityRevert, type Change } from '../../src/versioning/revert-plan.js'
 import type { Operation } from '../../src/versioning/version.js'
+import type { EntityTypeDefinition } from '../../src/versioning/entity-type.js'
 
 t.test('planEntityRevert: live then, exists now', async (t) => {
   t.strictSame(planEntityRevert('article', '1', { id: 1, name: 'Old', body: 'b' }, { id: 1, name: 'New', body: 'b' }),
@@ -57,4 +58,35 @@ t.test('orderChanges: equal ranks keep their order; unknown types rank as 0', as
     'insert tag t2', 'update tag t3', 'insert article a3'
   ])
   t.strictSame(orderChanges([], ranks), [])
+})
+
+t.test('orderForForeignKeys: changes that let go of a reference come before the delete; trees insert parents first', async (t) => {
+  const types = new Map<string, EntityTypeDefinition>([
+    ['user', { idFields: ['id'], exclude: [], relations: {} }],
+    ['article', { idFields: ['id'], exclude: [], relations: { author: { kind: 'manyToOne' as const, target: 'user', foreignKey: 'author_id' } } }],
+    ['cat', { idFields: ['id'], exclude: [], relations: { parent: { kind: 'manyToOne' as const, target: 'cat', foreignKey: 'parent_id' } } }]
+  ])
+  const dropRef = orderForForeignKeys([
+    { change: { type: 'user', op: 'delete', id: '1', data: null }, before: { id: 1 } },
+    { change: { type: 'article', op: 'update', id: '9', data: { author_id: null } }, before: { id: 9, author_id: 1 } }
+  ], types)
+  t.strictSame(names(dropRef), ['update article 9', 'delete user 1'])
+  const pointAtNew = orderForForeignKeys([
+    { change: { type: 'article', op: 'update', id: '9', data: { author_id: 2 } }, before: { id: 9, author_id: null } },
+    { change: { type: 'user', op: 'insert', id: '2', data: { id: 2 } }, before: null }
+  ], types)
+  t.strictSame(names(pointAtNew), ['insert user 2', 'update article 9'])
+  const tree = orderForForeignKeys([
+    { change: { type: 'cat', op: 'insert', id: '3', data: { id: 3, parent_id: 2 } }, before: null },
+    { change: { type: 'cat', op: 'insert', id: '2', data: { id: 2, parent_id: 1 } }, before: null },
+    { change: { type: 'cat', op: 'insert', id: '1', data: { id: 1, parent_id: null } }, before: null },
+    { change: { type: 'cat', op: 'delete', id: '7', data: null }, before: { id: 7, parent_id: 8 } },
+    { change: { type: 'cat', op: 'delete', id: '8', data: null }, before: { id: 8, parent_id: null } }
+  ], types)
+  t.strictSame(names(tree), ['delete cat 7', 'delete cat 8', 'insert cat 1', 'insert cat 2', 'insert cat 3'])
+  const cycle = orderForForeignKeys([
+    { change: { type: 'cat', op: 'insert', id: '1', data: { id: 1, parent_id: 2 } }, before: null },
+    { change: { type: 'cat', op: 'insert', id: '2', data: { id: 2, parent_id: 1 } }, before: null }
+  ], types)
+  t.equal(cycle.length, 2, 'a cycle still yields every change once')
 })

@@ -43,7 +43,7 @@ const RevertInput = Type.Object({
   to: TransactionId,
   relations: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 500 }), { maxItems: 100 })),
   dryRun: Type.Optional(Type.Boolean()),
-  actor: Type.Optional(Type.String({ maxLength: 255 })),
+  actor: Type.Optional(Type.Union([Type.String({ maxLength: 255 }), Type.Null()])),
   meta: Type.Optional(JsonObjectSchema)
 }, { additionalProperties: false })
 
@@ -123,7 +123,7 @@ export const entityRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox => asyn
     const path = `POST /entities/${type}/${id}/revert`
     const outcome = await runWrite(db, tenant, idempotency(request.headers['idempotency-key'], path, body), async (trx) => {
       const result = await revertEntity(ctx, trx, type, id, body.to, body.relations ?? [], {
-        dryRun: body.dryRun, actor: body.actor, meta: body.meta as JsonObject | undefined
+        dryRun: body.dryRun, actor: body.actor ?? undefined, meta: body.meta as JsonObject | undefined
       })
       return { statusCode: result.transaction === null ? 200 : 201, body: result }
     })

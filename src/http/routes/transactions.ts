@@ -16,17 +16,17 @@ const ChangeInput = Type.Object({
   type: TypeName,
   op: Operation,
   id: Type.Optional(EntityId),
-  data: Type.Optional(JsonObjectSchema),
+  data: Type.Optional(Type.Union([JsonObjectSchema, Type.Null()], { description: 'insert: the full state; update: the fields that change; delete: none (or null).' })),
   expectedTransactionId: Type.Optional(TransactionId)
 }, { additionalProperties: false })
 
-const Actor = Type.String({ maxLength: 255 })
+const Actor = Type.Union([Type.String({ maxLength: 255 }), Type.Null()])
 
 const TransactionInput = Type.Object({
   actor: Type.Optional(Actor),
   meta: Type.Optional(JsonObjectSchema),
   issuedAt: Type.Optional(Type.String({ format: 'date-time' })),
-  changes: Type.Array(ChangeInput, { minItems: 1, maxItems: 10000 })
+  changes: Type.Array(ChangeInput, { maxItems: 10000 })
 }, { additionalProperties: false })
 
 const RecordAnswer = Type.Object({
@@ -71,7 +71,7 @@ export const transactionRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox =>
     const outcome = await runWrite(db, tenant, idempotency(request.headers['idempotency-key'], 'POST /transactions', body), async (trx) => {
       const definitions = await ctx.definitions.get(trx, body.changes.map((c) => c.type))
       const result = await recordChanges(trx, tenant, definitions, {
-        actor: body.actor, meta: body.meta as JsonObject | undefined, issuedAt: body.issuedAt,
+        actor: body.actor ?? undefined, meta: body.meta as JsonObject | undefined, issuedAt: body.issuedAt,
         changes: body.changes.map((c) => ({ ...c, data: c.data as JsonObject | undefined }))
       })
       return { statusCode: result.transaction === null ? 200 : 201, body: result }
@@ -123,7 +123,7 @@ export const transactionRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox =>
     const body = request.body
     const path = `POST /transactions/${request.params.id}/revert`
     const outcome = await runWrite(db, tenant, idempotency(request.headers['idempotency-key'], path, body), async (trx) => {
-      const result = await revertTransaction(ctx, trx, request.params.id, { ...body, meta: body.meta as JsonObject | undefined })
+      const result = await revertTransaction(ctx, trx, request.params.id, { ...body, actor: body.actor ?? undefined, meta: body.meta as JsonObject | undefined })
       return { statusCode: result.transaction === null ? 200 : 201, body: result }
     })
     return await sendWrite(reply, outcome)
