@@ -64,6 +64,22 @@ export interface Reply {
   headers: Record<string, string | string[] | number | undefined>
 }
 
+/**
+ * Kysely's migrator lists the tables of every schema; another test process dropping its
+ * schema at that moment makes the listing fail ("schema … does not exist"): try again.
+ */
+async function migrateWithRetry (db: Db): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await migrateToLatest(db)
+      return
+    } catch (error) {
+      if (attempt >= 5 || (error as { code?: string }).code !== '3F000') throw error
+      await new Promise((resolve) => setTimeout(resolve, 50 * attempt))
+    }
+  }
+}
+
 /** A fresh, migrated database (own schema) and an app on it, closed when the test ends. */
 export async function openHarness (test: Test, kind: DatabaseKind, options: { bodyLimit?: number } = {}): Promise<Harness> {
   const schema = `t_${process.pid}_${++schemaCounter}_${Math.random().toString(36).slice(2, 8)}`
@@ -90,7 +106,7 @@ export async function openHarness (test: Test, kind: DatabaseKind, options: { bo
       await drop.end()
     })
   }
-  await migrateToLatest(db)
+  await migrateWithRetry(db)
   const app = await buildApp({ db, closeDatabase: kind === 'postgres', ...options })
   test.teardown(async () => { await app.close() })
   queries.length = 0
