@@ -1,16 +1,8 @@
 import { eachDatabase, type Harness, type Reply } from './helpers/harness.js'
-import { registerBlog } from './helpers/blog.js'
+import { registerBlog, tx } from './helpers/blog.js'
 
 // The number of SQL statements a relation read or a relation revert costs must not grow
 // with the number of related entities (no N+1).
-
-type Change = Record<string, unknown>
-
-async function tx (h: Harness, changes: Change[]): Promise<number> {
-  const res = await h.post('/transactions', { changes })
-  if (res.status !== 201) throw new Error(`POST /transactions: ${res.status} ${JSON.stringify(res.body)}`)
-  return res.body.transaction.id
-}
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i + 1)
 /** Ids of the children of one article do not collide with another's. */
@@ -18,7 +10,7 @@ const childId = (article: number, i: number): number => article * 10000 + i
 
 /** An article with an author, n comments and n tags, in one transaction; returns its id. */
 async function seed (h: Harness, article: number, n: number): Promise<number> {
-  return await tx(h, [
+  return await tx(h, ...[
     { type: 'user', op: 'insert', data: { id: article, name: `author ${article}` } },
     { type: 'article', op: 'insert', data: { id: article, title: `article ${article}`, author_id: article } },
     ...range(n).flatMap((i) => [
@@ -45,7 +37,7 @@ eachDatabase('a version with author, comments and tags costs as many statements 
   const small = await seed(h, 1, 2)
   const large = await seed(h, 2, 300)
   // Later history the as-of reads must look past.
-  await tx(h, [1, 2].flatMap((a) => [
+  await tx(h, ...[1, 2].flatMap((a) => [
     { type: 'user', op: 'update', id: String(a), data: { name: 'renamed' } },
     { type: 'comment', op: 'update', id: String(childId(a, 1)), data: { text: 'edited' } },
     { type: 'article_tag', op: 'delete', id: `${a},${childId(a, 2)}` }
@@ -77,7 +69,7 @@ eachDatabase('a relation revert costs as many statements with 60 changed childre
   for (const [a, n] of sizes) before.set(a, await seed(h, a, n))
   // Every child changes: comments edited, associations removed, new comments joined.
   for (const [a, n] of sizes) {
-    await tx(h, range(n).flatMap((i) => [
+    await tx(h, ...range(n).flatMap((i) => [
       { type: 'comment', op: 'update', id: String(childId(a, i)), data: { text: 'edited' } },
       { type: 'article_tag', op: 'delete', id: `${a},${childId(a, i)}` },
       { type: 'comment', op: 'insert', data: { id: childId(a, 5000 + i), article_id: a, text: 'late' } }

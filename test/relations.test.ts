@@ -1,12 +1,10 @@
 import type { Test } from 'tap'
 import { eachDatabase, type Harness, type Reply } from './helpers/harness.js'
 import { assertProblem } from './helpers/assertions.js'
-import { ARTICLE, registerBlog } from './helpers/blog.js'
+import { ARTICLE, registerBlog, del, ins, link, tx, unlink, upd, type Change } from './helpers/blog.js'
 
 // Reading the relations of a version / state as they were at a transaction
 // (Continuum's relationship versioning): manyToOne, oneToMany, manyToMany.
-
-type Change = Record<string, unknown>
 
 /** Records one transaction and returns the whole answer (201 expected). */
 async function record (h: Harness, ...changes: Change[]): Promise<Reply> {
@@ -15,16 +13,6 @@ async function record (h: Harness, ...changes: Change[]): Promise<Reply> {
   return res
 }
 
-/** Records one transaction and returns its id. */
-async function tx (h: Harness, ...changes: Change[]): Promise<number> {
-  return (await record(h, ...changes)).body.transaction.id
-}
-
-const ins = (type: string, data: Record<string, unknown>): Change => ({ type, op: 'insert', data })
-const upd = (type: string, id: string, data: Record<string, unknown>): Change => ({ type, op: 'update', id, data })
-const del = (type: string, id: string): Change => ({ type, op: 'delete', id })
-const link = (article: number, tag: number): Change => ins('article_tag', { article_id: article, tag_id: tag })
-const unlink = (article: number, tag: number): Change => del('article_tag', `${article},${tag}`)
 
 async function okGet (t: Test, h: Harness, url: string): Promise<any> {
   const res = await h.get(url)

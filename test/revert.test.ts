@@ -1,7 +1,7 @@
 import type { Test } from 'tap'
 import { eachDatabase, type Harness, type Reply } from './helpers/harness.js'
 import { assertProblem } from './helpers/assertions.js'
-import { registerBlog } from './helpers/blog.js'
+import { registerBlog, del, ins, link, tx, unlink, upd, type Change } from './helpers/blog.js'
 
 // Reverting an entity (with its relations) to an earlier transaction, and undoing a
 // whole transaction: the changes the backend applies, and the new transaction recorded.
@@ -10,20 +10,6 @@ const USER_WITH_ARTICLES = { relations: { articles: { kind: 'oneToMany', target:
 /** Parents rank lower: inserts go up the ranks, deletes down. */
 const RANK: Record<string, number> = { user: 0, tag: 0, article: 1, comment: 2, article_tag: 2 }
 
-type Change = Record<string, unknown>
-
-/** Records one transaction and returns its id (201 expected). */
-async function tx (h: Harness, ...changes: Change[]): Promise<number> {
-  const res = await h.post('/transactions', { changes })
-  if (res.status !== 201) throw new Error(`POST /transactions: ${res.status} ${JSON.stringify(res.body)}`)
-  return res.body.transaction.id
-}
-
-const ins = (type: string, data: Record<string, unknown>): Change => ({ type, op: 'insert', data })
-const upd = (type: string, id: string, data: Record<string, unknown>): Change => ({ type, op: 'update', id, data })
-const del = (type: string, id: string): Change => ({ type, op: 'delete', id })
-const link = (article: number, tag: number): Change => ins('article_tag', { article_id: article, tag_id: tag })
-const unlink = (article: number, tag: number): Change => del('article_tag', `${article},${tag}`)
 
 const revert = async (h: Harness, type: string, id: string, body: object): Promise<Reply> =>
   await h.post(`/entities/${type}/${id}/revert`, body)

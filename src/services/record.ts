@@ -48,11 +48,22 @@ function uniqueEntities (changes: ReadonlyArray<{ type: string, key: string }>):
   return [...seen.values()]
 }
 
+// The definitions map is reused while the cache holds it: derive its reference fields once.
+const referenceFieldCache = new WeakMap<ReadonlyMap<string, EntityTypeDefinition>, ReturnType<typeof referenceFields>>()
+function referenceFieldsOf (definitions: ReadonlyMap<string, EntityTypeDefinition>): ReturnType<typeof referenceFields> {
+  let fields = referenceFieldCache.get(definitions)
+  if (fields === undefined) {
+    fields = referenceFields(definitions)
+    referenceFieldCache.set(definitions, fields)
+  }
+  return fields
+}
+
 /** Foreign-key values that the new versions set to something new (the reference index). */
 function referencesOf (
   definitions: ReadonlyMap<string, EntityTypeDefinition>, planned: readonly PlannedVersion[], latest: ReadonlyMap<string, LatestVersion>
 ): Reference[] {
-  const fields = referenceFields(definitions)
+  const fields = referenceFieldsOf(definitions)
   const refs: Reference[] = []
   for (const v of planned) {
     if (v.operation === 'delete') continue
