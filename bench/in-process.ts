@@ -1,6 +1,7 @@
 import { DefinitionCache } from '../src/services/definitions.js'
-import { runWrite } from '../src/services/idempotency.js'
-import { recordChanges } from '../src/services/record.js'
+import { ingestTransaction } from '../src/services/ingest.js'
+import { LatestVersionCache } from '../src/services/latest-cache.js'
+import { DEFAULT_LATEST_CACHE_BYTES } from '../src/http/app.js'
 import { openDatabase } from '../src/store/database.js'
 import type { JsonObject } from '../src/versioning/json.js'
 import { CONNECTIONS, TENANT } from './config.js'
@@ -9,13 +10,13 @@ import type { Workload } from './workload.js'
 
 /**
  * The service's own write path without HTTP: the same calls the POST /transactions route
- * makes (runWrite → recordChanges), from CONNECTIONS concurrent loops in this process.
+ * makes (ingestTransaction), from CONNECTIONS concurrent loops in this process.
  * Set beside the HTTP run and the ceiling, it tells what HTTP and the load generator cost
  * on this machine from what the service's database work costs.
  */
 export async function ingestInProcess (databaseUrl: string, workload: Workload, changesPerTransaction: number, seconds: number, label: string): Promise<LoadFigures> {
   const db = await openDatabase({ databaseUrl, poolSize: CONNECTIONS })
-  const definitions = new DefinitionCache(TENANT)
+  const scope = { db, tenant: TENANT, definitions: new DefinitionCache(TENANT), latest: new LatestVersionCache(DEFAULT_LATEST_CACHE_BYTES) }
   const latencies: number[] = []
   let transactions = 0
   let versions = 0
@@ -28,10 +29,7 @@ export async function ingestInProcess (databaseUrl: string, workload: Workload, 
         const changes = workload.transaction(changesPerTransaction).map((c) => ({ ...c, data: c.data as JsonObject | undefined }))
         const t0 = performance.now()
         try {
-          const outcome = await runWrite(db, TENANT, undefined, async (trx) => {
-            const result = await recordChanges(trx, TENANT, await definitions.get(trx), { actor: 'bench-in-process', changes })
-            return { statusCode: 201, body: result }
-          })
+          const outcome = await ingestTransaction(scope, { actor: 'bench-in-process', changes }, undefined)
           transactions++
           versions += (outcome.body as { versions: unknown[] }).versions.length
         } catch {

@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import type { LoadFigures } from './ingest.js'
+import { median, type IngestRounds } from './ingest-rounds.js'
 import type { QueryFigures } from './reads.js'
 import type { RelationRevertFigures } from './relation-revert.js'
 import type { SeedLayout } from './seed.js'
@@ -28,7 +29,8 @@ export interface Results {
   durationSeconds: number
   machine: Machine
   connections: number
-  ingest: { service: LoadFigures[], ceiling: LoadFigures[], serviceOverCeiling: Record<string, number> }
+  /** service: the median HTTP run of each size, then the in-process runs; serviceOverCeiling: the median ratio of the rounds. */
+  ingest: { service: LoadFigures[], ceiling: LoadFigures[], rounds: IngestRounds[], serviceOverCeiling: Record<string, number> }
   statements: StatementCounts
   relationRevert: RelationRevertFigures[]
   reads: { sizes: ReadSize[], p99LargestOverSmallest: Record<string, number> }
@@ -50,12 +52,12 @@ export function machine (postgres: string, loadAtStart: number): Machine {
   }
 }
 
-/** Ratios service / ceiling by changes per transaction. */
-export function ingestRatios (service: readonly LoadFigures[], ceiling: readonly LoadFigures[]): Record<string, number> {
+/** The median service / ceiling ratio over the rounds, by the label of the service's runs. */
+export function ingestRatios (service: readonly LoadFigures[], rounds: readonly IngestRounds[]): Record<string, number> {
   const out: Record<string, number> = {}
   for (const s of service) {
-    const c = ceiling.find((x) => x.changesPerTransaction === s.changesPerTransaction)
-    if (c !== undefined && c.versionsPerSecond > 0) out[s.label] = s.versionsPerSecond / c.versionsPerSecond
+    const r = rounds.find((x) => x.changesPerTransaction === s.changesPerTransaction)
+    if (r !== undefined && r.ratios.length > 0) out[s.label] = median(r.ratios)
   }
   return out
 }
@@ -84,7 +86,9 @@ export function markdown (r: Results): string {
   lines.push(`Machine: ${m.cores} cores (${m.cpuModel}), ${(m.totalMemoryBytes / 1024 ** 3).toFixed(1)} GiB, Node ${m.node}, ${m.postgres.split(' on ')[0] ?? m.postgres}; profile ${r.profile}, ${Math.round(r.durationSeconds)} s in all; load average ${m.loadAverage.start.toFixed(1)} at the start, ${m.loadAverage.end.toFixed(1)} at the end.`)
   lines.push('')
   const seconds = r.ingest.service[0]?.seconds
-  lines.push(`**Ingest** (POST /transactions, ${r.connections} connections, ~${seconds === undefined ? '?' : Math.round(seconds)} s per run; half inserts of new entities, half updates of a pool of existing ones)`)
+  const rounds = r.ingest.rounds[0]?.ratios.length ?? 0
+  lines.push(`**Ingest** (POST /transactions, ${r.connections} connections, ~${seconds === undefined ? '?' : Math.round(seconds)} s per run; half inserts of new entities, half updates of a pool of existing ones; ` +
+    `${rounds} rounds of a service run and a ceiling run back to back: each HTTP and ceiling row is the median run, the ratio the median of the rounds' ratios)`)
   lines.push('')
   lines.push('| run | changes/tx | requests (tx)/s | versions/s | p50 ms | p99 ms | non-2xx | errors |')
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|')
@@ -94,6 +98,8 @@ export function markdown (r: Results): string {
   for (const [n, ratio] of Object.entries(r.ingest.serviceOverCeiling)) {
     lines.push(`| **service / ceiling**, ${n} | | | **${(ratio * 100).toFixed(0)} %** | | | | |`)
   }
+  lines.push('')
+  lines.push(`Service / ceiling in each round: ${r.ingest.rounds.map((x) => `${x.changesPerTransaction}-change ${x.ratios.map((v) => `${(v * 100).toFixed(0)} %`).join(', ')}`).join('; ')}.`)
   lines.push('')
   const per = Object.entries(r.statements.perTransaction).map(([n, s]) => `${n}-change: ${round(s, 1)}`).join(', ')
   lines.push(`**SQL statements per POST /transactions** (${r.statements.method}, BEGIN/COMMIT included): ${per}; the ceiling: 4.`)

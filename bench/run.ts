@@ -12,6 +12,7 @@ import { ingestCeiling } from './ceiling.js'
 import { ingestInProcess } from './in-process.js'
 import { createBenchDatabase, dropBenchDatabase, serverVersion } from './db.js'
 import { createPool, ingestThroughService, registerTypes, type LoadFigures } from './ingest.js'
+import { interleavedIngest } from './ingest-rounds.js'
 import { measureReads } from './reads.js'
 import { measureRelationRevert } from './relation-revert.js'
 import { ingestRatios, machine, markdown, readRatios, writeResults, type ReadSize, type Results } from './report.js'
@@ -71,13 +72,11 @@ async function main (): Promise<Results> {
   log('counting SQL statements per transaction')
   const statements = await countStatements(databaseUrl, client, serviceLoad, [1, 10])
 
-  log(`ingest through the service (${profile.warmupSeconds} s warm-up, then ${profile.ingestSeconds} s per run)`)
+  log(`ingest: the service against the ceiling, ${profile.ingestRounds} rounds of ${profile.ingestSeconds} s runs (${profile.warmupSeconds} s warm-up first)`)
   await ingestThroughService(service.url, pool, serviceLoad, 1, profile.warmupSeconds, 'warm-up')
-  const serviceRuns: LoadFigures[] = []
-  for (const n of [1, 10]) {
-    serviceRuns.push(await ingestThroughService(service.url, pool, serviceLoad, n, profile.ingestSeconds, `service (HTTP), ${n} change${n > 1 ? 's' : ''}/tx`))
-    log(`  ${serviceRuns.at(-1)!.label}: ${Math.round(serviceRuns.at(-1)!.versionsPerSecond)} versions/s`)
-  }
+  await ingestCeiling(databaseUrl, ceilingLoad, 1, Math.min(3, profile.warmupSeconds), 'warm-up')
+  const interleaved = await interleavedIngest({ serviceUrl: service.url, databaseUrl, pool, serviceLoad, ceilingLoad }, [1, 10], profile.ingestRounds, profile.ingestSeconds, log)
+  const serviceRuns: LoadFigures[] = [...interleaved.service]
   log('the service\'s write path in-process (no HTTP, no load generator)')
   const inProcessLoad = new Workload(20_000_000, 3)
   for (const n of [1, 10]) {
@@ -89,14 +88,6 @@ async function main (): Promise<Results> {
     'service code in-process (no HTTP), 10 changes/tx, inserts are comments (foreign key indexed)'))
   log(`  ${serviceRuns.at(-1)!.label}: ${Math.round(serviceRuns.at(-1)!.versionsPerSecond)} versions/s`)
   const storage: StorageFigures[] = [await measureStorage(pool, 'after the ingest runs (written by the service)')]
-
-  log('the ceiling: the same transactions over pg')
-  await ingestCeiling(databaseUrl, ceilingLoad, 1, Math.min(3, profile.warmupSeconds), 'warm-up')
-  const ceilingRuns: LoadFigures[] = []
-  for (const n of [1, 10]) {
-    ceilingRuns.push(await ingestCeiling(databaseUrl, ceilingLoad, n, profile.ingestSeconds, `ceiling (pg, 1 statement), ${n} change${n > 1 ? 's' : ''}/tx`))
-    log(`  ${ceilingRuns.at(-1)!.label}: ${Math.round(ceilingRuns.at(-1)!.versionsPerSecond)} versions/s`)
-  }
 
   log('revert with relations of an article with many comments')
   const relationRevert = await measureRelationRevert(databaseUrl, [10, 1000])
@@ -122,7 +113,7 @@ async function main (): Promise<Results> {
     durationSeconds: 0,
     machine: machine(postgres, loadAtStart),
     connections: CONNECTIONS,
-    ingest: { service: serviceRuns, ceiling: ceilingRuns, serviceOverCeiling: ingestRatios(serviceRuns, ceilingRuns) },
+    ingest: { service: serviceRuns, ceiling: interleaved.ceiling, rounds: interleaved.rounds, serviceOverCeiling: ingestRatios(interleaved.service, interleaved.rounds) },
     statements,
     relationRevert,
     reads: { sizes, p99LargestOverSmallest: readRatios(sizes) },

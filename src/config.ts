@@ -13,7 +13,8 @@ const ConfigSchema = Type.Object({
   LOG_LEVEL: Type.Unsafe<LogLevel>({ type: 'string', enum: LOG_LEVELS, default: 'info' }),
   BODY_LIMIT: Type.Integer({ default: 5 * 1024 * 1024, minimum: 1024 }),
   DB_POOL_SIZE: Type.Integer({ default: 10, minimum: 1 }),
-  IDEMPOTENCY_RETENTION_HOURS: Type.Number({ default: 24, minimum: 1 })
+  IDEMPOTENCY_RETENTION_HOURS: Type.Number({ default: 24, minimum: 1 }),
+  LATEST_CACHE_MB: Type.Number({ default: 64, minimum: 0 })
 })
 
 export type Config = Static<typeof ConfigSchema>

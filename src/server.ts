@@ -25,7 +25,9 @@ try {
   fail(`cannot prepare the database${config.DATABASE_URL === undefined || config.DATABASE_URL === '' ? ` in ${config.DATA_DIR}` : ''}`, error)
 }
 
-const app = await buildApp({ db, bodyLimit: config.BODY_LIMIT, logger: { level: config.LOG_LEVEL } })
+const app = await buildApp({
+  db, bodyLimit: config.BODY_LIMIT, logger: { level: config.LOG_LEVEL }, latestCacheBytes: Math.round(config.LATEST_CACHE_MB * 1024 * 1024)
+})
 
 // Idempotency keys are kept for the retention period, then purged by the service itself.
 const purge = (): void => {

@@ -5,6 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Db } from '../store/database.js'
 import type { AppContext } from './context.js'
 import { DefinitionCache } from '../services/definitions.js'
+import { LatestVersionCache } from '../services/latest-cache.js'
 import { registerJsonParser } from './json-body.js'
 import { frameworkError, registerProblemHandlers } from './problem.js'
 import { sharedSchemas } from './schemas.js'
@@ -21,7 +22,11 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger']
   /** Destroy the database when the app closes (default true). */
   closeDatabase?: boolean
+  /** Bytes of recently written entity states kept to skip reading them on the next write (0: none). */
+  latestCacheBytes?: number
 }
+
+export const DEFAULT_LATEST_CACHE_BYTES = 64 * 1024 * 1024
 
 export const API_VERSION = '1.0.0'
 
@@ -37,7 +42,13 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   const tenant = options.tenant ?? 'default'
-  const ctx: AppContext = { db: options.db, tenant, definitions: new DefinitionCache(tenant) }
+  const cacheBytes = options.latestCacheBytes ?? DEFAULT_LATEST_CACHE_BYTES
+  const ctx: AppContext = {
+    db: options.db,
+    tenant,
+    definitions: new DefinitionCache(tenant),
+    ...(cacheBytes > 0 ? { latest: new LatestVersionCache(cacheBytes) } : {})
+  }
   if (options.closeDatabase !== false) app.addHook('onClose', async () => { await options.db.destroy() })
 
   for (const schema of sharedSchemas) app.addSchema(schema)

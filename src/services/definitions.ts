@@ -1,6 +1,7 @@
 import type { EntityTypeDefinition } from '../versioning/entity-type.js'
 import type { Db } from '../store/database.js'
 import { loadDefinitions } from '../store/entity-types.js'
+import type { LatestVersionCache } from './latest-cache.js'
 
 export type Definitions = ReadonlyMap<string, EntityTypeDefinition>
 
@@ -31,9 +32,10 @@ export class DefinitionCache {
   }
 }
 
-/** What a use case works on: the database, the tenant, and the tenant's type definitions. */
+/** What a use case works on: the database, the tenant, the tenant's type definitions, and hints of entities' latest versions. */
 export interface Scope {
   db: Db
   tenant: string
   definitions: DefinitionCache
+  latest?: LatestVersionCache
 }

@@ -1,15 +1,18 @@
-import { referenceFields, type EntityTypeDefinition } from '../versioning/entity-type.js'
+import { referenceFields } from '../versioning/entity-type.js'
 import { idValueString, entityRef } from '../versioning/keys.js'
 import type { JsonObject } from '../versioning/json.js'
-import { planVersions, resolveChanges, type ChangeInput, type PlannedVersion } from '../versioning/unit-of-work.js'
+import { DomainError } from '../versioning/errors.js'
+import { planVersions, resolveChanges, type ChangeInput, type PlannedVersion, type ResolvedChange } from '../versioning/unit-of-work.js'
 import type { LatestVersion, Version } from '../versioning/version.js'
-import type { Db } from '../store/database.js'
-import { lockNames } from '../store/locks.js'
-import { appendTransaction } from '../store/append.js'
+import { inTransaction, type Db } from '../store/database.js'
+import { lockKeys, lockNames } from '../store/locks.js'
+import { appendTransaction, ConcurrentAppend } from '../store/append.js'
 import type { Reference } from '../store/references.js'
 import type { Transaction } from '../store/rows.js'
 import type { NewTransaction } from '../store/transactions.js'
-import { latestVersions } from '../store/versions.js'
+import { latestVersions, type EntityName } from '../store/versions.js'
+import type { Definitions } from './definitions.js'
+import type { LatestVersionCache } from './latest-cache.js'
 
 export interface TransactionInput extends NewTransaction {
   changes: ChangeInput[]
@@ -25,16 +28,99 @@ export interface RecordResult {
  * locks the entities (sorted), reads their latest versions, runs the unit of work and
  * appends the versions. Records nothing when no version results.
  */
-export async function recordChanges (
-  trx: Db, tenant: string, definitions: ReadonlyMap<string, EntityTypeDefinition>, input: TransactionInput
+export async function recordChanges (trx: Db, tenant: string, definitions: Definitions, input: TransactionInput): Promise<RecordResult> {
+  return await record(trx, tenant, definitions, input)
+}
+
+/**
+ * Records one transaction without a database transaction of its own: reads the latest
+ * versions of the entities `hints` does not know (and that are not inserted first:
+ * those are taken to be new), runs the unit of work, then appends in one statement that
+ * takes the entity locks itself. At most two statements, one when every entity is known
+ * or new. An entity's version numbers are unique, so an append planned on anything but
+ * an entity's latest version writes nothing (ConcurrentAppend); the transaction is then
+ * recorded again from a fresh read, and, should that also meet another writer, the
+ * locking way. An error or an entity left without a version that rests on a hint is
+ * checked against a fresh read too. Either way the result is what one writer at a time
+ * would have recorded.
+ */
+export async function recordChangesOptimistically (
+  db: Db, tenant: string, definitions: Definitions, input: TransactionInput, hints?: LatestVersionCache
 ): Promise<RecordResult> {
   const changes = resolveChanges(definitions, input.changes)
   const entities = uniqueEntities(changes)
-  await lockNames(trx, tenant, entities.map((e) => entityRef(e.type, e.key)))
-  const latest = await latestVersions(trx, tenant, entities)
-  const planned = planVersions(definitions, changes, latest)
+  const names = entities.map((e) => entityRef(e.type, e.key))
+  const remember = (result: RecordResult): RecordResult => {
+    for (const v of result.versions) hints?.remember(tenant, entityRef(v.type, v.id), { transactionId: v.transactionId, index: v.index, operation: v.operation, data: v.data })
+    return result
+  }
+  if (hints !== undefined) {
+    try {
+      return remember(await recordUnlocked(db, tenant, definitions, input, changes, names, hints))
+    } catch (error) {
+      if (!(error instanceof ConcurrentAppend || error instanceof UnconfirmedHint)) throw error
+      hints.forget(tenant, names)
+    }
+  }
+  try {
+    return remember(await recordUnlocked(db, tenant, definitions, input, changes, names))
+  } catch (error) {
+    if (!(error instanceof ConcurrentAppend)) throw error
+  }
+  return remember(await inTransaction(db, async (trx) => await recordChanges(trx, tenant, definitions, input)))
+}
+
+/** A hinted entity's state led to an error or to no version: to be checked on a fresh read. */
+class UnconfirmedHint extends Error {}
+
+async function recordUnlocked (
+  db: Db, tenant: string, definitions: Definitions, input: TransactionInput,
+  changes: readonly ResolvedChange[], names: readonly string[], hints?: LatestVersionCache
+): Promise<RecordResult> {
+  const latest = new Map<string, LatestVersion>()
+  const hinted = new Set<string>()
+  const toRead: EntityName[] = []
+  const seen = new Set<string>()
+  for (const c of changes) {
+    const ref = entityRef(c.type, c.key)
+    if (seen.has(ref)) continue
+    seen.add(ref) // c is the entity's first change
+    const known = hints?.get(tenant, ref)
+    if (known !== undefined) {
+      latest.set(ref, known)
+      hinted.add(ref)
+    } else if (hints !== undefined && c.op === 'insert') {
+      hinted.add(ref) // taken to be new
+    } else {
+      toRead.push({ type: c.type, key: c.key })
+    }
+  }
+  for (const [ref, version] of await latestVersions(db, tenant, toRead)) latest.set(ref, version)
+  let planned: PlannedVersion[]
+  try {
+    planned = planVersions(definitions, changes, latest)
+  } catch (error) {
+    if (hinted.size > 0 && error instanceof DomainError) throw new UnconfirmedHint()
+    throw error
+  }
+  if (hinted.size > planned.filter((v) => hinted.has(entityRef(v.type, v.key))).length) throw new UnconfirmedHint()
+  return await append(db, tenant, definitions, input, planned, latest, lockKeys(tenant, names))
+}
+
+async function record (db: Db, tenant: string, definitions: Definitions, input: TransactionInput): Promise<RecordResult> {
+  const changes = resolveChanges(definitions, input.changes)
+  const entities = uniqueEntities(changes)
+  await lockNames(db, tenant, entities.map((e) => entityRef(e.type, e.key)))
+  const latest = await latestVersions(db, tenant, entities)
+  return await append(db, tenant, definitions, input, planVersions(definitions, changes, latest), latest, [])
+}
+
+async function append (
+  db: Db, tenant: string, definitions: Definitions, input: TransactionInput,
+  planned: readonly PlannedVersion[], latest: ReadonlyMap<string, LatestVersion>, locks: readonly string[]
+): Promise<RecordResult> {
   if (planned.length === 0) return { transaction: null, versions: [] }
-  const transaction = await appendTransaction(trx, tenant, input, planned, referencesOf(definitions, planned, latest))
+  const transaction = await appendTransaction(db, tenant, input, planned, referencesOf(definitions, planned, latest), locks)
   const versions = planned.map((v): Version => ({
     type: v.type, id: v.key, transactionId: transaction.id, endTransactionId: null,
     operation: v.operation, index: v.index, data: v.data, changeset: v.changeset
@@ -49,8 +135,8 @@ function uniqueEntities (changes: ReadonlyArray<{ type: string, key: string }>):
 }
 
 // The definitions map is reused while the cache holds it: derive its reference fields once.
-const referenceFieldCache = new WeakMap<ReadonlyMap<string, EntityTypeDefinition>, ReturnType<typeof referenceFields>>()
-function referenceFieldsOf (definitions: ReadonlyMap<string, EntityTypeDefinition>): ReturnType<typeof referenceFields> {
+const referenceFieldCache = new WeakMap<Definitions, ReturnType<typeof referenceFields>>()
+function referenceFieldsOf (definitions: Definitions): ReturnType<typeof referenceFields> {
   let fields = referenceFieldCache.get(definitions)
   if (fields === undefined) {
     fields = referenceFields(definitions)
@@ -61,7 +147,7 @@ function referenceFieldsOf (definitions: ReadonlyMap<string, EntityTypeDefinitio
 
 /** Foreign-key values that the new versions set to something new (the reference index). */
 function referencesOf (
-  definitions: ReadonlyMap<string, EntityTypeDefinition>, planned: readonly PlannedVersion[], latest: ReadonlyMap<string, LatestVersion>
+  definitions: Definitions, planned: readonly PlannedVersion[], latest: ReadonlyMap<string, LatestVersion>
 ): Reference[] {
   const fields = referenceFieldsOf(definitions)
   const refs: Reference[] = []

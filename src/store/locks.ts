@@ -13,9 +13,14 @@ function lockKey (tenant: string, name: string): bigint {
  * Must run inside a database transaction; the locks are released at commit.
  */
 export async function lockNames (trx: Db, tenant: string, names: Iterable<string>): Promise<void> {
-  const keys = [...new Set([...names].map((n) => lockKey(tenant, n)))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+  const keys = lockKeys(tenant, names)
   if (keys.length === 0) return
-  await sql`select pg_advisory_xact_lock(k)::text from unnest(${keys.map(String)}::bigint[]) as k`.execute(trx)
+  await sql`select pg_advisory_xact_lock(k)::text from unnest(${keys}::bigint[]) as k`.execute(trx)
+}
+
+/** The advisory-lock keys of the named things, unique and in the order they must be taken. */
+export function lockKeys (tenant: string, names: Iterable<string>): string[] {
+  return [...new Set([...names].map((n) => lockKey(tenant, n)))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map(String)
 }
 
 /** Tries the lock on one name without waiting; false when another transaction holds it. */

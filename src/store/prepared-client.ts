@@ -12,9 +12,22 @@ import pg from 'pg'
 export class PreparingClient extends pg.Client {
   override query (config: unknown, values?: unknown, callback?: unknown): any {
     if (typeof config === 'string' && Array.isArray(values) && values.length > 0 && typeof callback !== 'function') {
-      const name = `rw_${createHash('sha1').update(config).digest('hex').slice(0, 20)}`
-      return super.query({ name, text: config, values })
+      return super.query({ name: statementName(config), text: config, values })
     }
     return (super.query as (...args: unknown[]) => unknown)(config, values, callback)
   }
+}
+
+// Statement texts are a small, fixed set: name each once rather than hash it on every call.
+const names = new Map<string, string>()
+const MAX_NAMES = 10_000 // a bound, should texts ever vary (they do not)
+
+function statementName (text: string): string {
+  let name = names.get(text)
+  if (name === undefined) {
+    name = `rw_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`
+    if (names.size >= MAX_NAMES) names.clear()
+    names.set(text, name)
+  }
+  return name
 }

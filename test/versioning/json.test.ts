@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { jsonEqual, jsonTextDepth, mergeFields, omitFields, setField, type JsonObject } from '../../src/versioning/json.js'
+import { approximateJsonSize, jsonEqual, jsonTextDepth, mergeFields, omitFields, setField, type JsonObject } from '../../src/versioning/json.js'
 
 /** An object whose own `__proto__` field holds data, as JSON.parse produces it. */
 const withProto = (): JsonObject => JSON.parse('{"__proto__": {"polluted": true}, "constructor": {"prototype": {"polluted": true}}, "a": 1}')
@@ -95,4 +95,19 @@ t.test('jsonTextDepth', async (t) => {
   t.equal(jsonTextDepth(JSON.stringify({ a: 'quote " [[[' })), 1, 'an escaped quote does not end the string')
   t.equal(jsonTextDepth(JSON.stringify(['\\', [[1]]])), 3, 'an escaped backslash does not escape the closing quote')
   t.equal(jsonTextDepth(JSON.stringify({ '[[[': [1] })), 2, 'brackets inside keys are skipped')
+})
+
+t.test('approximateJsonSize', async (t) => {
+  const samples: unknown[] = [
+    { id: 1, title: 'Article 1', status: 'draft', views: 0, body: 'x'.repeat(200) },
+    { nested: { list: [1, 2, 'three', null, true], deep: { a: { b: { c: 'd' } } } } },
+    ['a', 'bb', { c: 'ccc' }],
+    { [`${'k'.repeat(50)}`]: 'v'.repeat(1000) }
+  ]
+  for (const value of samples) {
+    const exact = JSON.stringify(value).length
+    const approx = approximateJsonSize(value)
+    t.ok(approx >= exact * 0.5 && approx <= exact * 2, `within 2× of the JSON length (${approx} for ${exact})`)
+  }
+  t.ok(approximateJsonSize({ text: 'x'.repeat(10_000) }) > 10_000, 'long strings count their length')
 })

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { transactionDetail, transactions } from '../../services/history.js'
 import { requestFingerprint, runWrite } from '../../services/idempotency.js'
-import { recordChanges } from '../../services/record.js'
+import { ingestTransaction } from '../../services/ingest.js'
 import { revertTransaction } from '../../services/revert.js'
 import type { JsonObject } from '../../versioning/json.js'
 import { decodeCursor, encodeCursor } from '../cursor.js'
@@ -68,14 +68,10 @@ export const transactionRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox =>
     }
   }, async (request, reply) => {
     const body = request.body
-    const outcome = await runWrite(db, tenant, idempotency(request.headers['idempotency-key'], 'POST /transactions', body), async (trx) => {
-      const definitions = await ctx.definitions.get(trx, body.changes.map((c) => c.type))
-      const result = await recordChanges(trx, tenant, definitions, {
-        actor: body.actor ?? undefined, meta: body.meta as JsonObject | undefined, issuedAt: body.issuedAt,
-        changes: body.changes.map((c) => ({ ...c, data: c.data as JsonObject | undefined }))
-      })
-      return { statusCode: result.transaction === null ? 200 : 201, body: result }
-    })
+    const outcome = await ingestTransaction(ctx, {
+      actor: body.actor ?? undefined, meta: body.meta as JsonObject | undefined, issuedAt: body.issuedAt,
+      changes: body.changes.map((c) => ({ ...c, data: c.data as JsonObject | undefined }))
+    }, idempotency(request.headers['idempotency-key'], 'POST /transactions', body))
     return await sendWrite(reply, outcome)
   })
 

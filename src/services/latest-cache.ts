@@ -1,0 +1,34 @@
+import { LRUCache } from 'lru-cache'
+import { approximateJsonSize } from '../versioning/json.js'
+import type { LatestVersion } from '../versioning/version.js'
+
+/**
+ * The latest version of the entities this process wrote recently, so that a write to one
+ * of them can skip reading it. A hint, never trusted on its own: the append fails when
+ * the version number planned from a stale entry is taken (another writer, another
+ * instance), and the write is then done again from a fresh read. Bounded by the
+ * approximate JSON size of the states it holds.
+ */
+export class LatestVersionCache {
+  private readonly entries: LRUCache<string, LatestVersion>
+
+  constructor (maxBytes: number) {
+    this.entries = new LRUCache({ maxSize: maxBytes, sizeCalculation: (v) => 64 + approximateJsonSize(v.data) })
+  }
+
+  get (tenant: string, ref: string): LatestVersion | undefined {
+    return this.entries.get(`${tenant}\u0000${ref}`)
+  }
+
+  /** Keeps a committed version, unless a later one of the entity is already kept. */
+  remember (tenant: string, ref: string, version: LatestVersion): void {
+    const key = `${tenant}\u0000${ref}`
+    const kept = this.entries.peek(key)
+    if (kept !== undefined && kept.index >= version.index) return
+    this.entries.set(key, version)
+  }
+
+  forget (tenant: string, refs: Iterable<string>): void {
+    for (const ref of refs) this.entries.delete(`${tenant}\u0000${ref}`)
+  }
+}
