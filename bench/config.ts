@@ -29,8 +29,8 @@ export const TENANT = 'default'
 export function profileFromArgs (argv: readonly string[]): Profile {
   const full = argv.includes('--full')
   return full
-    ? { name: 'full', ingestSeconds: 15, ingestRounds: 5, warmupSeconds: 5, readSizes: [1_000, 100_000, 1_000_000, 10_000_000], readRequests: 300, readWarmup: 50, readPasses: 2 }
-    : { name: 'quick', ingestSeconds: 6, ingestRounds: 3, warmupSeconds: 3, readSizes: [1_000, 100_000, 1_000_000], readRequests: 300, readWarmup: 50, readPasses: 2 }
+    ? { name: 'full', ingestSeconds: 15, ingestRounds: 5, warmupSeconds: 5, readSizes: [1_000, 100_000, 1_000_000, 10_000_000], readRequests: 300, readWarmup: 50, readPasses: 3 }
+    : { name: 'quick', ingestSeconds: 6, ingestRounds: 3, warmupSeconds: 3, readSizes: [1_000, 100_000, 1_000_000], readRequests: 300, readWarmup: 50, readPasses: 3 }
 }
 
 const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]'])

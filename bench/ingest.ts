@@ -62,12 +62,13 @@ export async function registerTypes (client: HttpClient): Promise<void> {
   }
 }
 
-/** Creates the articles 1..POOL_SIZE that the updates pick from (through the service). */
-export async function createPool (client: HttpClient): Promise<void> {
+/** Creates the articles poolFirst..poolFirst + POOL_SIZE - 1 that a workload's updates pick from (through the service). */
+export async function createPool (client: HttpClient, poolFirst: number): Promise<void> {
   const batch = 1000
-  for (let first = 1; first <= POOL_SIZE; first += batch) {
+  const end = poolFirst + POOL_SIZE
+  for (let first = poolFirst; first < end; first += batch) {
     const changes = []
-    for (let id = first; id < first + batch && id <= POOL_SIZE; id++) changes.push({ type: INGEST_TYPE, op: 'insert', data: newArticle(id) })
+    for (let id = first; id < first + batch && id < end; id++) changes.push({ type: INGEST_TYPE, op: 'insert', data: newArticle(id) })
     const reply = await client.request('POST', '/transactions', { actor: 'bench-pool', changes })
     if (reply.status !== 201) throw new Error(`creating the entity pool: ${reply.status} ${JSON.stringify(reply.body)}`)
   }

@@ -2,12 +2,12 @@ import pg from 'pg'
 import { buildApp } from '../src/http/app.js'
 import { openDatabase } from '../src/store/database.js'
 import type { HttpClient } from './service.js'
-import type { Workload } from './workload.js'
+import { INGEST_TYPE, newArticle, type Workload } from './workload.js'
 
 export interface StatementCounts {
   /** How they were counted: pg_stat_statements (the running service) or the in-process app's onQuery hook. */
   method: 'pg_stat_statements' | 'onQuery'
-  /** SQL statements per POST /transactions (BEGIN and COMMIT included), by changes per transaction. */
+  /** SQL statements per POST /transactions (BEGIN and COMMIT included, when there are any), by transaction kind. */
   perTransaction: Record<string, number>
   /** The statements of one 10-change transaction, first words only (onQuery only). */
   sample?: string[]
@@ -36,7 +36,7 @@ async function withPgStatStatements (databaseUrl: string, client: HttpClient, wo
         const reply = await client.request('POST', '/transactions', { actor: 'bench-count', changes: workload.transaction(size) })
         if (reply.status !== 201) throw new Error(`counting statements: ${reply.status}`)
       }
-      perTransaction[String(size)] = (await total() - before) / SAMPLE_REQUESTS
+      perTransaction[`${size}-change`] = (await total() - before) / SAMPLE_REQUESTS
     }
     return { method: 'pg_stat_statements', perTransaction }
   } finally {
@@ -44,7 +44,11 @@ async function withPgStatStatements (databaseUrl: string, client: HttpClient, wo
   }
 }
 
-/** Counts by running the app in this process on the bench database and hooking every Kysely query. */
+/**
+ * Counts by running the app in this process on the bench database and hooking every
+ * Kysely query: the service's workload on entities this app has not written (it reads
+ * the updated ones first), then transactions whose updates touch entities it wrote.
+ */
 async function withOnQuery (databaseUrl: string, workload: Workload, sizes: readonly number[]): Promise<StatementCounts> {
   let statements: string[] = []
   const db = await openDatabase({
@@ -53,22 +57,34 @@ async function withOnQuery (databaseUrl: string, workload: Workload, sizes: read
     onQuery: (event) => { if (event.level === 'query') statements.push(event.query.sql.trim().replace(/\s+/g, ' ').split(' ').slice(0, 4).join(' ')) }
   })
   const app = await buildApp({ db, logger: false })
+  const post = async (changes: unknown[]): Promise<number> => {
+    statements = []
+    const reply = await app.inject({ method: 'POST', url: '/transactions', payload: { actor: 'bench-count', changes } })
+    if (reply.statusCode !== 201) throw new Error(`counting statements: ${reply.statusCode} ${reply.body}`)
+    return statements.length
+  }
   try {
     await app.ready()
     const perTransaction: Record<string, number> = {}
     let sample: string[] = []
+    let nextId = 90_000_000
     for (const size of sizes) {
-      let count = 0
       // One request first, uncounted: whatever the app loads once (and caches) is not per transaction.
-      await app.inject({ method: 'POST', url: '/transactions', payload: { actor: 'bench-count', changes: workload.transaction(size) } })
+      await post(workload.transaction(size))
+      let unknown = 0
+      let known = 0
       for (let i = 0; i < SAMPLE_REQUESTS; i++) {
-        statements = []
-        const reply = await app.inject({ method: 'POST', url: '/transactions', payload: { actor: 'bench-count', changes: workload.transaction(size) } })
-        if (reply.statusCode !== 201) throw new Error(`counting statements: ${reply.statusCode} ${reply.body}`)
-        count += statements.length
+        unknown += await post(workload.transaction(size))
         sample = statements
+        // Half inserts, half updates of articles this app inserted just before.
+        const ids = Array.from({ length: size }, () => nextId++)
+        await post(ids.map((id) => ({ type: INGEST_TYPE, op: 'insert', data: newArticle(id) })))
+        known += await post(ids.map((id, j) => j % 2 === 0
+          ? { type: INGEST_TYPE, op: 'insert', data: newArticle(nextId++) }
+          : { type: INGEST_TYPE, op: 'update', id: String(id), data: { views: i + 1 } }))
       }
-      perTransaction[String(size)] = count / SAMPLE_REQUESTS
+      perTransaction[`${size}-change, updates of entities this process did not write`] = unknown / SAMPLE_REQUESTS
+      perTransaction[`${size}-change, updates of entities it wrote`] = known / SAMPLE_REQUESTS
     }
     return { method: 'onQuery', perTransaction, sample }
   } finally {

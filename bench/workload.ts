@@ -22,7 +22,7 @@ const STATUSES = ['draft', 'review', 'published'] as const
 /**
  * Builds transactions of `size` changes on distinct entities: half inserts of new
  * articles (ids from a counter, never used before), half updates of articles of the
- * pre-created pool (ids 1..POOL_SIZE), a share of them on a small hot set. Every update
+ * pre-created pool (ids poolFirst..poolFirst + POOL_SIZE - 1), a share of them on a small hot set. Every update
  * changes its fields (a counter), so every change makes one version.
  */
 export class Workload {
@@ -35,7 +35,7 @@ export class Workload {
    * `inserts`: 'article' inserts parents; 'comment' inserts children whose `article_id`
    * points at a pool article, so each insert also writes a foreign-key reference row.
    */
-  constructor (firstInsertId: number, seed: number, private readonly inserts: 'article' | 'comment' = 'article') {
+  constructor (firstInsertId: number, seed: number, private readonly inserts: 'article' | 'comment' = 'article', private readonly poolFirst = 1) {
     this.nextInsertId = firstInsertId
     this.counter = firstInsertId
     this.random = xorshift(seed)
@@ -51,7 +51,7 @@ export class Workload {
       }
       let id = 0
       for (let attempt = 0; attempt < 50 && (id === 0 || touched.has(id)); attempt++) {
-        id = this.random() < HOT_SHARE ? 1 + Math.floor(this.random() * HOT_SET) : 1 + Math.floor(this.random() * POOL_SIZE)
+        id = this.poolFirst + Math.floor(this.random() * (this.random() < HOT_SHARE ? HOT_SET : POOL_SIZE))
       }
       if (touched.has(id)) { changes.push(this.insert()); continue } // (practically never)
       touched.add(id)
@@ -63,7 +63,7 @@ export class Workload {
 
   private insert (): Change {
     const id = this.nextInsertId++
-    if (this.inserts === 'comment') return { type: 'comment', op: 'insert', data: { id, article_id: 1 + (id % POOL_SIZE), body: BODY } }
+    if (this.inserts === 'comment') return { type: 'comment', op: 'insert', data: { id, article_id: this.poolFirst + (id % POOL_SIZE), body: BODY } }
     return { type: INGEST_TYPE, op: 'insert', data: newArticle(id) }
   }
 }
