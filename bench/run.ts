@@ -82,6 +82,20 @@ async function main (): Promise<Results> {
   await ingestCeiling(databaseUrl, ceilingLoad, 1, Math.min(3, profile.warmupSeconds), 'warm-up')
   const interleaved = await interleavedIngest({ serviceUrl: service.url, databaseUrl, pool, serviceLoad, ceilingLoad }, [1, 10], profile.ingestRounds, profile.ingestSeconds, log)
   const serviceRuns: LoadFigures[] = [...interleaved.service]
+  const ratios = ingestRatios(interleaved.service, interleaved.rounds)
+
+  // Hints off: every update reads its entity first (what a write to an entity last written elsewhere costs).
+  log('the service with its latest-state hints off (LATEST_CACHE_MB=0), then the ceiling again')
+  const hintsOff = await startService(databaseUrl, { LATEST_CACHE_MB: '0' })
+  try {
+    const run = await ingestThroughService(hintsOff.url, pool, serviceLoad, 10, profile.ingestSeconds, 'service (HTTP), 10 changes/tx, hints off (LATEST_CACHE_MB=0)')
+    const ceiling = await ingestCeiling(databaseUrl, ceilingLoad, 10, profile.ingestSeconds, 'ceiling')
+    serviceRuns.push(run)
+    ratios[run.label] = run.versionsPerSecond / ceiling.versionsPerSecond
+    log(`  ${run.label}: ${Math.round(run.versionsPerSecond)} versions/s, ceiling ${Math.round(ceiling.versionsPerSecond)} (${(100 * ratios[run.label]!).toFixed(0)} %)`)
+  } finally {
+    await hintsOff.stop()
+  }
   log('the service\'s write path in-process (no HTTP, no load generator)')
   const inProcessLoad = new Workload(20_000_000, 3)
   for (const n of [1, 10]) {
@@ -118,7 +132,7 @@ async function main (): Promise<Results> {
     durationSeconds: 0,
     machine: machine(postgres, loadAtStart),
     connections: CONNECTIONS,
-    ingest: { service: serviceRuns, ceiling: interleaved.ceiling, rounds: interleaved.rounds, serviceOverCeiling: ingestRatios(interleaved.service, interleaved.rounds) },
+    ingest: { service: serviceRuns, ceiling: interleaved.ceiling, rounds: interleaved.rounds, serviceOverCeiling: ratios },
     statements,
     relationRevert,
     reads: { sizes, p99LargestOverSmallest: readRatios(sizes) },

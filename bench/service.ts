@@ -80,13 +80,13 @@ export interface RunningService {
 
 /**
  * Starts the service as a child process (`node --import tsx src/server.ts`) on a free
- * port of 127.0.0.1 against `databaseUrl`, and waits until /ready answers 200.
+ * port of 127.0.0.1 against `databaseUrl` (plus `env`), and waits until /ready answers 200.
  */
-export async function startService (databaseUrl: string, readyTimeoutMs = 60_000): Promise<RunningService> {
+export async function startService (databaseUrl: string, env: Record<string, string> = {}, readyTimeoutMs = 60_000): Promise<RunningService> {
   const port = await freePort()
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: REPO_ROOT,
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST, LOG_LEVEL: 'warn' },
+    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'inherit', 'inherit']
   })
   let exited = false
