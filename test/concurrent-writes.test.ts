@@ -203,3 +203,19 @@ eachDatabase('Ingest: what another instance wrote is never overlooked', async (t
   const chains = await Promise.all(['1', '2', '3', '4', '5'].map(async (id) => (await versionsOf(h, id)).map((v) => v.index)))
   t.same(chains, [[0, 1, 2], [0, 1, 2], [0, 1, 2], [0, 1, 2, 3], [0, 1, 2]], 'every history is one unbroken chain')
 })
+
+eachDatabase('Ingest: writes after a revert or an idempotent write start from what they recorded', async (t, h) => {
+  t.equal((await h.put('/entity-types/article', {})).status, 201)
+  const first = await tx(h, ins('article', { id: 1, title: 'first', views: 0 }))
+  await tx(h, upd('article', '1', { title: 'second' }))
+  t.equal((await h.post('/entities/article/1/revert', { to: first })).status, 201, 'reverted to the first version')
+  const afterRevert = await h.post('/transactions', { changes: [upd('article', '1', { views: 1 })] })
+  t.equal(afterRevert.status, 201)
+  t.same([afterRevert.body.versions[0]?.index, afterRevert.body.versions[0]?.data], [3, { id: 1, title: 'first', views: 1 }], 'the update applies to the reverted state')
+
+  const keyed = await h.post('/transactions', { changes: [upd('article', '1', { title: 'keyed' })] }, { 'idempotency-key': 'k-1' })
+  t.equal(keyed.status, 201)
+  const afterKeyed = await h.post('/transactions', { changes: [upd('article', '1', { views: 2 })] })
+  t.same([afterKeyed.body.versions[0]?.index, afterKeyed.body.versions[0]?.data], [5, { id: 1, title: 'keyed', views: 2 }], 'the update applies to the idempotent write\'s state')
+  t.same(afterKeyed.body.versions[0]?.changeset, { views: [1, 2] })
+})
