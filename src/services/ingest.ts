@@ -20,5 +20,12 @@ export async function ingestTransaction (
   if (idempotency === undefined) {
     return { ...answer(await recordChangesOptimistically(db, tenant, await definitions.get(db, types), input, latest)), replayed: false }
   }
-  return await runWrite(db, tenant, idempotency, async (trx) => answer(await recordChanges(trx, tenant, await definitions.get(trx, types), input)))
+  let recorded: RecordResult | undefined
+  const outcome = await runWrite(db, tenant, idempotency, async (trx) => {
+    recorded = await recordChanges(trx, tenant, await definitions.get(trx, types), input)
+    return answer(recorded)
+  })
+  // Committed now: what it recorded is the entities' latest state (a replay recorded nothing).
+  if (!outcome.replayed && recorded !== undefined) latest?.rememberVersions(tenant, recorded.versions)
+  return outcome
 }

@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache'
 import { approximateJsonSize } from '../versioning/json.js'
-import type { LatestVersion } from '../versioning/version.js'
+import { entityRef } from '../versioning/keys.js'
+import type { LatestVersion, Version } from '../versioning/version.js'
 
 /**
  * The latest version of the entities this process wrote recently, so that a write to one
@@ -26,6 +27,13 @@ export class LatestVersionCache {
     const kept = this.entries.peek(key)
     if (kept !== undefined && kept.index >= version.index) return
     this.entries.set(key, version)
+  }
+
+  /** Keeps the versions of a committed transaction. */
+  rememberVersions (tenant: string, versions: readonly Version[]): void {
+    for (const v of versions) {
+      this.remember(tenant, entityRef(v.type, v.id), { transactionId: v.transactionId, index: v.index, operation: v.operation, data: v.data })
+    }
   }
 
   forget (tenant: string, refs: Iterable<string>): void {

@@ -51,7 +51,7 @@ export async function recordChangesOptimistically (
   const entities = uniqueEntities(changes)
   const names = entities.map((e) => entityRef(e.type, e.key))
   const remember = (result: RecordResult): RecordResult => {
-    for (const v of result.versions) hints?.remember(tenant, entityRef(v.type, v.id), { transactionId: v.transactionId, index: v.index, operation: v.operation, data: v.data })
+    hints?.rememberVersions(tenant, result.versions)
     return result
   }
   if (hints !== undefined) {
