@@ -29,7 +29,8 @@ export interface RecordResult {
  * appends the versions. Records nothing when no version results.
  */
 export async function recordChanges (trx: Db, tenant: string, definitions: Definitions, input: TransactionInput): Promise<RecordResult> {
-  return await record(trx, tenant, definitions, input)
+  const changes = resolveChanges(definitions, input.changes)
+  return await recordLocked(trx, tenant, definitions, input, changes, firstChanges(changes))
 }
 
 /**
@@ -48,7 +49,7 @@ export async function recordChangesOptimistically (
   db: Db, tenant: string, definitions: Definitions, input: TransactionInput, hints?: LatestVersionCache
 ): Promise<RecordResult> {
   const changes = resolveChanges(definitions, input.changes)
-  const entities = uniqueEntities(changes)
+  const entities = firstChanges(changes)
   const names = entities.map((e) => entityRef(e.type, e.key))
   const remember = (result: RecordResult): RecordResult => {
     hints?.rememberVersions(tenant, result.versions)
@@ -56,18 +57,18 @@ export async function recordChangesOptimistically (
   }
   if (hints !== undefined) {
     try {
-      return remember(await recordUnlocked(db, tenant, definitions, input, changes, names, hints))
+      return remember(await recordUnlocked(db, tenant, definitions, input, changes, entities, names, hints))
     } catch (error) {
       if (!(error instanceof ConcurrentAppend || error instanceof UnconfirmedHint)) throw error
       hints.forget(tenant, names)
     }
   }
   try {
-    return remember(await recordUnlocked(db, tenant, definitions, input, changes, names))
+    return remember(await recordUnlocked(db, tenant, definitions, input, changes, entities, names))
   } catch (error) {
     if (!(error instanceof ConcurrentAppend)) throw error
   }
-  return remember(await inTransaction(db, async (trx) => await recordChanges(trx, tenant, definitions, input)))
+  return remember(await inTransaction(db, async (trx) => await recordLocked(trx, tenant, definitions, input, changes, entities)))
 }
 
 /** A hinted entity's state led to an error or to no version: to be checked on a fresh read. */
@@ -75,16 +76,13 @@ class UnconfirmedHint extends Error {}
 
 async function recordUnlocked (
   db: Db, tenant: string, definitions: Definitions, input: TransactionInput,
-  changes: readonly ResolvedChange[], names: readonly string[], hints?: LatestVersionCache
+  changes: readonly ResolvedChange[], entities: readonly ResolvedChange[], names: readonly string[], hints?: LatestVersionCache
 ): Promise<RecordResult> {
   const latest = new Map<string, LatestVersion>()
   const hinted = new Set<string>()
   const toRead: EntityName[] = []
-  const seen = new Set<string>()
-  for (const c of changes) {
-    const ref = entityRef(c.type, c.key)
-    if (seen.has(ref)) continue
-    seen.add(ref) // c is the entity's first change
+  for (const [i, c] of entities.entries()) {
+    const ref = names[i]!
     const known = hints?.get(tenant, ref)
     if (known !== undefined) {
       latest.set(ref, known)
@@ -92,7 +90,7 @@ async function recordUnlocked (
     } else if (hints !== undefined && c.op === 'insert') {
       hinted.add(ref) // taken to be new
     } else {
-      toRead.push({ type: c.type, key: c.key })
+      toRead.push(c)
     }
   }
   for (const [ref, version] of await latestVersions(db, tenant, toRead)) latest.set(ref, version)
@@ -107,9 +105,10 @@ async function recordUnlocked (
   return await append(db, tenant, definitions, input, planned, latest, lockKeys(tenant, names))
 }
 
-async function record (db: Db, tenant: string, definitions: Definitions, input: TransactionInput): Promise<RecordResult> {
-  const changes = resolveChanges(definitions, input.changes)
-  const entities = uniqueEntities(changes)
+async function recordLocked (
+  db: Db, tenant: string, definitions: Definitions, input: TransactionInput,
+  changes: readonly ResolvedChange[], entities: readonly ResolvedChange[]
+): Promise<RecordResult> {
   await lockNames(db, tenant, entities.map((e) => entityRef(e.type, e.key)))
   const latest = await latestVersions(db, tenant, entities)
   return await append(db, tenant, definitions, input, planVersions(definitions, changes, latest), latest, [])
@@ -128,10 +127,14 @@ async function append (
   return { transaction, versions }
 }
 
-function uniqueEntities (changes: ReadonlyArray<{ type: string, key: string }>): Array<{ type: string, key: string }> {
-  const seen = new Map<string, { type: string, key: string }>()
-  for (const c of changes) seen.set(entityRef(c.type, c.key), { type: c.type, key: c.key })
-  return [...seen.values()]
+/** The first change of each entity, in the order the entities are first touched. */
+function firstChanges (changes: readonly ResolvedChange[]): ResolvedChange[] {
+  const first = new Map<string, ResolvedChange>()
+  for (const c of changes) {
+    const ref = entityRef(c.type, c.key)
+    if (!first.has(ref)) first.set(ref, c)
+  }
+  return [...first.values()]
 }
 
 // The definitions map is reused while the cache holds it: derive its reference fields once.
