@@ -19,7 +19,10 @@ const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'E
 export function isUnavailable (error: unknown): boolean {
   const e = error as { code?: unknown, message?: unknown }
   if (typeof e.code === 'string' && UNAVAILABLE_CODES.has(e.code)) return true
-  return typeof e.message === 'string' && /Connection terminated|timeout exceeded when trying to connect/i.test(e.message)
+  // pg's own errors carry no code: a dropped connection, a pool that cannot connect, and a
+  // client used after its connection broke (e.g. the ROLLBACK of a transaction whose
+  // connection the server terminated, which replaces the original error).
+  return typeof e.message === 'string' && /Connection terminated|timeout exceeded when trying to connect|is not queryable/i.test(e.message)
 }
 
 /** SQLSTATE class 22: the database rejected a value of the request (NUL, invalid text…). */
