@@ -3,7 +3,7 @@ import { DefinitionCache } from '../src/services/definitions.js'
 import { recordChanges, recordChangesOptimistically } from '../src/services/record.js'
 import { appendTransaction } from '../src/store/append.js'
 import { inTransaction } from '../src/store/database.js'
-import { lockKeys } from '../src/store/locks.js'
+import { lockKeys, lockNames } from '../src/store/locks.js'
 import { latestVersions } from '../src/store/versions.js'
 import { entityRef } from '../src/versioning/keys.js'
 import { planVersions, resolveChanges } from '../src/versioning/unit-of-work.js'
@@ -220,4 +220,44 @@ eachDatabase('Ingest: writes after a revert or an idempotent write start from wh
   t.equal(h.queries.filter((q) => !/entity_types/.test(q)).length, 1, 'the keyed write left its state as the hint: the next write only appends')
   t.same([afterKeyed.body.versions[0]?.index, afterKeyed.body.versions[0]?.data], [5, { id: 1, title: 'keyed', views: 2 }], 'the update applies to the idempotent write\'s state')
   t.same(afterKeyed.body.versions[0]?.changeset, { views: [1, 2] })
+})
+
+eachDatabase('Ingest: an append that PostgreSQL aborts for a deadlock is run again', async (t, h) => {
+  if (h.kind === 'pglite') {
+    t.pass('PGlite has one connection: no two writers can wait on each other')
+    return
+  }
+  t.equal((await h.put('/entity-types/article', {})).status, 201)
+  await tx(h, ins('article', { id: 1, n: 0 }), ins('article', { id: 2, n: 0 }))
+  const definitions = await new DefinitionCache(TENANT).get(h.db)
+  // The append takes the locks of both articles in key order; another writer takes them the other way round.
+  const keyOf = (id: string): string => lockKeys(TENANT, [entityRef('article', id)])[0]!
+  const [early, late] = lockKeys(TENANT, [entityRef('article', '1'), entityRef('article', '2')])[0] === keyOf('1') ? ['1', '2'] : ['2', '1']
+  const lockWaiters = async (): Promise<number> => {
+    const { rows } = await sql<{ n: string }>`select count(*) as n from pg_locks where locktype = 'advisory' and not granted`.execute(h.db)
+    return Number(rows[0]?.n)
+  }
+  let attempt = 0
+  let holdsLate!: () => void
+  const otherHoldsLate = new Promise<void>((resolve) => { holdsLate = resolve })
+  const other = inTransaction(h.db, async (trx) => {
+    await lockNames(trx, TENANT, [entityRef('article', late!)])
+    if (++attempt === 1) {
+      holdsLate()
+      for (let i = 0; i < 300 && await lockWaiters() === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    await lockNames(trx, TENANT, [entityRef('article', early!)]) // the append holds it and waits for `late`: a deadlock
+    return await recordChanges(trx, TENANT, definitions, { actor: 'other', changes: [{ type: 'article', op: 'update', id: late!, data: { n: 1 } }] })
+  })
+  await otherHoldsLate
+  const append = recordChangesOptimistically(h.db, TENANT, definitions, {
+    actor: 'append', changes: ['1', '2'].map((id) => ({ type: 'article', op: 'update' as const, id, data: { m: 1 } }))
+  })
+  const [a, b] = await Promise.all([append, other])
+  t.same(a.versions.map((v) => v.id).sort(), ['1', '2'], 'the append recorded both versions')
+  t.equal(b.versions.length, 1, 'the other writer recorded its version')
+  t.same((await versionsOf(h, early!)).map((v) => v.index), [0, 1], 'one chain is unbroken')
+  const lateVersions = await versionsOf(h, late!)
+  t.same(lateVersions.map((v) => v.index), [0, 1, 2], 'the other too')
+  t.same(lateVersions.at(-1)?.data, { id: Number(late), n: 1, m: 1 }, 'both writes are in the final state')
 })

@@ -4,7 +4,7 @@ import type { JsonObject } from '../versioning/json.js'
 import { DomainError } from '../versioning/errors.js'
 import { planVersions, resolveChanges, type ChangeInput, type PlannedVersion, type ResolvedChange } from '../versioning/unit-of-work.js'
 import type { LatestVersion, Version } from '../versioning/version.js'
-import { inTransaction, type Db } from '../store/database.js'
+import { inTransaction, withRetries, type Db } from '../store/database.js'
 import { lockKeys, lockNames } from '../store/locks.js'
 import { appendTransaction, ConcurrentAppend } from '../store/append.js'
 import type { Reference } from '../store/references.js'
@@ -42,8 +42,9 @@ export async function recordChanges (trx: Db, tenant: string, definitions: Defin
  * an entity's latest version writes nothing (ConcurrentAppend); the transaction is then
  * recorded again from a fresh read, and, should that also meet another writer, the
  * locking way. An error or an entity left without a version that rests on a hint is
- * checked against a fresh read too. Either way the result is what one writer at a time
- * would have recorded.
+ * checked against a fresh read too. An append that PostgreSQL aborts for a deadlock (the
+ * locks of a revert are taken in stages) is run again, as a transaction would be. Either
+ * way the result is what one writer at a time would have recorded.
  */
 export async function recordChangesOptimistically (
   db: Db, tenant: string, definitions: Definitions, input: TransactionInput, hints?: LatestVersionCache
@@ -57,14 +58,14 @@ export async function recordChangesOptimistically (
   }
   if (hints !== undefined) {
     try {
-      return remember(await recordUnlocked(db, tenant, definitions, input, changes, entities, names, hints))
+      return remember(await withRetries(async () => await recordUnlocked(db, tenant, definitions, input, changes, entities, names, hints)))
     } catch (error) {
       if (!(error instanceof ConcurrentAppend || error instanceof UnconfirmedHint)) throw error
       hints.forget(tenant, names)
     }
   }
   try {
-    return remember(await recordUnlocked(db, tenant, definitions, input, changes, entities, names))
+    return remember(await withRetries(async () => await recordUnlocked(db, tenant, definitions, input, changes, entities, names)))
   } catch (error) {
     if (!(error instanceof ConcurrentAppend)) throw error
   }

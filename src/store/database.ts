@@ -55,19 +55,25 @@ export async function createPGlite (dataDir: string): Promise<PGlite> {
 const RETRYABLE = new Set(['40001', '40P01']) // serialization failure, deadlock detected
 
 /**
- * Runs `work` in one database transaction, retrying a few times when PostgreSQL
- * aborts it for a serialization failure or a deadlock.
+ * Runs `work`, running it again (a few times, after a short random pause) when PostgreSQL
+ * aborted it for a serialization failure or a deadlock. `work` must leave nothing behind
+ * when it fails that way: one statement, or one database transaction.
  */
-export async function inTransaction<T> (db: Db, work: (trx: Db) => Promise<T>, attempts = 5): Promise<T> {
+export async function withRetries<T> (work: () => Promise<T>, attempts = 5): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await db.transaction().execute(work)
+      return await work()
     } catch (error) {
       const code = (error as { code?: unknown }).code
       if (attempt >= attempts || typeof code !== 'string' || !RETRYABLE.has(code)) throw error
       await new Promise((resolve) => setTimeout(resolve, 5 * attempt + Math.random() * 20))
     }
   }
+}
+
+/** Runs `work` in one database transaction, retried as withRetries says. */
+export async function inTransaction<T> (db: Db, work: (trx: Db) => Promise<T>, attempts = 5): Promise<T> {
+  return await withRetries(async () => await db.transaction().execute(work), attempts)
 }
 
 /** One round trip to the database; throws when it is not reachable. */
