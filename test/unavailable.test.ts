@@ -1,5 +1,5 @@
 import t from 'tap'
-import { isUnavailable } from '../src/http/problem.js'
+import { isUnavailable } from '../src/store/driver-errors.js'
 
 t.test('errors of an unreachable database are told apart from the rest', async (t) => {
   for (const error of [

@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Db } from '../store/database.js'
-import type { AppContext } from './context.js'
+import type { ServiceContext } from '../services/context.js'
 import { DefinitionCache } from '../services/definitions.js'
 import { LatestVersionCache } from '../services/latest-cache.js'
 import { registerJsonParser } from './json-body.js'
@@ -43,7 +43,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
 
   const tenant = options.tenant ?? 'default'
   const cacheBytes = options.latestCacheBytes ?? DEFAULT_LATEST_CACHE_BYTES
-  const ctx: AppContext = {
+  const ctx: ServiceContext = {
     db: options.db,
     tenant,
     definitions: new DefinitionCache(tenant),

@@ -24,3 +24,10 @@ export function decodeCursor (list: string, cursor: string | undefined, kind: 'n
   }
   return parsed[1] as number | string
 }
+
+/** A page as the API answers it: the items, and the cursor of the next page (null on the last). */
+export function pageBody<T> (
+  found: { items: T[], next: T | undefined }, list: string, position: (item: T) => number | string
+): { items: T[], nextCursor: string | null } {
+  return { items: found.items, nextCursor: found.next === undefined ? null : encodeCursor(list, position(found.next)) }
+}

@@ -6,29 +6,11 @@ const TITLES: Record<number, string> = {
   415: 'Unsupported Media Type', 422: 'Unprocessable Content', 500: 'Internal Server Error', 503: 'Service Unavailable'
 }
 const DOMAIN_STATUS: Record<ProblemKind, number> = {
-  'invalid-request': 400, 'not-found': 404, conflict: 409, 'idempotency-key-reused': 422
+  'invalid-request': 400, 'not-found': 404, conflict: 409, 'idempotency-key-reused': 422, unavailable: 503
 }
 const SLUGS: Record<number, string> = {
   400: 'invalid-request', 404: 'not-found', 405: 'method-not-allowed', 409: 'conflict', 413: 'body-too-large',
   414: 'uri-too-long', 415: 'unsupported-media-type', 422: 'idempotency-key-reused', 500: 'internal-error', 503: 'unavailable'
-}
-
-/** Error codes of a database that is not reachable (connection refused, shutting down, …). */
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08006'])
-
-export function isUnavailable (error: unknown): boolean {
-  const e = error as { code?: unknown, message?: unknown }
-  if (typeof e.code === 'string' && UNAVAILABLE_CODES.has(e.code)) return true
-  // pg's own errors carry no code: a dropped connection, a pool that cannot connect, and a
-  // client used after its connection broke (e.g. the ROLLBACK of a transaction whose
-  // connection the server terminated, which replaces the original error).
-  return typeof e.message === 'string' && /Connection terminated|timeout exceeded when trying to connect|is not queryable/i.test(e.message)
-}
-
-/** SQLSTATE class 22: the database rejected a value of the request (NUL, invalid text…). */
-function isDataException (error: unknown): boolean {
-  const code = (error as { code?: unknown }).code
-  return typeof code === 'string' && /^22[0-9A-Z]{3}$/.test(code)
 }
 
 export interface ProblemBody {
@@ -60,20 +42,18 @@ function toProblem (error: FastifyError, request: FastifyRequest): ProblemBody {
   if (error.validation !== undefined) return problem(400, error.message)
   if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return problem(413, 'the request body is larger than the limit')
   if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return problem(415, `content type "${request.headers['content-type'] ?? ''}" is not supported: send application/json`)
-  if (isUnavailable(error)) return problem(503, 'the database is not reachable right now; retry later')
-  if (isDataException(error)) return problem(400, 'the request holds a value the database cannot store (for example a NUL character or an unpaired surrogate)')
   const status = error.statusCode ?? 500
   if (status >= 400 && status < 500) return problem(status, error.message)
   return problem(500, 'an internal error occurred')
 }
 
-/** Every error leaves as application/problem+json; internal details stay in the log. */
 /** Errors Fastify meets before routing (a malformed URL, a too long path parameter). */
 export function frameworkError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400
   sendProblem(reply, { ...problem(status, error.message), instance: request.url })
 }
 
+/** Every error leaves as application/problem+json; internal details stay in the log. */
 export function registerProblemHandlers (app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const body = toProblem(error, request)

@@ -1,4 +1,4 @@
-import { Type, type TSchema } from 'typebox'
+import { Type, type TProperties, type TSchema } from 'typebox'
 import { TYPE_NAME_PATTERN } from '../versioning/entity-type.js'
 import { MAX_KEY_LENGTH } from '../versioning/keys.js'
 
@@ -9,6 +9,7 @@ export const TransactionId = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE
 export const TypeName = Type.String({ pattern: TYPE_NAME_PATTERN, description: 'An entity type name.' })
 export const EntityId = Type.String({ minLength: 1, maxLength: MAX_KEY_LENGTH, description: 'An entity key: its id values joined by ",".' })
 export const Operation = Type.Union([Type.Literal('insert'), Type.Literal('update'), Type.Literal('delete')])
+export const Actor = Type.Union([Type.String({ maxLength: 255 }), Type.Null()], { description: 'Who made the change, as the caller names them.' })
 
 export const Problem = Type.Object({
   type: Type.String({ description: 'A URI reference naming the kind of problem.' }),
@@ -52,6 +53,10 @@ export const Change = Type.Object({
 export const Relations = Type.Record(Type.String(), Type.Union([Type.Ref('Version'), Type.Array(Type.Ref('Version')), Type.Null()]), {
   description: 'Relation name → the related entities as they were: a Version (or null) for manyToOne, a list otherwise.'
 })
+
+/** A query string schema: the named parameters, and no others (an unknown one is a 400). */
+export const Query = <T extends TProperties>(properties: T): ReturnType<typeof Type.Object<T>> =>
+  Type.Object(properties, { additionalProperties: false })
 
 export const PageQuery = {
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })),

@@ -1,7 +1,6 @@
 import type { EntityTypeDefinition } from '../versioning/entity-type.js'
 import type { Db } from '../store/database.js'
 import { loadDefinitions } from '../store/entity-types.js'
-import type { LatestVersionCache } from './latest-cache.js'
 
 export type Definitions = ReadonlyMap<string, EntityTypeDefinition>
 
@@ -30,12 +29,4 @@ export class DefinitionCache {
   invalidate (): void {
     this.cached = undefined
   }
-}
-
-/** What a use case works on: the database, the tenant, the tenant's type definitions, and hints of entities' latest versions. */
-export interface Scope {
-  db: Db
-  tenant: string
-  definitions: DefinitionCache
-  latest?: LatestVersionCache
 }

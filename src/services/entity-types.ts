@@ -4,13 +4,14 @@ import {
 } from '../versioning/entity-type.js'
 import { conflict, notFound } from '../versioning/errors.js'
 import { jsonEqual } from '../versioning/json.js'
-import { inTransaction, type Db } from '../store/database.js'
+import { inTransaction, type Trx } from '../store/database.js'
 import {
   getEntityType, listEntityTypes, listRevisions, loadDefinitions, saveEntityType, typeHasVersions, type EntityTypeRevision
 } from '../store/entity-types.js'
 import { lockNames } from '../store/locks.js'
-import type { Scope } from './definitions.js'
 import { backfillReferences } from '../store/references.js'
+import type { ServiceContext } from './context.js'
+import { readPage, type Page } from './page.js'
 
 export interface PutResult { created: boolean, entityType: EntityType }
 
@@ -21,10 +22,10 @@ const TYPES_LOCK = '\u0000entity-types'
  * association types its manyToMany relations go through are registered when missing,
  * and foreign keys declared for the first time are indexed over the older history.
  */
-export async function putEntityType (scope: Scope, type: string, input: EntityTypeInput): Promise<PutResult> {
-  const { db, tenant } = scope
+export async function putEntityType (ctx: ServiceContext, type: string, input: EntityTypeInput): Promise<PutResult> {
+  const { db, tenant } = ctx
   const definition = normalizeDefinition(input)
-  scope.definitions.invalidate()
+  ctx.definitions.invalidate()
   const result = await inTransaction(db, async (trx) => {
     await lockNames(trx, tenant, [TYPES_LOCK])
     const before = await loadDefinitions(trx, tenant)
@@ -51,12 +52,12 @@ export async function putEntityType (scope: Scope, type: string, input: EntityTy
     await indexNewReferences(trx, tenant, before, after)
     return result
   })
-  scope.definitions.invalidate()
+  ctx.definitions.invalidate()
   return result
 }
 
 async function indexNewReferences (
-  trx: Db, tenant: string, before: ReadonlyMap<string, EntityTypeDefinition>, after: ReadonlyMap<string, EntityTypeDefinition>
+  trx: Trx, tenant: string, before: ReadonlyMap<string, EntityTypeDefinition>, after: ReadonlyMap<string, EntityTypeDefinition>
 ): Promise<void> {
   const old = referenceFields(before)
   for (const [source, fields] of referenceFields(after)) {
@@ -67,17 +68,19 @@ async function indexNewReferences (
   }
 }
 
-export async function entityTypes ({ db, tenant }: Scope, after: string | undefined, limit: number): Promise<EntityType[]> {
-  return await listEntityTypes(db, tenant, after, limit)
+export async function entityTypes ({ db, tenant }: ServiceContext, after: string | undefined, limit: number): Promise<Page<EntityType>> {
+  return await readPage(limit, async (count) => await listEntityTypes(db, tenant, after, count))
 }
 
-export async function entityType ({ db, tenant }: Scope, type: string): Promise<EntityType> {
+export async function entityType ({ db, tenant }: ServiceContext, type: string): Promise<EntityType> {
   const found = await getEntityType(db, tenant, type)
   if (found === undefined) throw notFound(`unknown entity type "${type}"`)
   return found
 }
 
-export async function entityTypeRevisions (scope: Scope, type: string, after: number | undefined, limit: number): Promise<EntityTypeRevision[]> {
-  await entityType(scope, type)
-  return await listRevisions(scope.db, scope.tenant, type, after, limit)
+export async function entityTypeRevisions (
+  ctx: ServiceContext, type: string, after: number | undefined, limit: number
+): Promise<Page<EntityTypeRevision>> {
+  await entityType(ctx, type)
+  return await readPage(limit, async (count) => await listRevisions(ctx.db, ctx.tenant, type, after, count))
 }

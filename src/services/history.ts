@@ -2,48 +2,50 @@ import { diffStates, type Changeset } from '../versioning/changeset.js'
 import { notFound } from '../versioning/errors.js'
 import { entityRef } from '../versioning/keys.js'
 import type { JsonObject } from '../versioning/json.js'
-import { isLive, type Version } from '../versioning/version.js'
+import { isLive, liveData, type Version } from '../versioning/version.js'
 import type { Transaction } from '../store/rows.js'
-import { getTransaction, listTransactions, type TransactionFilter } from '../store/transactions.js'
+import { firstMissingTransaction, getTransaction, listTransactions, type TransactionFilter } from '../store/transactions.js'
 import { entityHasVersions, getVersion, listVersions, versionsAt, versionsOfTransaction, type VersionPage } from '../store/versions.js'
-import type { Definitions, Scope } from './definitions.js'
-import { parseRelationNames, relationsView } from './relations.js'
+import type { ServiceContext } from './context.js'
+import type { Definitions } from './definitions.js'
+import { readPage, type Page } from './page.js'
+import { parseRelationNames, relationsView, type RelationsView } from './relations.js'
 
-export interface Page<T> { items: T[], next: T | undefined }
-
-/** Splits a `limit + 1` result into the page and the item the next page starts after. */
-function toPage<T> (rows: T[], limit: number): Page<T> {
-  return rows.length > limit ? { items: rows.slice(0, limit), next: rows[limit - 1] } : { items: rows, next: undefined }
-}
-
-async function definitionsWith ({ db, definitions: cache }: Scope, type: string): Promise<Definitions> {
+/** The tenant's definitions, which hold `type` (404 otherwise). */
+export async function definitionsWith ({ db, definitions: cache }: ServiceContext, type: string): Promise<Definitions> {
   const definitions = await cache.get(db, [type])
   if (!definitions.has(type)) throw notFound(`unknown entity type "${type}"`)
   return definitions
 }
 
+/** 404 unless every one of the transaction ids exists (for the caller's tenant). */
+export async function requireTransactions ({ db, tenant }: ServiceContext, ids: ReadonlyArray<number | undefined>): Promise<void> {
+  const missing = await firstMissingTransaction(db, tenant, ids.filter((id): id is number => id !== undefined))
+  if (missing !== undefined) throw notFound(`transaction ${missing} does not exist`)
+}
+
 const neverExisted = (type: string, key: string): Error => notFound(`${type} "${key}" has no versions`)
 
-export async function entityVersions (scope: Scope, type: string, key: string, page: VersionPage): Promise<Page<Version>> {
-  const { db, tenant } = scope
-  await definitionsWith(scope, type)
-  const rows = await listVersions(db, tenant, { type, key }, page)
-  if (rows.length === 0 && (page.after === undefined || !await entityHasVersions(db, tenant, { type, key }))) throw neverExisted(type, key)
-  return toPage(rows, page.limit)
+export async function entityVersions (ctx: ServiceContext, type: string, key: string, page: VersionPage): Promise<Page<Version>> {
+  const { db, tenant } = ctx
+  await definitionsWith(ctx, type)
+  const found = await readPage(page.limit, async (limit) => await listVersions(db, tenant, { type, key }, { ...page, limit }))
+  if (found.items.length === 0 && (page.after === undefined || !await entityHasVersions(db, tenant, { type, key }))) throw neverExisted(type, key)
+  return found
 }
 
 export interface VersionDetail extends Version {
   previous: number | null
   next: number | null
   transaction: Transaction
-  relations?: Record<string, Version | Version[] | null>
+  relations?: RelationsView
 }
 
 export async function entityVersion (
-  scope: Scope, type: string, key: string, transactionId: number, relations: string | undefined
+  ctx: ServiceContext, type: string, key: string, transactionId: number, relations: string | undefined
 ): Promise<VersionDetail> {
-  const { db, tenant } = scope
-  const definitions = await definitionsWith(scope, type)
+  const { db, tenant } = ctx
+  const definitions = await definitionsWith(ctx, type)
   const names = parseRelationNames(definitions, type, relations)
   const version = await getVersion(db, tenant, { type, key }, transactionId)
   if (version === undefined) throw notFound(`${type} "${key}" has no version at transaction ${transactionId}`)
@@ -60,16 +62,19 @@ export interface EntityState {
   id: string
   data: JsonObject
   transactionId: number
-  relations?: Record<string, Version | Version[] | null>
+  relations?: RelationsView
 }
 
 export async function entityState (
-  scope: Scope, type: string, key: string, at: number | undefined, relations: string | undefined
+  ctx: ServiceContext, type: string, key: string, at: number | undefined, relations: string | undefined
 ): Promise<EntityState> {
-  const { db, tenant } = scope
-  const definitions = await definitionsWith(scope, type)
+  const { db, tenant } = ctx
+  const definitions = await definitionsWith(ctx, type)
   const names = parseRelationNames(definitions, type, relations)
-  const version = (await versionsAt(db, tenant, [{ type, key }], at)).get(entityRef(type, key))
+  const [version] = await Promise.all([
+    versionsAt(db, tenant, [{ type, key }], at).then((found) => found.get(entityRef(type, key))),
+    requireTransactions(ctx, [at])
+  ])
   if (version === undefined || !isLive(version)) {
     throw notFound(at === undefined ? `${type} "${key}" does not exist` : `${type} "${key}" did not exist at transaction ${at}`)
   }
@@ -81,20 +86,20 @@ export async function entityState (
 }
 
 /** The changeset between an entity's states at two transactions ([old, new] per field). */
-export async function changesetBetween (scope: Scope, type: string, key: string, from: number, to: number): Promise<Changeset> {
-  const { db, tenant } = scope
-  await definitionsWith(scope, type)
-  const [before, after] = await Promise.all([from, to].map(async (t) => (await versionsAt(db, tenant, [{ type, key }], t)).get(entityRef(type, key))))
+export async function changesetBetween (ctx: ServiceContext, type: string, key: string, from: number, to: number): Promise<Changeset> {
+  const { db, tenant } = ctx
+  await definitionsWith(ctx, type)
+  const stateAt = async (t: number): Promise<Version | undefined> => (await versionsAt(db, tenant, [{ type, key }], t)).get(entityRef(type, key))
+  const [before, after] = await Promise.all([stateAt(from), stateAt(to), requireTransactions(ctx, [from, to])])
   if (before === undefined && after === undefined && !await entityHasVersions(db, tenant, { type, key })) throw neverExisted(type, key)
-  const state = (v: Version | undefined): JsonObject | null => (v !== undefined && isLive(v) ? v.data : null)
-  return diffStates(state(before), state(after))
+  return diffStates(liveData(before), liveData(after))
 }
 
-export async function transactions ({ db, tenant }: Scope, filter: TransactionFilter): Promise<Page<Transaction>> {
-  return toPage(await listTransactions(db, tenant, filter), filter.limit)
+export async function transactions ({ db, tenant }: ServiceContext, filter: TransactionFilter): Promise<Page<Transaction>> {
+  return await readPage(filter.limit, async (limit) => await listTransactions(db, tenant, { ...filter, limit }))
 }
 
-export async function transactionDetail ({ db, tenant }: Scope, id: number): Promise<Transaction & { versions: Version[] }> {
+export async function transactionDetail ({ db, tenant }: ServiceContext, id: number): Promise<Transaction & { versions: Version[] }> {
   const transaction = await getTransaction(db, tenant, id)
   if (transaction === undefined) throw notFound(`transaction ${id} does not exist`)
   return { ...transaction, versions: await versionsOfTransaction(db, tenant, id) }

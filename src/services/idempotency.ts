@@ -1,11 +1,18 @@
 import { createHash } from 'node:crypto'
 import { conflict, keyReused } from '../versioning/errors.js'
-import { inTransaction, type Db } from '../store/database.js'
+import { inTransaction, type Db, type Trx } from '../store/database.js'
 import { findIdempotencyKey, saveIdempotencyKey } from '../store/idempotency.js'
 import { tryLockName } from '../store/locks.js'
 
 export interface WriteResponse { statusCode: number, body: unknown }
 export interface WriteOutcome extends WriteResponse { replayed: boolean }
+
+/** An Idempotency-Key and the fingerprint of the request it came with. */
+export interface IdempotentRequest { key: string, fingerprint: string }
+
+/** 201 when the write recorded a transaction, 200 when it recorded nothing (or was a dry run). */
+export const writeResponse = (result: { transaction: unknown }): WriteResponse =>
+  ({ statusCode: result.transaction === null ? 200 : 201, body: result })
 
 /** JSON with object keys sorted, so that the same body always hashes the same. */
 function canonical (value: unknown): string {
@@ -21,14 +28,22 @@ export const requestFingerprint = (method: string, path: string, body: unknown):
   createHash('sha256').update(`${method} ${path}\n${canonical(body)}`).digest('hex')
 
 /**
- * Runs a write in one database transaction. With an idempotency key, the key, the
- * request's fingerprint and the response are stored in that same transaction: a retry
- * gets the first response back, another request with the key is rejected (422), and a
- * retry while the first is still running is a conflict (409).
+ * The idempotency of a write: none without a key, else the key with the fingerprint of
+ * the request (`route` names it, e.g. "POST /transactions"; fingerprints stored by earlier
+ * versions were made the same way).
+ */
+export function idempotentRequest (key: string | undefined, route: string, body: unknown): IdempotentRequest | undefined {
+  return key === undefined ? undefined : { key, fingerprint: requestFingerprint('POST', route, body) }
+}
+
+/**
+ * Runs a write in one database transaction (retried on deadlocks). With an idempotency
+ * key, the key, the request's fingerprint and the response are stored in that same
+ * transaction: a retry gets the first response back, another request with the key is
+ * rejected (422), and a retry while the first is still running is a conflict (409).
  */
 export async function runWrite (
-  db: Db, tenant: string, idempotency: { key: string, fingerprint: string } | undefined,
-  write: (trx: Db) => Promise<WriteResponse>
+  db: Db, tenant: string, idempotency: IdempotentRequest | undefined, write: (trx: Trx) => Promise<WriteResponse>
 ): Promise<WriteOutcome> {
   return await inTransaction(db, async (trx) => {
     if (idempotency === undefined) return { ...await write(trx), replayed: false }

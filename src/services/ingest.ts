@@ -1,9 +1,7 @@
-import type { Scope } from './definitions.js'
-import { runWrite, type WriteOutcome, type WriteResponse } from './idempotency.js'
-import { recordChanges, recordChangesOptimistically, type RecordResult, type TransactionInput } from './record.js'
-
-/** 201 with the recorded transaction, or 200 when no change made a version. */
-const answer = (result: RecordResult): WriteResponse => ({ statusCode: result.transaction === null ? 200 : 201, body: result })
+import type { ServiceContext } from './context.js'
+import { writeResponse, type IdempotentRequest, type WriteOutcome } from './idempotency.js'
+import { recordChanges, recordChangesOptimistically, type TransactionInput } from './record.js'
+import { recordInTransaction } from './write.js'
 
 /**
  * Records one transaction of the backend's changes (POST /transactions). Without an
@@ -13,19 +11,12 @@ const answer = (result: RecordResult): WriteResponse => ({ statusCode: result.tr
  * database transaction.
  */
 export async function ingestTransaction (
-  scope: Scope, input: TransactionInput, idempotency: { key: string, fingerprint: string } | undefined
+  ctx: ServiceContext, input: TransactionInput, idempotency: IdempotentRequest | undefined
 ): Promise<WriteOutcome> {
-  const { db, tenant, definitions, latest } = scope
+  const { db, tenant, definitions, latest } = ctx
   const types = input.changes.map((c) => c.type)
   if (idempotency === undefined) {
-    return { ...answer(await recordChangesOptimistically(db, tenant, await definitions.get(db, types), input, latest)), replayed: false }
+    return { ...writeResponse(await recordChangesOptimistically(db, tenant, await definitions.get(db, types), input, latest)), replayed: false }
   }
-  let recorded: RecordResult | undefined
-  const outcome = await runWrite(db, tenant, idempotency, async (trx) => {
-    recorded = await recordChanges(trx, tenant, await definitions.get(trx, types), input)
-    return answer(recorded)
-  })
-  // Committed now: what it recorded is the entities' latest state (a replay recorded nothing).
-  if (!outcome.replayed && recorded !== undefined) latest?.rememberVersions(tenant, recorded.versions)
-  return outcome
+  return await recordInTransaction(ctx, idempotency, async (trx) => await recordChanges(trx, tenant, await definitions.get(trx, types), input))
 }

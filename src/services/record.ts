@@ -4,9 +4,10 @@ import type { JsonObject } from '../versioning/json.js'
 import { DomainError } from '../versioning/errors.js'
 import { planVersions, resolveChanges, type ChangeInput, type PlannedVersion, type ResolvedChange } from '../versioning/unit-of-work.js'
 import type { LatestVersion, Version } from '../versioning/version.js'
-import { inTransaction, withRetries, type Db } from '../store/database.js'
+import { inTransaction, withRetries, type Db, type Trx } from '../store/database.js'
 import { lockKeys, lockNames } from '../store/locks.js'
-import { appendTransaction, ConcurrentAppend } from '../store/append.js'
+import { appendTransaction } from '../store/append.js'
+import { ConcurrentAppend } from '../store/driver-errors.js'
 import type { Reference } from '../store/references.js'
 import type { Transaction } from '../store/rows.js'
 import type { NewTransaction } from '../store/transactions.js'
@@ -28,7 +29,7 @@ export interface RecordResult {
  * locks the entities (sorted), reads their latest versions, runs the unit of work and
  * appends the versions. Records nothing when no version results.
  */
-export async function recordChanges (trx: Db, tenant: string, definitions: Definitions, input: TransactionInput): Promise<RecordResult> {
+export async function recordChanges (trx: Trx, tenant: string, definitions: Definitions, input: TransactionInput): Promise<RecordResult> {
   const changes = resolveChanges(definitions, input.changes)
   return await recordLocked(trx, tenant, definitions, input, changes, firstChanges(changes))
 }
@@ -51,21 +52,21 @@ export async function recordChangesOptimistically (
 ): Promise<RecordResult> {
   const changes = resolveChanges(definitions, input.changes)
   const entities = firstChanges(changes)
-  const names = entities.map((e) => entityRef(e.type, e.key))
+  const refs = entities.map((e) => entityRef(e.type, e.key))
   const remember = (result: RecordResult): RecordResult => {
     hints?.rememberVersions(tenant, result.versions)
     return result
   }
   if (hints !== undefined) {
     try {
-      return remember(await withRetries(async () => await recordUnlocked(db, tenant, definitions, input, changes, entities, names, hints)))
+      return remember(await withRetries(async () => await readPlanAndAppend(db, tenant, definitions, input, changes, entities, refs, hints)))
     } catch (error) {
       if (!(error instanceof ConcurrentAppend || error instanceof UnconfirmedHint)) throw error
-      hints.forget(tenant, names)
+      hints.forget(tenant, refs)
     }
   }
   try {
-    return remember(await withRetries(async () => await recordUnlocked(db, tenant, definitions, input, changes, entities, names)))
+    return remember(await withRetries(async () => await readPlanAndAppend(db, tenant, definitions, input, changes, entities, refs)))
   } catch (error) {
     if (!(error instanceof ConcurrentAppend)) throw error
   }
@@ -75,15 +76,19 @@ export async function recordChangesOptimistically (
 /** A hinted entity's state led to an error or to no version: to be checked on a fresh read. */
 class UnconfirmedHint extends Error {}
 
-async function recordUnlocked (
+/**
+ * One optimistic attempt: reads the latest versions that `hints` does not give, plans, and
+ * appends in one statement that takes the entities' locks itself (no database transaction).
+ */
+async function readPlanAndAppend (
   db: Db, tenant: string, definitions: Definitions, input: TransactionInput,
-  changes: readonly ResolvedChange[], entities: readonly ResolvedChange[], names: readonly string[], hints?: LatestVersionCache
+  changes: readonly ResolvedChange[], entities: readonly ResolvedChange[], refs: readonly string[], hints?: LatestVersionCache
 ): Promise<RecordResult> {
   const latest = new Map<string, LatestVersion>()
   const hinted = new Set<string>()
   const toRead: EntityName[] = []
   for (const [i, c] of entities.entries()) {
-    const ref = names[i]!
+    const ref = refs[i]!
     const known = hints?.get(tenant, ref)
     if (known !== undefined) {
       latest.set(ref, known)
@@ -103,19 +108,20 @@ async function recordUnlocked (
     throw error
   }
   if (hinted.size > planned.filter((v) => hinted.has(entityRef(v.type, v.key))).length) throw new UnconfirmedHint()
-  return await append(db, tenant, definitions, input, planned, latest, lockKeys(tenant, names))
+  return await appendPlanned(db, tenant, definitions, input, planned, latest, lockKeys(tenant, refs))
 }
 
+/** Locks the entities, reads their latest versions, plans and appends: inside a database transaction. */
 async function recordLocked (
-  db: Db, tenant: string, definitions: Definitions, input: TransactionInput,
+  trx: Trx, tenant: string, definitions: Definitions, input: TransactionInput,
   changes: readonly ResolvedChange[], entities: readonly ResolvedChange[]
 ): Promise<RecordResult> {
-  await lockNames(db, tenant, entities.map((e) => entityRef(e.type, e.key)))
-  const latest = await latestVersions(db, tenant, entities)
-  return await append(db, tenant, definitions, input, planVersions(definitions, changes, latest), latest, [])
+  await lockNames(trx, tenant, entities.map((e) => entityRef(e.type, e.key)))
+  const latest = await latestVersions(trx, tenant, entities)
+  return await appendPlanned(trx, tenant, definitions, input, planVersions(definitions, changes, latest), latest, [])
 }
 
-async function append (
+async function appendPlanned (
   db: Db, tenant: string, definitions: Definitions, input: TransactionInput,
   planned: readonly PlannedVersion[], latest: ReadonlyMap<string, LatestVersion>, locks: readonly string[]
 ): Promise<RecordResult> {

@@ -1,6 +1,6 @@
 import type { Relation } from '../versioning/entity-type.js'
 import { invalid } from '../versioning/errors.js'
-import { compareByIds, idValueString } from '../versioning/keys.js'
+import { compareByIds, entityRef, idValueString } from '../versioning/keys.js'
 import type { JsonObject } from '../versioning/json.js'
 import { isLive, type Version } from '../versioning/version.js'
 import type { Db } from '../store/database.js'
@@ -45,7 +45,7 @@ export async function relatedAt (
     const keys = [...new Set(pointers.flatMap((p) => p.key === undefined ? [] : [p.key]))]
     const found = await versionsAt(db, tenant, keys.map((key) => ({ type: relation.target, key })), at)
     for (const p of pointers) {
-      const v = p.key === undefined ? undefined : found.get(`${relation.target}\u0000${p.key}`)
+      const v = p.key === undefined ? undefined : found.get(entityRef(relation.target, p.key))
       if (v !== undefined && isLive(v)) targets.get(p.anchor)!.push(v)
     }
   } else if (relation.kind === 'oneToMany') {
@@ -58,7 +58,8 @@ export async function relatedAt (
     for (const link of links) {
       const anchor = idValueString(link.data[relation.localKey])!
       associations.get(anchor)?.push(link)
-      const v = found.get(`${relation.target}\u0000${idValueString(link.data[relation.remoteKey]) ?? ''}`)
+      const remoteKey = idValueString(link.data[relation.remoteKey])
+      const v = remoteKey === undefined ? undefined : found.get(entityRef(relation.target, remoteKey))
       if (v !== undefined && isLive(v)) targets.get(anchor)?.push(v)
     }
   }
@@ -75,10 +76,12 @@ export function parseRelationNames (definitions: Definitions, type: string, name
 }
 
 /** The `relations` member of a version or state: manyToOne → Version | null, others → Version[]. */
+export type RelationsView = Record<string, Version | Version[] | null>
+
 export async function relationsView (
   db: Db, tenant: string, definitions: Definitions, type: string, anchor: Anchor, names: readonly string[], at: number | undefined
-): Promise<Record<string, Version | Version[] | null>> {
-  const out: Record<string, Version | Version[] | null> = {}
+): Promise<RelationsView> {
+  const out: RelationsView = {}
   for (const name of names) {
     const { targets } = await relatedAt(db, tenant, definitions, type, name, [anchor], at)
     const list = targets.get(anchor.key) ?? []

@@ -2,14 +2,17 @@ import { conflict, invalid, notFound } from '../versioning/errors.js'
 import { entityRef } from '../versioning/keys.js'
 import type { JsonObject } from '../versioning/json.js'
 import { orderForForeignKeys, planEntityRevert, type Change, type PlannedChange } from '../versioning/revert-plan.js'
-import { isLive, type Version } from '../versioning/version.js'
-import type { Db } from '../store/database.js'
+import { liveData, type Version } from '../versioning/version.js'
+import type { Trx } from '../store/database.js'
 import { lockNames } from '../store/locks.js'
-import { getTransaction } from '../store/transactions.js'
+import { firstMissingTransaction, getTransaction } from '../store/transactions.js'
 import { entityHasVersions, laterTransactionIds, versionsAt, versionsOfTransaction, type EntityName } from '../store/versions.js'
+import type { ServiceContext } from './context.js'
+import type { Definitions } from './definitions.js'
+import type { IdempotentRequest, WriteOutcome } from './idempotency.js'
 import { recordChanges, type RecordResult } from './record.js'
-import type { Definitions, Scope } from './definitions.js'
 import { relatedAt, relationOf } from './relations.js'
+import { recordInTransaction } from './write.js'
 
 export interface RevertOptions {
   dryRun?: boolean | undefined
@@ -45,7 +48,7 @@ function pathTree (paths: readonly string[]): PathTree {
  */
 class RevertCollector {
   private readonly changes = new Map<string, { planned: PlannedChange | null, tentative: boolean }>()
-  constructor (private readonly trx: Db, private readonly tenant: string, private readonly to: number) {}
+  constructor (private readonly trx: Trx, private readonly tenant: string, private readonly to: number) {}
 
   /**
    * Brings each entity back to its state at `to`. The entities are locked before their
@@ -55,8 +58,8 @@ class RevertCollector {
     const pending = [...new Set(keys)].filter((k) => this.changes.get(entityRef(type, k))?.tentative !== false)
     if (pending.length === 0) return
     await lockNames(this.trx, this.tenant, pending.map((key) => entityRef(type, key)))
-    const names = pending.map((key) => ({ type, key }))
-    const [then, now] = await Promise.all([versionsAt(this.trx, this.tenant, names, this.to), versionsAt(this.trx, this.tenant, names)])
+    const entities = pending.map((key) => ({ type, key }))
+    const [then, now] = await Promise.all([versionsAt(this.trx, this.tenant, entities, this.to), versionsAt(this.trx, this.tenant, entities)])
     for (const key of pending) {
       const ref = entityRef(type, key)
       const before = liveData(now.get(ref))
@@ -80,8 +83,6 @@ class RevertCollector {
   }
 }
 
-const liveData = (v: Version | undefined): JsonObject | null => (v !== undefined && isLive(v) ? v.data : null)
-
 /**
  * Reverts the relations in `tree` of the given entities (their states at `to` are the
  * anchors): everything related then goes back to its state then; oneToMany children
@@ -89,7 +90,7 @@ const liveData = (v: Version | undefined): JsonObject | null => (v !== undefined
  * association entities. Recurses along dotted paths, a level at a time.
  */
 async function revertRelations (
-  trx: Db, tenant: string, definitions: Definitions, collector: RevertCollector,
+  trx: Trx, tenant: string, definitions: Definitions, collector: RevertCollector,
   type: string, anchors: ReadonlyArray<{ key: string, then: JsonObject | null, now: JsonObject | null }>, tree: PathTree, to: number
 ): Promise<void> {
   for (const [name, subtree] of tree) {
@@ -122,7 +123,7 @@ async function revertRelations (
 }
 
 async function record (
-  trx: Db, tenant: string, definitions: Definitions, changes: PlannedChange[], revertOf: JsonObject, options: RevertOptions
+  trx: Trx, tenant: string, definitions: Definitions, changes: PlannedChange[], revertOf: JsonObject, options: RevertOptions
 ): Promise<RevertResult> {
   const ordered = orderForForeignKeys(changes, definitions)
   if (options.dryRun === true || ordered.length === 0) return { transaction: null, versions: [], changes: ordered }
@@ -135,27 +136,44 @@ async function record (
   return { ...recorded, changes: ordered }
 }
 
-/** Brings an entity (and the named relations) back to its state at transaction `to`. */
+export interface EntityRevertRequest extends RevertOptions {
+  type: string
+  key: string
+  to: number
+  relations: readonly string[]
+}
+
+/**
+ * Brings an entity (and the named relations) back to its state at transaction `to`, in
+ * one database transaction of its own (with the answer under the Idempotency-Key).
+ */
 export async function revertEntity (
-  scope: Scope, trx: Db, type: string, key: string, to: number, relations: readonly string[], options: RevertOptions
-): Promise<RevertResult> {
-  const tenant = scope.tenant
-  const definitions = await scope.definitions.get(trx, [type])
+  ctx: ServiceContext, request: EntityRevertRequest, idempotency: IdempotentRequest | undefined
+): Promise<WriteOutcome> {
+  if (request.relations.some((r) => r.trim() === '')) throw invalid('relation names must not be empty')
+  return await recordInTransaction(ctx, idempotency, async (trx) => await revertEntityIn(ctx, trx, request))
+}
+
+async function revertEntityIn (ctx: ServiceContext, trx: Trx, request: EntityRevertRequest): Promise<RevertResult> {
+  const { tenant } = ctx
+  const { type, key, to } = request
+  const definitions = await ctx.definitions.get(trx, [type])
   if (!definitions.has(type)) throw notFound(`unknown entity type "${type}"`)
-  const tree = pathTree(relations)
+  const tree = pathTree(request.relations)
   validatePaths(definitions, type, tree)
+  if (await firstMissingTransaction(trx, tenant, [to]) !== undefined) throw notFound(`transaction ${to} does not exist`)
   await lockNames(trx, tenant, [entityRef(type, key)])
   if (!await entityHasVersions(trx, tenant, { type, key })) throw notFound(`${type} "${key}" has no versions`)
   const collector = new RevertCollector(trx, tenant, to)
   await collector.revertTo(type, [key])
   if (tree.size > 0) {
-    const names = [{ type, key }]
-    const [then, now] = await Promise.all([versionsAt(trx, tenant, names, to), versionsAt(trx, tenant, names)])
+    const entities = [{ type, key }]
+    const [then, now] = await Promise.all([versionsAt(trx, tenant, entities, to), versionsAt(trx, tenant, entities)])
     const ref = entityRef(type, key)
     await revertRelations(trx, tenant, definitions, collector, type,
       [{ key, then: liveData(then.get(ref)), now: liveData(now.get(ref)) }], tree, to)
   }
-  return await record(trx, tenant, definitions, collector.list(), { type, id: key, to }, options)
+  return await record(trx, tenant, definitions, collector.list(), { type, id: key, to }, request)
 }
 
 function validatePaths (definitions: Definitions, type: string, tree: PathTree): void {
@@ -165,18 +183,31 @@ function validatePaths (definitions: Definitions, type: string, tree: PathTree):
   }
 }
 
-export interface TransactionRevertOptions extends RevertOptions { force?: boolean | undefined }
+export interface TransactionRevertRequest extends RevertOptions {
+  id: number
+  force?: boolean | undefined
+}
 
-/** Undoes one transaction: each entity it changed goes back to its state just before it. */
-export async function revertTransaction (scope: Scope, trx: Db, id: number, options: TransactionRevertOptions): Promise<RevertResult> {
-  const tenant = scope.tenant
+/**
+ * Undoes one transaction: each entity it changed goes back to its state just before it,
+ * as a new transaction, in one database transaction of its own.
+ */
+export async function revertTransaction (
+  ctx: ServiceContext, request: TransactionRevertRequest, idempotency: IdempotentRequest | undefined
+): Promise<WriteOutcome> {
+  return await recordInTransaction(ctx, idempotency, async (trx) => await revertTransactionIn(ctx, trx, request))
+}
+
+async function revertTransactionIn (ctx: ServiceContext, trx: Trx, request: TransactionRevertRequest): Promise<RevertResult> {
+  const { tenant } = ctx
+  const { id } = request
   const transaction = await getTransaction(trx, tenant, id)
   if (transaction === undefined) throw notFound(`transaction ${id} does not exist`)
-  const definitions = await scope.definitions.get(trx)
+  const definitions = await ctx.definitions.get(trx)
   const touched: EntityName[] = (await versionsOfTransaction(trx, tenant, id)).map((v) => ({ type: v.type, key: v.id }))
   await lockNames(trx, tenant, touched.map((e) => entityRef(e.type, e.key)))
   const later = await laterTransactionIds(trx, tenant, touched, id)
-  if (later.size > 0 && options.force !== true) {
+  if (later.size > 0 && request.force !== true) {
     const conflicts = touched.flatMap((e) => {
       const ids = later.get(entityRef(e.type, e.key))
       return ids === undefined ? [] : [{ type: e.type, id: e.key, transactionIds: ids }]
@@ -190,5 +221,5 @@ export async function revertTransaction (scope: Scope, trx: Db, id: number, opti
     const change = planEntityRevert(e.type, e.key, liveData(before.get(ref)), current)
     return change === undefined ? [] : [{ change, before: current }]
   })
-  return await record(trx, tenant, definitions, changes, { transaction: id }, options)
+  return await record(trx, tenant, definitions, changes, { transaction: id }, request)
 }

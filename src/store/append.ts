@@ -6,25 +6,6 @@ import { toTransaction, type Transaction, type TransactionRow } from './rows.js'
 import type { NewTransaction } from './transactions.js'
 
 /**
- * Another writer appended a version of one of the entities after they were read: the
- * planned version numbers are taken (the unique key on tenant, type, entity_key, seq).
- * Nothing was written; read again and plan again.
- */
-export class ConcurrentAppend extends Error {
-  override readonly name = 'ConcurrentAppend'
-  constructor () {
-    super('another writer appended a version of one of these entities since they were read')
-  }
-}
-
-const VERSION_NUMBER_KEY = 'versions_entity_seq_key'
-
-function isVersionNumberTaken (error: unknown): boolean {
-  const e = error as { code?: unknown, constraint?: unknown, message?: unknown }
-  return e.code === '23505' && (e.constraint === VERSION_NUMBER_KEY || String(e.message).includes(VERSION_NUMBER_KEY))
-}
-
-/**
  * Appends a transaction, its versions and their foreign-key references in one
  * statement (one round trip, whatever the number of versions; the rows travel as one
  * JSON document each, which costs less to encode than arrays of JSON texts).
@@ -32,22 +13,12 @@ function isVersionNumberTaken (error: unknown): boolean {
  * `locks` (sorted advisory-lock keys, see lockKeys) are taken by the statement itself
  * before it writes anything; they are held until its transaction ends. A caller that
  * already holds them passes none. The transaction id is drawn from the sequence after
- * the locks. Throws ConcurrentAppend when a planned version number is already taken.
+ * the locks. Throws ConcurrentAppend (see driver-errors.ts) when a planned version number
+ * is already taken.
  */
 export async function appendTransaction (
-  trx: Db, tenant: string, tx: NewTransaction, versions: readonly PlannedVersion[], refs: readonly Reference[],
+  db: Db, tenant: string, tx: NewTransaction, versions: readonly PlannedVersion[], refs: readonly Reference[],
   locks: readonly string[] = []
-): Promise<Transaction> {
-  try {
-    return await append(trx, tenant, tx, versions, refs, locks)
-  } catch (error) {
-    if (isVersionNumberTaken(error)) throw new ConcurrentAppend()
-    throw error
-  }
-}
-
-async function append (
-  trx: Db, tenant: string, tx: NewTransaction, versions: readonly PlannedVersion[], refs: readonly Reference[], locks: readonly string[]
 ): Promise<Transaction> {
   // Every write below reads `tx`, whose row waits for the count of taken locks: the
   // locks come first (in the given order), then the sequence, then the rows.
@@ -74,6 +45,6 @@ async function append (
       })))}::jsonb) as u(tt text, tk text, st text, sf text, sk text)
       on conflict do nothing
     )
-    select * from tx`.execute(trx)
+    select * from tx`.execute(db)
   return toTransaction(rows[0]!)
 }

@@ -1,12 +1,17 @@
 import { mkdirSync } from 'node:fs'
-import { Kysely, PostgresDialect, sql, type LogEvent } from 'kysely'
+import { Kysely, PostgresDialect, sql, type LogEvent, type Transaction } from 'kysely'
 import { PGliteDialect } from 'kysely-pglite-dialect'
 import { PGlite, types } from '@electric-sql/pglite'
 import pg from 'pg'
+import { unavailable } from '../versioning/errors.js'
+import { isRetryable, translatingDialect } from './driver-errors.js'
 import { PreparingClient } from './prepared-client.js'
 import type { Database } from './schema.js'
 
+/** The database, in or out of a transaction: for code that works either way. */
 export type Db = Kysely<Database>
+/** A database transaction: for code that must run inside one (locks, locked reads and writes). */
+export type Trx = Transaction<Database>
 
 export interface DatabaseOptions {
   /** postgres://… — when absent, an embedded PGlite database is used. */
@@ -37,13 +42,13 @@ export async function openDatabase (options: DatabaseOptions): Promise<Db> {
     // only a repeat of that.
     pool.on('error', () => {})
     pool.on('connect', (client) => { client.on('error', () => {}) })
-    return new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...(log ? { log } : {}) })
+    return new Kysely<Database>({ dialect: translatingDialect(new PostgresDialect({ pool })), ...(log ? { log } : {}) })
   }
   const pglite = options.pglite ?? await createPGlite(options.dataDir ?? './data')
   if (options.searchPath !== undefined) {
     await pglite.exec(`create schema if not exists "${options.searchPath}"; set search_path to "${options.searchPath}"`)
   }
-  return new Kysely<Database>({ dialect: new PGliteDialect(pglite), ...(log ? { log } : {}) })
+  return new Kysely<Database>({ dialect: translatingDialect(new PGliteDialect(pglite)), ...(log ? { log } : {}) })
 }
 
 /** PGlite with int8 read as strings, as `pg` does (numbers past 2^53 would lose digits). */
@@ -51,8 +56,6 @@ export async function createPGlite (dataDir: string): Promise<PGlite> {
   if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true })
   return PGlite.create({ dataDir, parsers: { [types.INT8]: (value: string) => value } })
 }
-
-const RETRYABLE = new Set(['40001', '40P01']) // serialization failure, deadlock detected
 
 /**
  * Runs `work`, running it again (a few times, after a short random pause) when PostgreSQL
@@ -64,15 +67,15 @@ export async function withRetries<T> (work: () => Promise<T>, attempts = 5): Pro
     try {
       return await work()
     } catch (error) {
-      const code = (error as { code?: unknown }).code
-      if (attempt >= attempts || typeof code !== 'string' || !RETRYABLE.has(code)) throw error
+      if (!isRetryable(error)) throw error
+      if (attempt >= attempts) throw unavailable('the database aborted this write repeatedly for concurrent writers; retry later')
       await new Promise((resolve) => setTimeout(resolve, 5 * attempt + Math.random() * 20))
     }
   }
 }
 
 /** Runs `work` in one database transaction, retried as withRetries says. */
-export async function inTransaction<T> (db: Db, work: (trx: Db) => Promise<T>, attempts = 5): Promise<T> {
+export async function inTransaction<T> (db: Db, work: (trx: Trx) => Promise<T>, attempts = 5): Promise<T> {
   return await withRetries(async () => await db.transaction().execute(work), attempts)
 }
 

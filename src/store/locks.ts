@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { sql } from 'kysely'
-import type { Db } from './database.js'
+import type { Trx } from './database.js'
 
 /** A 64-bit advisory-lock key for one named thing of one tenant. */
 function lockKey (tenant: string, name: string): bigint {
@@ -12,7 +12,7 @@ function lockKey (tenant: string, name: string): bigint {
  * `type\0key`), in sorted key order so that two writers can never deadlock on them.
  * Must run inside a database transaction; the locks are released at commit.
  */
-export async function lockNames (trx: Db, tenant: string, names: Iterable<string>): Promise<void> {
+export async function lockNames (trx: Trx, tenant: string, names: Iterable<string>): Promise<void> {
   const keys = lockKeys(tenant, names)
   if (keys.length === 0) return
   await sql`select pg_advisory_xact_lock(k)::text from unnest(${keys}::bigint[]) as k`.execute(trx)
@@ -24,7 +24,7 @@ export function lockKeys (tenant: string, names: Iterable<string>): string[] {
 }
 
 /** Tries the lock on one name without waiting; false when another transaction holds it. */
-export async function tryLockName (trx: Db, tenant: string, name: string): Promise<boolean> {
+export async function tryLockName (trx: Trx, tenant: string, name: string): Promise<boolean> {
   const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${String(lockKey(tenant, name))}::bigint) as locked`.execute(trx)
   return rows[0]?.locked === true
 }

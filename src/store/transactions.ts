@@ -26,7 +26,17 @@ export interface TransactionFilter {
   limit: number
 }
 
-/** Transactions newest first; fetches `limit + 1` to tell whether more follow. */
+/** The first of `ids` that is not a transaction of the tenant, if any. */
+export async function firstMissingTransaction (db: Db, tenant: string, ids: readonly number[]): Promise<number | undefined> {
+  const wanted = [...new Set(ids)]
+  if (wanted.length === 0) return undefined
+  const rows = await db.selectFrom('transactions').select('id')
+    .where('tenant', '=', tenant).where('id', 'in', wanted.map(String) as never[]).execute()
+  const found = new Set(rows.map((r) => Number(r.id)))
+  return ids.find((id) => !found.has(id))
+}
+
+/** Transactions newest first, at most `filter.limit`. */
 export async function listTransactions (db: Db, tenant: string, filter: TransactionFilter): Promise<Transaction[]> {
   let query = db.selectFrom('transactions as t').select(columns.map((c) => `t.${c}` as const)).where('t.tenant', '=', tenant)
   if (filter.actor !== undefined) query = query.where('t.actor', '=', filter.actor)
@@ -40,6 +50,6 @@ export async function listTransactions (db: Db, tenant: string, filter: Transact
         .whereRef('v.transaction_id', '=', 't.id').where('v.tenant', '=', tenant).where('v.type', '=', type)
     ))
   }
-  const rows = await query.orderBy('t.id', 'desc').limit(filter.limit + 1).execute()
+  const rows = await query.orderBy('t.id', 'desc').limit(filter.limit).execute()
   return rows.map((r) => toTransaction(r as TransactionRow))
 }

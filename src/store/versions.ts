@@ -53,14 +53,14 @@ export async function latestVersions (db: Db, tenant: string, entities: readonly
 
 export interface VersionPage { order: 'asc' | 'desc', after?: number | undefined, limit: number }
 
-/** One page of an entity's versions by transaction id; fetches `limit + 1` to tell whether more follow. */
+/** At most `limit` of an entity's versions by transaction id, after `after` in the given order. */
 export async function listVersions (db: Db, tenant: string, entity: EntityName, page: VersionPage): Promise<Version[]> {
   const asc = page.order === 'asc'
   const after = page.after === undefined ? sql`` : asc ? sql`and v.transaction_id > ${page.after}` : sql`and v.transaction_id < ${page.after}`
   const { rows } = await sql<VersionRow>`
     select ${versionColumns('v')} from versions v
     where v.tenant = ${tenant} and v.type = ${entity.type} and v.entity_key = ${entity.key} ${after}
-    order by v.transaction_id ${asc ? sql`asc` : sql`desc`} limit ${page.limit + 1}`.execute(db)
+    order by v.transaction_id ${asc ? sql`asc` : sql`desc`} limit ${page.limit}`.execute(db)
   return rows.map(toVersion)
 }
 
@@ -110,7 +110,9 @@ export async function laterTransactionIds (db: Db, tenant: string, entities: rea
   const out = new Map<string, number[]>()
   for (const r of rows) {
     const ref = entityRef(r.type, r.entity_key)
-    out.set(ref, [...(out.get(ref) ?? []), toId(r.transaction_id)])
+    const ids = out.get(ref)
+    if (ids === undefined) out.set(ref, [toId(r.transaction_id)])
+    else ids.push(toId(r.transaction_id))
   }
   return out
 }

@@ -19,8 +19,3 @@ export function diffStates (before: JsonObject | null, after: JsonObject | null)
   }
   return out
 }
-
-/** True when the two states hold the same versioned values. */
-export function sameState (a: JsonObject, b: JsonObject): boolean {
-  return Object.keys(diffStates(a, b)).length === 0
-}

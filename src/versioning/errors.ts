@@ -1,5 +1,5 @@
 /** Errors of the domain, each mapped by the HTTP layer to one problem type and status. */
-export type ProblemKind = 'invalid-request' | 'not-found' | 'conflict' | 'idempotency-key-reused'
+export type ProblemKind = 'invalid-request' | 'not-found' | 'conflict' | 'idempotency-key-reused' | 'unavailable'
 
 export class DomainError extends Error {
   constructor (
@@ -20,3 +20,5 @@ export const notFound = (message: string, extensions?: Record<string, unknown>):
 export const conflict = (message: string, extensions?: Record<string, unknown>): DomainError =>
   new DomainError('conflict', message, extensions)
 export const keyReused = (message: string): DomainError => new DomainError('idempotency-key-reused', message)
+/** The database cannot serve the request right now (503 with Retry-After). */
+export const unavailable = (message: string): DomainError => new DomainError('unavailable', message)

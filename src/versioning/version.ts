@@ -26,3 +26,7 @@ export interface LatestVersion {
 /** True when the entity exists in the state this version leaves it in. */
 export const isLive = (version: Pick<LatestVersion, 'operation'> | undefined): boolean =>
   version !== undefined && version.operation !== 'delete'
+
+/** The state a version leaves its entity in: its data, or null when it leaves none (a delete, or no version). */
+export const liveData = (version: Pick<Version, 'operation' | 'data'> | undefined): JsonObject | null =>
+  version !== undefined && isLive(version) ? version.data : null

@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { entityType, entityTypeRevisions, entityTypes, putEntityType } from '../../services/entity-types.js'
-import { decodeCursor, encodeCursor } from '../cursor.js'
-import { PageQuery, TypeName, page, problems } from '../schemas.js'
-import type { AppContext } from '../context.js'
+import type { ServiceContext } from '../../services/context.js'
+import { decodeCursor, pageBody } from '../cursor.js'
+import { PageQuery, Query, TypeName, page, problems } from '../schemas.js'
 
 const FieldName = Type.String({ minLength: 1, maxLength: 255 })
 
@@ -46,7 +46,7 @@ const Revision = Type.Object({
 const TypeParams = Type.Object({ type: TypeName })
 
 /** Registering versioned entity types and reading them with their revisions. */
-export const entityTypeRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox => async (app) => {
+export const entityTypeRoutes = (ctx: ServiceContext): FastifyPluginAsyncTypebox => async (app) => {
   app.put('/entity-types/:type', {
     schema: {
       tags: ['entity types'],
@@ -64,15 +64,12 @@ export const entityTypeRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox => 
     schema: {
       tags: ['entity types'],
       summary: 'List the registered entity types (by name)',
-      querystring: Type.Object(PageQuery),
+      querystring: Query(PageQuery),
       response: { 200: page(EntityTypeSchema), ...problems(400) }
     }
   }, async (request) => {
-    const limit = request.query.limit ?? 50
-    const after = decodeCursor('entity-types', request.query.cursor, 'string')
-    const rows = await entityTypes(ctx, after, limit + 1)
-    const items = rows.slice(0, limit)
-    return { items, nextCursor: rows.length > limit ? encodeCursor('entity-types', items[items.length - 1]!.type) : null }
+    const found = await entityTypes(ctx, decodeCursor('entity-types', request.query.cursor, 'string'), request.query.limit ?? 50)
+    return pageBody(found, 'entity-types', (t) => t.type)
   })
 
   app.get('/entity-types/:type', {
@@ -89,14 +86,12 @@ export const entityTypeRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox => 
       tags: ['entity types'],
       summary: 'List every kept revision of an entity type definition',
       params: TypeParams,
-      querystring: Type.Object(PageQuery),
+      querystring: Query(PageQuery),
       response: { 200: page(Revision), ...problems(400, 404) }
     }
   }, async (request) => {
     const { type } = request.params
-    const limit = request.query.limit ?? 50
-    const rows = await entityTypeRevisions(ctx, type, decodeCursor(`revisions:${type}`, request.query.cursor), limit + 1)
-    const items = rows.slice(0, limit)
-    return { items, nextCursor: rows.length > limit ? encodeCursor(`revisions:${type}`, items[items.length - 1]!.revision) : null }
+    const found = await entityTypeRevisions(ctx, type, decodeCursor(`revisions:${type}`, request.query.cursor), request.query.limit ?? 50)
+    return pageBody(found, `revisions:${type}`, (r) => r.revision)
   })
 }

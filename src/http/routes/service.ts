@@ -1,14 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { pingDatabase } from '../../store/database.js'
 import { problem, sendProblem } from '../problem.js'
 import { problems } from '../schemas.js'
-import type { AppContext } from '../context.js'
+import type { ServiceContext } from '../../services/context.js'
+import { checkDatabase } from '../../services/health.js'
 
 const Status = Type.Object({ status: Type.String() })
 
 /** Liveness and readiness probes. */
-export const serviceRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox => async (app) => {
+export const serviceRoutes = (ctx: ServiceContext): FastifyPluginAsyncTypebox => async (app) => {
   app.get('/health', {
     schema: { tags: ['service'], summary: 'The process is up', response: { 200: Status } }
   }, async () => ({ status: 'ok' }))
@@ -17,7 +17,7 @@ export const serviceRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox => asy
     schema: { tags: ['service'], summary: 'The database is reachable', response: { 200: Status, ...problems(503) } }
   }, async (request, reply) => {
     try {
-      await pingDatabase(ctx.db)
+      await checkDatabase(ctx)
       return { status: 'ready' }
     } catch (error) {
       request.log.warn({ err: error }, 'database not reachable')

@@ -1,15 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { transactionDetail, transactions } from '../../services/history.js'
-import { requestFingerprint, runWrite } from '../../services/idempotency.js'
+import type { ServiceContext } from '../../services/context.js'
+import { idempotentRequest } from '../../services/idempotency.js'
 import { ingestTransaction } from '../../services/ingest.js'
 import { revertTransaction } from '../../services/revert.js'
 import type { JsonObject } from '../../versioning/json.js'
-import { decodeCursor, encodeCursor } from '../cursor.js'
+import { decodeCursor, pageBody } from '../cursor.js'
 import {
-  EntityId, IdempotencyHeaders, JsonObjectSchema, Operation, PageQuery, TransactionId, TypeName, page, problems
+  Actor, EntityId, IdempotencyHeaders, JsonObjectSchema, Operation, PageQuery, Query, Transaction, TransactionId, TypeName, page, problems
 } from '../schemas.js'
-import type { AppContext } from '../context.js'
 import { RevertAnswer, sendWrite } from './write-reply.js'
 
 const ChangeInput = Type.Object({
@@ -19,8 +19,6 @@ const ChangeInput = Type.Object({
   data: Type.Optional(Type.Union([JsonObjectSchema, Type.Null()], { description: 'insert: the full state; update: the fields that change; delete: none (or null).' })),
   expectedTransactionId: Type.Optional(TransactionId)
 }, { additionalProperties: false })
-
-const Actor = Type.Union([Type.String({ maxLength: 255 }), Type.Null()])
 
 const TransactionInput = Type.Object({
   actor: Type.Optional(Actor),
@@ -35,13 +33,8 @@ const RecordAnswer = Type.Object({
 })
 
 const TransactionDetail = Type.Object({
-  id: TransactionId,
-  issuedAt: Type.String({ format: 'date-time' }),
-  recordedAt: Type.String({ format: 'date-time' }),
-  actor: Type.Union([Type.String(), Type.Null()]),
-  meta: JsonObjectSchema,
-  revertOf: Type.Optional(JsonObjectSchema),
-  versions: Type.Array(Type.Ref('Version'))
+  ...Transaction.properties,
+  versions: Type.Array(Type.Ref('Version'), { description: 'Every version the transaction created, in the order its entities were first touched.' })
 })
 
 const TransactionRevertInput = Type.Object({
@@ -54,9 +47,7 @@ const TransactionRevertInput = Type.Object({
 const IdParams = Type.Object({ id: TransactionId })
 
 /** Recording transactions, reading them, and undoing one. */
-export const transactionRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox => async (app) => {
-  const { db, tenant } = ctx
-
+export const transactionRoutes = (ctx: ServiceContext): FastifyPluginAsyncTypebox => async (app) => {
   app.post('/transactions', {
     schema: {
       tags: ['transactions'],
@@ -71,7 +62,7 @@ export const transactionRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox =>
     const outcome = await ingestTransaction(ctx, {
       actor: body.actor ?? undefined, meta: body.meta as JsonObject | undefined, issuedAt: body.issuedAt,
       changes: body.changes.map((c) => ({ ...c, data: c.data as JsonObject | undefined }))
-    }, idempotency(request.headers['idempotency-key'], 'POST /transactions', body))
+    }, idempotentRequest(request.headers['idempotency-key'], 'POST /transactions', body))
     return await sendWrite(reply, outcome)
   })
 
@@ -79,7 +70,7 @@ export const transactionRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox =>
     schema: {
       tags: ['transactions'],
       summary: 'List transactions, newest first',
-      querystring: Type.Object({
+      querystring: Query({
         ...PageQuery,
         actor: Type.Optional(Type.String()),
         type: Type.Optional(TypeName),
@@ -91,7 +82,7 @@ export const transactionRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox =>
   }, async (request) => {
     const { limit = 50, cursor, ...filter } = request.query
     const found = await transactions(ctx, { ...filter, limit, before: decodeCursor('transactions', cursor) })
-    return { items: found.items, nextCursor: found.next === undefined ? null : encodeCursor('transactions', found.next.id) }
+    return pageBody(found, 'transactions', (tx) => tx.id)
   })
 
   app.get('/transactions/:id', {
@@ -116,16 +107,10 @@ export const transactionRoutes = (ctx: AppContext): FastifyPluginAsyncTypebox =>
     // Every member is optional, and so is the body itself (a JSON null is still a 400).
     preValidation: async (request) => { if (request.body === undefined) request.body = {} }
   }, async (request, reply) => {
-    const body = request.body
-    const path = `POST /transactions/${request.params.id}/revert`
-    const outcome = await runWrite(db, tenant, idempotency(request.headers['idempotency-key'], path, body), async (trx) => {
-      const result = await revertTransaction(ctx, trx, request.params.id, { ...body, actor: body.actor ?? undefined, meta: body.meta as JsonObject | undefined })
-      return { statusCode: result.transaction === null ? 200 : 201, body: result }
-    })
+    const { body, params } = request
+    const outcome = await revertTransaction(ctx,
+      { ...body, id: params.id, actor: body.actor ?? undefined, meta: body.meta as JsonObject | undefined },
+      idempotentRequest(request.headers['idempotency-key'], `POST /transactions/${params.id}/revert`, body))
     return await sendWrite(reply, outcome)
   })
-}
-
-export function idempotency (key: string | undefined, path: string, body: unknown): { key: string, fingerprint: string } | undefined {
-  return key === undefined ? undefined : { key, fingerprint: requestFingerprint('POST', path, body) }
 }
