@@ -37,8 +37,7 @@ t.test('the document is OpenAPI 3 and has every path of the contract', { skip: e
     const wanted = `${method} ${shape(path!)}`
     const found = wanted.endsWith('/*') ? [...documented].some((d) => d.startsWith(wanted.slice(0, -1))) : documented.has(wanted)
     const pending = PENDING.find(([pattern]) => pattern.test(wanted))
-    if (!found && pending !== undefined) t.skip(`${method} ${path} is documented`, { skip: `built by ${pending[1]}` })
-    else t.ok(found, `${method} ${path} is documented`)
+    t.ok(found, `${method} ${path} is documented`, !found && pending !== undefined ? { skip: `built by ${pending[1]}` } : {})
   }
 })
 

@@ -72,13 +72,26 @@ export const IdempotencyHeaders = Type.Object({
   'idempotency-key': Type.Optional(Type.String({ maxLength: 255, description: 'Makes retries safe: the same key and body replay the first answer.' }))
 })
 
+const PROBLEM_DESCRIPTIONS: Record<number, string> = {
+  400: 'Malformed or schema-invalid request (the detail names the field)',
+  404: 'Unknown entity type, entity, version or transaction',
+  409: 'The request conflicts with recorded state',
+  413: 'The body is larger than BODY_LIMIT',
+  415: 'The body is not application/json',
+  422: 'The Idempotency-Key was used with another request',
+  503: 'The database is not reachable; retry after Retry-After seconds'
+}
+
 /** Response entries for the problem statuses a route can answer. */
 export function problems (...statuses: number[]): Record<number, unknown> {
   const out: Record<number, unknown> = {}
   for (const status of statuses) {
-    out[status] = { description: 'Problem', content: { 'application/problem+json': { schema: Type.Ref('Problem') } } }
+    out[status] = { description: PROBLEM_DESCRIPTIONS[status] ?? 'Problem', content: { 'application/problem+json': { schema: Type.Ref('Problem') } } }
   }
   return out
 }
+
+/** A response schema with the description the OpenAPI document gives that status. */
+export const respond = <T extends TSchema>(schema: T, description: string): T => ({ ...schema, description })
 
 export const sharedSchemas = [Problem, Version, Transaction, Change]

@@ -7,9 +7,9 @@ import { revertEntity } from '../../services/revert.js'
 import type { JsonObject } from '../../versioning/json.js'
 import { decodeCursor, pageBody } from '../cursor.js'
 import {
-  Actor, Changeset, EntityId, IdempotencyHeaders, JsonObjectSchema, PageQuery, Query, Relations, TransactionId, TypeName, Version, page, problems
+  Actor, Changeset, EntityId, IdempotencyHeaders, JsonObjectSchema, PageQuery, Query, Relations, TransactionId, TypeName, Version, page, problems, respond
 } from '../schemas.js'
-import { RevertAnswer, sendWrite } from './write-reply.js'
+import { revertResponses, sendWrite } from './write-reply.js'
 
 const EntityParams = Type.Object({ type: TypeName, id: EntityId })
 const RelationsQuery = Type.Optional(Type.String({ maxLength: 2000, description: 'Comma-separated relation names, e.g. author,comments,tags.' }))
@@ -42,11 +42,12 @@ const RevertInput = Type.Object({
 export const entityRoutes = (ctx: ServiceContext): FastifyPluginAsyncTypebox => async (app) => {
   app.get('/entities/:type/:id/versions', {
     schema: {
+      operationId: 'listVersions',
       tags: ['versions'],
       summary: 'List an entity\'s versions by transaction id',
       params: EntityParams,
       querystring: Query({ ...PageQuery, order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')], { default: 'asc' })) }),
-      response: { 200: page(Type.Ref('Version')), ...problems(400, 404) }
+      response: { 200: respond(page(Type.Ref('Version')), 'A page of the entity\'s versions'), ...problems(400, 404) }
     }
   }, async (request) => {
     const { type, id } = request.params
@@ -58,11 +59,12 @@ export const entityRoutes = (ctx: ServiceContext): FastifyPluginAsyncTypebox => 
 
   app.get('/entities/:type/:id/versions/:transactionId', {
     schema: {
+      operationId: 'getVersion',
       tags: ['versions'],
       summary: 'Read one version with its neighbours, its transaction and, on request, its relations as they were',
       params: Type.Object({ type: TypeName, id: EntityId, transactionId: TransactionId }),
       querystring: Query({ relations: RelationsQuery }),
-      response: { 200: VersionDetail, ...problems(400, 404) }
+      response: { 200: respond(VersionDetail, 'The version, its neighbours and its transaction'), ...problems(400, 404) }
     }
   }, async (request) => {
     const { type, id, transactionId } = request.params
@@ -71,11 +73,12 @@ export const entityRoutes = (ctx: ServiceContext): FastifyPluginAsyncTypebox => 
 
   app.get('/entities/:type/:id', {
     schema: {
+      operationId: 'getEntityState',
       tags: ['entities'],
       summary: 'Read an entity\'s current state, or its state at a transaction',
       params: EntityParams,
       querystring: Query({ at: Type.Optional(TransactionId), relations: RelationsQuery }),
-      response: { 200: EntityStateSchema, ...problems(400, 404) }
+      response: { 200: respond(EntityStateSchema, 'The entity\'s state, and the transaction of the version that holds it'), ...problems(400, 404) }
     }
   }, async (request) => {
     const { type, id } = request.params
@@ -84,11 +87,12 @@ export const entityRoutes = (ctx: ServiceContext): FastifyPluginAsyncTypebox => 
 
   app.get('/entities/:type/:id/changeset', {
     schema: {
+      operationId: 'getChangeset',
       tags: ['versions'],
       summary: 'The changeset between an entity\'s states at two transactions',
       params: EntityParams,
       querystring: Query({ from: TransactionId, to: TransactionId }),
-      response: { 200: Changeset, ...problems(400, 404) }
+      response: { 200: respond(Changeset, 'Field → [old, new] for each field that differs'), ...problems(400, 404) }
     }
   }, async (request) => {
     const { type, id } = request.params
@@ -97,13 +101,14 @@ export const entityRoutes = (ctx: ServiceContext): FastifyPluginAsyncTypebox => 
 
   app.post('/entities/:type/:id/revert', {
     schema: {
+      operationId: 'revertEntity',
       tags: ['revert'],
       summary: 'Bring an entity (and the named relations) back to its state at a transaction',
       description: 'Recorded as a new transaction (unless dryRun); the answer lists the changes for the backend to apply, in an order that keeps foreign keys valid.',
       params: EntityParams,
       headers: IdempotencyHeaders,
       body: RevertInput,
-      response: { 200: RevertAnswer, 201: RevertAnswer, ...problems(400, 404, 409, 413, 415, 422) }
+      response: { ...revertResponses, ...problems(400, 404, 409, 413, 415, 422) }
     }
   }, async (request, reply) => {
     const { type, id } = request.params

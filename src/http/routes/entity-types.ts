@@ -3,16 +3,28 @@ import { Type } from 'typebox'
 import { entityType, entityTypeRevisions, entityTypes, putEntityType } from '../../services/entity-types.js'
 import type { ServiceContext } from '../../services/context.js'
 import { decodeCursor, pageBody } from '../cursor.js'
-import { PageQuery, Query, TypeName, page, problems } from '../schemas.js'
+import { PageQuery, Query, TypeName, page, problems, respond } from '../schemas.js'
 
 const FieldName = Type.String({ minLength: 1, maxLength: 255 })
 
 const RelationSchema = Type.Union([
-  Type.Object({ kind: Type.Literal('manyToOne'), target: TypeName, foreignKey: FieldName }, { additionalProperties: false }),
-  Type.Object({ kind: Type.Literal('oneToMany'), target: TypeName, foreignKey: FieldName }, { additionalProperties: false }),
   Type.Object({
-    kind: Type.Literal('manyToMany'), target: TypeName, through: TypeName, localKey: FieldName, remoteKey: FieldName
-  }, { additionalProperties: false })
+    kind: Type.Literal('manyToOne'),
+    target: TypeName,
+    foreignKey: Type.String({ ...FieldName, description: 'The field of THIS type holding the target\'s key (e.g. article.author_id → user).' })
+  }, { additionalProperties: false, description: 'Each entity of this type points at one target.' }),
+  Type.Object({
+    kind: Type.Literal('oneToMany'),
+    target: TypeName,
+    foreignKey: Type.String({ ...FieldName, description: 'The field of the TARGET type holding this entity\'s key (e.g. comment.article_id → article).' })
+  }, { additionalProperties: false, description: 'Entities of the target type point at this one.' }),
+  Type.Object({
+    kind: Type.Literal('manyToMany'),
+    target: TypeName,
+    through: Type.String({ ...TypeName, description: 'The association type whose entities link the two (registered when missing).' }),
+    localKey: Type.String({ ...FieldName, description: 'The field of the ASSOCIATION type holding this entity\'s key.' }),
+    remoteKey: Type.String({ ...FieldName, description: 'The field of the ASSOCIATION type holding the target\'s key.' })
+  }, { additionalProperties: false, description: 'Linked through entities of an association type.' })
 ])
 
 const DefinitionInput = Type.Object({
@@ -49,11 +61,16 @@ const TypeParams = Type.Object({ type: TypeName })
 export const entityTypeRoutes = (ctx: ServiceContext): FastifyPluginAsyncTypebox => async (app) => {
   app.put('/entity-types/:type', {
     schema: {
+      operationId: 'putEntityType',
       tags: ['entity types'],
       summary: 'Register or change a versioned entity type',
       params: TypeParams,
       body: DefinitionInput,
-      response: { 200: EntityTypeSchema, 201: EntityTypeSchema, ...problems(400, 409, 413, 415) }
+      response: {
+        200: respond(EntityTypeSchema, 'Changed (revision raised) or unchanged'),
+        201: respond(EntityTypeSchema, 'Registered: revision 1'),
+        ...problems(400, 409, 413, 415)
+      }
     }
   }, async (request, reply) => {
     const { created, entityType } = await putEntityType(ctx, request.params.type, request.body)
@@ -62,10 +79,11 @@ export const entityTypeRoutes = (ctx: ServiceContext): FastifyPluginAsyncTypebox
 
   app.get('/entity-types', {
     schema: {
+      operationId: 'listEntityTypes',
       tags: ['entity types'],
       summary: 'List the registered entity types (by name)',
       querystring: Query(PageQuery),
-      response: { 200: page(EntityTypeSchema), ...problems(400) }
+      response: { 200: respond(page(EntityTypeSchema), 'A page of entity types, by name'), ...problems(400) }
     }
   }, async (request) => {
     const found = await entityTypes(ctx, decodeCursor('entity-types', request.query.cursor, 'string'), request.query.limit ?? 50)
@@ -74,20 +92,22 @@ export const entityTypeRoutes = (ctx: ServiceContext): FastifyPluginAsyncTypebox
 
   app.get('/entity-types/:type', {
     schema: {
+      operationId: 'getEntityType',
       tags: ['entity types'],
       summary: 'Read one entity type',
       params: TypeParams,
-      response: { 200: EntityTypeSchema, ...problems(400, 404) }
+      response: { 200: respond(EntityTypeSchema, 'The entity type and its current definition'), ...problems(400, 404) }
     }
   }, async (request) => await entityType(ctx, request.params.type))
 
   app.get('/entity-types/:type/revisions', {
     schema: {
+      operationId: 'listEntityTypeRevisions',
       tags: ['entity types'],
       summary: 'List every kept revision of an entity type definition',
       params: TypeParams,
       querystring: Query(PageQuery),
-      response: { 200: page(Revision), ...problems(400, 404) }
+      response: { 200: respond(page(Revision), 'A page of the type\'s revisions, oldest first'), ...problems(400, 404) }
     }
   }, async (request) => {
     const { type } = request.params

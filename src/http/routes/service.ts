@@ -10,11 +10,11 @@ const Status = Type.Object({ status: Type.String() })
 /** Liveness and readiness probes. */
 export const serviceRoutes = (ctx: ServiceContext): FastifyPluginAsyncTypebox => async (app) => {
   app.get('/health', {
-    schema: { tags: ['service'], summary: 'The process is up', response: { 200: Status } }
+    schema: { operationId: 'health', tags: ['service'], summary: 'The process is up', response: { 200: Status } }
   }, async () => ({ status: 'ok' }))
 
   app.get('/ready', {
-    schema: { tags: ['service'], summary: 'The database is reachable', response: { 200: Status, ...problems(503) } }
+    schema: { operationId: 'ready', tags: ['service'], summary: 'The database is reachable', response: { 200: Status, ...problems(503) } }
   }, async (request, reply) => {
     try {
       await checkDatabase(ctx)

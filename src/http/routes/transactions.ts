@@ -8,9 +8,9 @@ import { revertTransaction } from '../../services/revert.js'
 import type { JsonObject } from '../../versioning/json.js'
 import { decodeCursor, pageBody } from '../cursor.js'
 import {
-  Actor, EntityId, IdempotencyHeaders, JsonObjectSchema, Operation, PageQuery, Query, Transaction, TransactionId, TypeName, page, problems
+  Actor, EntityId, IdempotencyHeaders, JsonObjectSchema, Operation, PageQuery, Query, Transaction, TransactionId, TypeName, page, problems, respond
 } from '../schemas.js'
-import { RevertAnswer, sendWrite } from './write-reply.js'
+import { revertResponses, sendWrite } from './write-reply.js'
 
 const ChangeInput = Type.Object({
   type: TypeName,
@@ -50,12 +50,17 @@ const IdParams = Type.Object({ id: TransactionId })
 export const transactionRoutes = (ctx: ServiceContext): FastifyPluginAsyncTypebox => async (app) => {
   app.post('/transactions', {
     schema: {
+      operationId: 'recordTransaction',
       tags: ['transactions'],
       summary: 'Record the changes of one database transaction',
       description: 'Records a version per changed entity, as one atomic transaction. A transaction that changes nothing versioned is not recorded (200 with transaction null).',
       headers: IdempotencyHeaders,
       body: TransactionInput,
-      response: { 200: RecordAnswer, 201: RecordAnswer, ...problems(400, 404, 409, 413, 415, 422) }
+      response: {
+        200: respond(RecordAnswer, 'Nothing versioned changed: no transaction was recorded (transaction is null, versions empty)'),
+        201: respond(RecordAnswer, 'Recorded: the transaction and one version per changed entity'),
+        ...problems(400, 404, 409, 413, 415, 422)
+      }
     }
   }, async (request, reply) => {
     const body = request.body
@@ -68,6 +73,7 @@ export const transactionRoutes = (ctx: ServiceContext): FastifyPluginAsyncTypebo
 
   app.get('/transactions', {
     schema: {
+      operationId: 'listTransactions',
       tags: ['transactions'],
       summary: 'List transactions, newest first',
       querystring: Query({
@@ -77,7 +83,7 @@ export const transactionRoutes = (ctx: ServiceContext): FastifyPluginAsyncTypebo
         since: Type.Optional(Type.String({ format: 'date-time', description: 'issuedAt >= since' })),
         until: Type.Optional(Type.String({ format: 'date-time', description: 'issuedAt < until' }))
       }),
-      response: { 200: page(Type.Ref('Transaction')), ...problems(400) }
+      response: { 200: respond(page(Type.Ref('Transaction')), 'A page of transactions, newest first'), ...problems(400) }
     }
   }, async (request) => {
     const { limit = 50, cursor, ...filter } = request.query
@@ -87,22 +93,24 @@ export const transactionRoutes = (ctx: ServiceContext): FastifyPluginAsyncTypebo
 
   app.get('/transactions/:id', {
     schema: {
+      operationId: 'getTransaction',
       tags: ['transactions'],
       summary: 'Read one transaction with every version it created',
       params: IdParams,
-      response: { 200: TransactionDetail, ...problems(400, 404) }
+      response: { 200: respond(TransactionDetail, 'The transaction with every version it created'), ...problems(400, 404) }
     }
   }, async (request) => await transactionDetail(ctx, request.params.id))
 
   app.post('/transactions/:id/revert', {
     schema: {
+      operationId: 'revertTransaction',
       tags: ['revert'],
       summary: 'Undo what one transaction did, as a new transaction',
       description: 'Each entity the transaction changed goes back to its state just before it. 409 with `conflicts` when a later transaction changed one of them, unless `force` is true.',
       params: IdParams,
       headers: IdempotencyHeaders,
       body: TransactionRevertInput,
-      response: { 200: RevertAnswer, 201: RevertAnswer, ...problems(400, 404, 409, 413, 415, 422) }
+      response: { ...revertResponses, ...problems(400, 404, 409, 413, 415, 422) }
     },
     // Every member is optional, and so is the body itself (a JSON null is still a 400).
     preValidation: async (request) => { if (request.body === undefined) request.body = {} }

@@ -1,5 +1,6 @@
 import type { FastifyReply } from 'fastify'
 import { Type } from 'typebox'
+import { respond } from '../schemas.js'
 import type { WriteOutcome } from '../../services/idempotency.js'
 
 export const RevertAnswer = Type.Object({
@@ -7,6 +8,11 @@ export const RevertAnswer = Type.Object({
   changes: Type.Array(Type.Ref('Change')),
   versions: Type.Array(Type.Ref('Version'))
 })
+
+export const revertResponses = {
+  200: respond(RevertAnswer, 'Nothing to change, or a dry run: the changes that would be made; nothing recorded'),
+  201: respond(RevertAnswer, 'Recorded as a new transaction; apply `changes` in order to the backend\'s own store')
+}
 
 /** Sends the answer of a write; a replayed idempotent answer says so in a header. */
 export async function sendWrite (reply: FastifyReply, outcome: WriteOutcome): Promise<FastifyReply> {
