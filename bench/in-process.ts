@@ -1,6 +1,5 @@
-import { DefinitionCache } from '../src/services/definitions.js'
+import { Tenants } from '../src/services/tenants.js'
 import { ingestTransaction } from '../src/services/ingest.js'
-import { LatestVersionCache } from '../src/services/latest-cache.js'
 import { DEFAULT_LATEST_CACHE_BYTES } from '../src/http/app.js'
 import { openDatabase } from '../src/store/database.js'
 import type { JsonObject } from '../src/versioning/json.js'
@@ -16,7 +15,7 @@ import type { Workload } from './workload.js'
  */
 export async function ingestInProcess (databaseUrl: string, workload: Workload, changesPerTransaction: number, seconds: number, label: string): Promise<LoadFigures> {
   const db = await openDatabase({ databaseUrl, poolSize: CONNECTIONS })
-  const scope = { db, tenant: TENANT, definitions: new DefinitionCache(TENANT), latest: new LatestVersionCache(DEFAULT_LATEST_CACHE_BYTES) }
+  const scope = new Tenants(db, DEFAULT_LATEST_CACHE_BYTES).context(undefined, TENANT)
   const latencies: number[] = []
   let transactions = 0
   let versions = 0

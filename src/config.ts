@@ -13,8 +13,17 @@ const ConfigSchema = Type.Object({
   LOG_LEVEL: Type.Unsafe<LogLevel>({ type: 'string', enum: LOG_LEVELS, default: 'info' }),
   BODY_LIMIT: Type.Integer({ default: 5 * 1024 * 1024, minimum: 1024 }),
   DB_POOL_SIZE: Type.Integer({ default: 10, minimum: 1 }),
-  IDEMPOTENCY_RETENTION_HOURS: Type.Number({ default: 24, minimum: 1 }),
-  LATEST_CACHE_MB: Type.Number({ default: 64, minimum: 0 })
+  IDEMPOTENCY_RETENTION_HOURS: Type.Integer({ default: 24, minimum: 1 }),
+  LATEST_CACHE_MB: Type.Number({ default: 64, minimum: 0 }),
+  // The admin key of the first start, instead of a generated one (at least 32 characters).
+  REWIND_BOOTSTRAP_KEY: Type.Optional(Type.String({ minLength: 32 })),
+  RATE_LIMIT_PER_SECOND: Type.Integer({ default: 10_000, minimum: 1 }),
+  MAX_CHANGES: Type.Integer({ default: 10_000, minimum: 1 }),
+  MAX_RELATIONS: Type.Integer({ default: 64, minimum: 1 }),
+  MAX_REVERT_ENTITIES: Type.Integer({ default: 10_000, minimum: 1 }),
+  REQUEST_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 100 }),
+  BODY_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 100 }),
+  STATEMENT_TIMEOUT_MS: Type.Integer({ default: 20_000, minimum: 100 })
 })
 
 export type Config = Static<typeof ConfigSchema>

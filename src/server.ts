@@ -4,6 +4,7 @@ import { buildApp } from './http/app.js'
 import { openDatabase } from './store/database.js'
 import { purgeIdempotencyKeys } from './store/idempotency.js'
 import { migrateToLatest } from './store/migrate.js'
+import { bootstrapAdminKey } from './services/api-keys.js'
 
 /** Start-up failures a person can fix get one clear line, not a stack trace. */
 function fail (what: string, error: unknown): never {
@@ -17,7 +18,9 @@ try {
 } catch (error) {
   fail('invalid configuration', error)
 }
-const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DB_POOL_SIZE })
+const db = await openDatabase({
+  databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DB_POOL_SIZE, statementTimeoutMs: config.STATEMENT_TIMEOUT_MS
+})
 try {
   await migrateToLatest(db)
 } catch (error) {
@@ -25,9 +28,31 @@ try {
   fail(`cannot prepare the database${config.DATABASE_URL === undefined || config.DATABASE_URL === '' ? ` in ${config.DATA_DIR}` : ''}`, error)
 }
 
+let adminKeyFile: string | undefined
+try {
+  adminKeyFile = await bootstrapAdminKey(db, config.DATA_DIR, config.REWIND_BOOTSTRAP_KEY)
+} catch (error) {
+  await db.destroy().catch(() => {})
+  fail('cannot create the first admin key', error)
+}
+
 const app = await buildApp({
-  db, bodyLimit: config.BODY_LIMIT, logger: { level: config.LOG_LEVEL }, latestCacheBytes: Math.round(config.LATEST_CACHE_MB * 1024 * 1024)
+  db,
+  bodyLimit: config.BODY_LIMIT,
+  logger: { level: config.LOG_LEVEL, redact: { paths: ['req.headers.authorization', 'req.headers["idempotency-key"]'], censor: '[redacted]' } },
+  latestCacheBytes: Math.round(config.LATEST_CACHE_MB * 1024 * 1024),
+  limits: {
+    maxChanges: config.MAX_CHANGES,
+    maxRelations: config.MAX_RELATIONS,
+    maxRevertEntities: config.MAX_REVERT_ENTITIES,
+    ratePerSecond: config.RATE_LIMIT_PER_SECOND,
+    bodyTimeoutMs: config.BODY_TIMEOUT_MS,
+    requestTimeoutMs: config.REQUEST_TIMEOUT_MS
+  }
 })
+if (adminKeyFile !== undefined) {
+  app.log.warn(`first start: created an admin API key for tenant "default"; it is in ${adminKeyFile} (readable by this user only)`)
+}
 
 // Idempotency keys are kept for the retention period, then purged by the service itself.
 const purge = (): void => {

@@ -3,13 +3,15 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Db } from '../store/database.js'
-import type { ServiceContext } from '../services/context.js'
-import { DefinitionCache } from '../services/definitions.js'
-import { LatestVersionCache } from '../services/latest-cache.js'
+import { KeyRing } from '../services/api-keys.js'
+import { DEFAULT_LIMITS, type Limits } from '../services/context.js'
+import { Tenants } from '../services/tenants.js'
+import { registerAuth } from './auth.js'
 import { registerJsonParser } from './json-body.js'
 import { frameworkError, registerProblemHandlers } from './problem.js'
 import { sharedSchemas } from './schemas.js'
 import { registerValidators } from './validation.js'
+import { apiKeyRoutes } from './routes/api-keys.js'
 import { entityRoutes } from './routes/entities.js'
 import { entityTypeRoutes } from './routes/entity-types.js'
 import { serviceRoutes } from './routes/service.js'
@@ -17,13 +19,16 @@ import { transactionRoutes } from './routes/transactions.js'
 
 export interface AppOptions {
   db: Db
-  tenant?: string
   bodyLimit?: number
   logger?: FastifyServerOptions['logger']
   /** Destroy the database when the app closes (default true). */
   closeDatabase?: boolean
   /** Bytes of recently written entity states kept to skip reading them on the next write (0: none). */
   latestCacheBytes?: number
+  /** Limits of one request (defaults: the contract's). */
+  limits?: Partial<Limits & { ratePerSecond: number, bodyTimeoutMs: number, requestTimeoutMs: number }>
+  /** How long an authenticated key is trusted without asking the database again (revocation delay). */
+  keyCacheMs?: number
 }
 
 export const DEFAULT_LATEST_CACHE_BYTES = 64 * 1024 * 1024
@@ -41,20 +46,15 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false } }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
-  const tenant = options.tenant ?? 'default'
-  const cacheBytes = options.latestCacheBytes ?? DEFAULT_LATEST_CACHE_BYTES
-  const ctx: ServiceContext = {
-    db: options.db,
-    tenant,
-    definitions: new DefinitionCache(tenant),
-    ...(cacheBytes > 0 ? { latest: new LatestVersionCache(cacheBytes) } : {})
-  }
+  const tenants = new Tenants(options.db, options.latestCacheBytes ?? DEFAULT_LATEST_CACHE_BYTES, { ...DEFAULT_LIMITS, ...options.limits })
+  const keys = new KeyRing(options.db, options.keyCacheMs)
   if (options.closeDatabase !== false) app.addHook('onClose', async () => { await options.db.destroy() })
 
   for (const schema of sharedSchemas) app.addSchema(schema)
   registerValidators(app, sharedSchemas)
   registerJsonParser(app)
   registerProblemHandlers(app)
+  registerAuth(app, tenants, keys)
 
   await app.register(swagger, {
     openapi: {
@@ -73,9 +73,10 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   })
   await app.register(swaggerUi, { routePrefix: '/docs' })
 
-  await app.register(serviceRoutes(ctx))
-  await app.register(entityTypeRoutes(ctx))
-  await app.register(transactionRoutes(ctx))
-  await app.register(entityRoutes(ctx))
+  await app.register(serviceRoutes())
+  await app.register(entityTypeRoutes())
+  await app.register(transactionRoutes())
+  await app.register(entityRoutes())
+  await app.register(apiKeyRoutes(keys))
   return app
 }

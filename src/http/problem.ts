@@ -2,11 +2,12 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { DomainError, type ProblemKind } from '../versioning/errors.js'
 
 const TITLES: Record<number, string> = {
-  400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 413: 'Content Too Large', 414: 'URI Too Long',
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 408: 'Request Timeout', 429: 'Too Many Requests', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 413: 'Content Too Large', 414: 'URI Too Long',
   415: 'Unsupported Media Type', 422: 'Unprocessable Content', 500: 'Internal Server Error', 503: 'Service Unavailable'
 }
 const DOMAIN_STATUS: Record<ProblemKind, number> = {
-  'invalid-request': 400, 'not-found': 404, conflict: 409, 'idempotency-key-reused': 422, unavailable: 503
+  'invalid-request': 400, 'not-found': 404, conflict: 409, 'idempotency-key-reused': 422, unavailable: 503,
+  unauthorized: 401, forbidden: 403, 'limit-exceeded': 400
 }
 const SLUGS: Record<number, string> = {
   400: 'invalid-request', 404: 'not-found', 405: 'method-not-allowed', 409: 'conflict', 413: 'body-too-large',
@@ -34,6 +35,7 @@ export function problem (status: number, detail: string, extensions: Record<stri
 
 export function sendProblem (reply: FastifyReply, body: ProblemBody): FastifyReply {
   if (body.status === 503) reply.header('retry-after', '5')
+  if (body.status === 401) reply.header('www-authenticate', 'Bearer realm="rewind"')
   return reply.code(body.status).type('application/problem+json').send(body)
 }
 

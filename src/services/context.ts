@@ -1,14 +1,35 @@
+import type { Caller } from '../access/index.js'
 import type { Db } from '../store/database.js'
+import type { RecordedBy } from '../store/rows.js'
 import type { DefinitionCache } from './definitions.js'
 import type { LatestVersionCache } from './latest-cache.js'
 
 /**
  * What every use case works on: the database, the tenant it serves, the tenant's type
- * definitions, and hints of the latest versions this process wrote.
+ * definitions, hints of the latest versions this process wrote, and who is asking.
  */
 export interface ServiceContext {
   db: Db
   tenant: string
   definitions: DefinitionCache
   latest?: LatestVersionCache
+  /** The API key the request came with (none: the operator's own tools). */
+  caller?: Caller
+  limits: Limits
 }
+
+/** What one request may ask for at most (each configurable, see src/config.ts). */
+export interface Limits {
+  /** Changes in one POST /transactions. */
+  maxChanges: number
+  /** Relations one entity type declares. */
+  maxRelations: number
+  /** Entities one revert touches. */
+  maxRevertEntities: number
+}
+
+export const DEFAULT_LIMITS: Limits = { maxChanges: 10_000, maxRelations: 64, maxRevertEntities: 10_000 }
+
+/** What a transaction recorded for this caller carries as `recordedBy`. */
+export const recordedBy = (ctx: ServiceContext): RecordedBy | undefined =>
+  ctx.caller === undefined ? undefined : { keyId: ctx.caller.keyId, keyName: ctx.caller.keyName }

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto'
 import { conflict, keyReused } from '../versioning/errors.js'
-import { inTransaction, type Db, type Trx } from '../store/database.js'
+import { inTransaction, type Trx } from '../store/database.js'
 import { findIdempotencyKey, saveIdempotencyKey } from '../store/idempotency.js'
 import { tryLockName } from '../store/locks.js'
+import type { ServiceContext } from './context.js'
 
 export interface WriteResponse { statusCode: number, body: unknown }
 export interface WriteOutcome extends WriteResponse { replayed: boolean }
@@ -43,20 +44,22 @@ export function idempotentRequest (key: string | undefined, route: string, body:
  * rejected (422), and a retry while the first is still running is a conflict (409).
  */
 export async function runWrite (
-  db: Db, tenant: string, idempotency: IdempotentRequest | undefined, write: (trx: Trx) => Promise<WriteResponse>
+  ctx: ServiceContext, idempotency: IdempotentRequest | undefined, write: (trx: Trx) => Promise<WriteResponse>
 ): Promise<WriteOutcome> {
-  return await inTransaction(db, async (trx) => {
+  return await inTransaction(ctx.db, async (trx) => {
     if (idempotency === undefined) return { ...await write(trx), replayed: false }
-    if (!await tryLockName(trx, tenant, `\u0000idempotency\u0000${idempotency.key}`)) {
+    // Idempotency keys belong to the API key that sent them: another key's are another namespace.
+    const name = { tenant: ctx.tenant, apiKeyId: ctx.caller?.keyId ?? '', key: idempotency.key }
+    if (!await tryLockName(trx, ctx.tenant, `\u0000idempotency\u0000${name.apiKeyId}\u0000${idempotency.key}`)) {
       throw conflict('a request with this Idempotency-Key is still being processed; retry later')
     }
-    const stored = await findIdempotencyKey(trx, tenant, idempotency.key)
+    const stored = await findIdempotencyKey(trx, name)
     if (stored !== undefined) {
       if (stored.requestHash !== idempotency.fingerprint) throw keyReused('this Idempotency-Key was used with another request')
       return { statusCode: stored.statusCode, body: stored.body, replayed: true }
     }
     const response = await write(trx)
-    await saveIdempotencyKey(trx, tenant, idempotency.key, { requestHash: idempotency.fingerprint, ...response })
+    await saveIdempotencyKey(trx, name, { requestHash: idempotency.fingerprint, ...response })
     return { ...response, replayed: false }
   })
 }

@@ -1,4 +1,5 @@
-import type { ServiceContext } from './context.js'
+import { checkMeta } from '../versioning/meta.js'
+import { recordedBy, type ServiceContext } from './context.js'
 import { writeResponse, type IdempotentRequest, type WriteOutcome } from './idempotency.js'
 import { recordChanges, recordChangesOptimistically, type TransactionInput } from './record.js'
 import { recordInTransaction } from './write.js'
@@ -14,6 +15,8 @@ export async function ingestTransaction (
   ctx: ServiceContext, input: TransactionInput, idempotency: IdempotentRequest | undefined
 ): Promise<WriteOutcome> {
   const { db, tenant, definitions, latest } = ctx
+  checkMeta(input.meta)
+  input = { ...input, recordedBy: recordedBy(ctx) }
   const types = input.changes.map((c) => c.type)
   if (idempotency === undefined) {
     return { ...writeResponse(await recordChangesOptimistically(db, tenant, await definitions.get(db, types), input, latest)), replayed: false }

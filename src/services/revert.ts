@@ -2,12 +2,13 @@ import { conflict, invalid, notFound } from '../versioning/errors.js'
 import { entityRef } from '../versioning/keys.js'
 import type { JsonObject } from '../versioning/json.js'
 import { orderForForeignKeys, planEntityRevert, type Change, type PlannedChange } from '../versioning/revert-plan.js'
+import { checkMeta } from '../versioning/meta.js'
 import { liveData, type Version } from '../versioning/version.js'
 import type { Trx } from '../store/database.js'
 import { lockNames } from '../store/locks.js'
 import { firstMissingTransaction, getTransaction } from '../store/transactions.js'
 import { entityHasVersions, laterTransactionIds, versionsAt, versionsOfTransaction, type EntityName } from '../store/versions.js'
-import type { ServiceContext } from './context.js'
+import { recordedBy, type ServiceContext } from './context.js'
 import type { Definitions } from './definitions.js'
 import type { IdempotentRequest, WriteOutcome } from './idempotency.js'
 import { recordChanges, type RecordResult } from './record.js'
@@ -123,14 +124,15 @@ async function revertRelations (
 }
 
 async function record (
-  trx: Trx, tenant: string, definitions: Definitions, changes: PlannedChange[], revertOf: JsonObject, options: RevertOptions
+  ctx: ServiceContext, trx: Trx, definitions: Definitions, changes: PlannedChange[], revertOf: JsonObject, options: RevertOptions
 ): Promise<RevertResult> {
   const ordered = orderForForeignKeys(changes, definitions)
   if (options.dryRun === true || ordered.length === 0) return { transaction: null, versions: [], changes: ordered }
-  const recorded = await recordChanges(trx, tenant, definitions, {
+  const recorded = await recordChanges(trx, ctx.tenant, definitions, {
     actor: options.actor,
     meta: options.meta,
     revertOf,
+    recordedBy: recordedBy(ctx),
     changes: ordered.map((c) => ({ type: c.type, op: c.op, id: c.id, ...(c.data === null ? {} : { data: c.data }) }))
   })
   return { ...recorded, changes: ordered }
@@ -151,6 +153,7 @@ export async function revertEntity (
   ctx: ServiceContext, request: EntityRevertRequest, idempotency: IdempotentRequest | undefined
 ): Promise<WriteOutcome> {
   if (request.relations.some((r) => r.trim() === '')) throw invalid('relation names must not be empty')
+  checkMeta(request.meta)
   return await recordInTransaction(ctx, idempotency, async (trx) => await revertEntityIn(ctx, trx, request))
 }
 
@@ -173,7 +176,7 @@ async function revertEntityIn (ctx: ServiceContext, trx: Trx, request: EntityRev
     await revertRelations(trx, tenant, definitions, collector, type,
       [{ key, then: liveData(then.get(ref)), now: liveData(now.get(ref)) }], tree, to)
   }
-  return await record(trx, tenant, definitions, collector.list(), { type, id: key, to }, request)
+  return await record(ctx, trx, definitions, collector.list(), { type, id: key, to }, request)
 }
 
 function validatePaths (definitions: Definitions, type: string, tree: PathTree): void {
@@ -195,6 +198,7 @@ export interface TransactionRevertRequest extends RevertOptions {
 export async function revertTransaction (
   ctx: ServiceContext, request: TransactionRevertRequest, idempotency: IdempotentRequest | undefined
 ): Promise<WriteOutcome> {
+  checkMeta(request.meta)
   return await recordInTransaction(ctx, idempotency, async (trx) => await revertTransactionIn(ctx, trx, request))
 }
 
@@ -221,5 +225,5 @@ async function revertTransactionIn (ctx: ServiceContext, trx: Trx, request: Tran
     const change = planEntityRevert(e.type, e.key, liveData(before.get(ref)), current)
     return change === undefined ? [] : [{ change, before: current }]
   })
-  return await record(trx, tenant, definitions, changes, { transaction: id }, request)
+  return await record(ctx, trx, definitions, changes, { transaction: id }, request)
 }

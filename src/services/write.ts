@@ -13,7 +13,7 @@ export async function recordInTransaction<R extends RecordResult> (
   ctx: ServiceContext, idempotency: IdempotentRequest | undefined, write: (trx: Trx) => Promise<R>
 ): Promise<WriteOutcome> {
   let recorded: R | undefined
-  const outcome = await runWrite(ctx.db, ctx.tenant, idempotency, async (trx) => {
+  const outcome = await runWrite(ctx, idempotency, async (trx) => {
     recorded = await write(trx)
     return writeResponse(recorded)
   })

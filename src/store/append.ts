@@ -26,11 +26,12 @@ export async function appendTransaction (
     with locked as (
       select count(*) as n from (select pg_advisory_xact_lock(k) from unnest(${locks}::bigint[]) as k) as l
     ), tx as (
-      insert into transactions (tenant, issued_at, actor, meta, revert_of)
+      insert into transactions (tenant, issued_at, actor, meta, recorded_by, revert_of)
       select ${tenant}, date_trunc('milliseconds', coalesce(${tx.issuedAt ?? null}::timestamptz, now())), ${tx.actor ?? null},
-        ${JSON.stringify(tx.meta ?? {})}::jsonb, ${tx.revertOf === undefined ? null : JSON.stringify(tx.revertOf)}::jsonb
+        ${JSON.stringify(tx.meta ?? {})}::jsonb, ${tx.recordedBy === undefined ? null : JSON.stringify(tx.recordedBy)}::jsonb,
+        ${tx.revertOf === undefined ? null : JSON.stringify(tx.revertOf)}::jsonb
       from locked
-      returning id, issued_at, recorded_at, actor, meta, revert_of
+      returning id, issued_at, recorded_at, actor, meta, recorded_by, revert_of
     ), v as (
       insert into versions (tenant, type, entity_key, transaction_id, seq, position, operation, data, changeset)
       select ${tenant}, u.type, u.key, tx.id, u.seq, u.position, u.operation, u.data, u.changeset

@@ -23,6 +23,8 @@ export interface DatabaseOptions {
   searchPath?: string
   /** An already open PGlite instance to use instead of opening one. */
   pglite?: PGlite
+  /** Longest a statement may run, and a transaction may sit idle, on PostgreSQL (ms). */
+  statementTimeoutMs?: number
   /** Called for every SQL statement Kysely executes. */
   onQuery?: (event: LogEvent) => void
 }
@@ -35,7 +37,12 @@ export async function openDatabase (options: DatabaseOptions): Promise<Db> {
       Client: PreparingClient,
       connectionString: options.databaseUrl,
       max: options.poolSize ?? 10,
-      ...(options.searchPath !== undefined ? { options: `-c search_path=${options.searchPath}` } : {})
+      options: [
+        ...(options.searchPath !== undefined ? [`-c search_path=${options.searchPath}`] : []),
+        ...(options.statementTimeoutMs !== undefined
+          ? [`-c statement_timeout=${options.statementTimeoutMs}`, `-c idle_in_transaction_session_timeout=${options.statementTimeoutMs}`]
+          : [])
+      ].join(' ')
     })
     // A dropped connection must not crash the process: an idle one is replaced by the
     // pool; one in use fails its query (answered 503), and its own 'error' event is

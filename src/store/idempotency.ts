@@ -3,15 +3,18 @@ import type { Db } from './database.js'
 
 export interface StoredResponse { requestHash: string, statusCode: number, body: unknown }
 
-export async function findIdempotencyKey (db: Db, tenant: string, key: string): Promise<StoredResponse | undefined> {
+/** An Idempotency-Key as one API key of one tenant sent it. */
+export interface IdempotencyKeyName { tenant: string, apiKeyId: string, key: string }
+
+export async function findIdempotencyKey (db: Db, name: IdempotencyKeyName): Promise<StoredResponse | undefined> {
   const row = await db.selectFrom('idempotency_keys').select(['request_hash', 'status_code', 'response'])
-    .where('tenant', '=', tenant).where('key', '=', key).executeTakeFirst()
+    .where('tenant', '=', name.tenant).where('api_key_id', '=', name.apiKeyId).where('key', '=', name.key).executeTakeFirst()
   return row === undefined ? undefined : { requestHash: row.request_hash, statusCode: row.status_code ?? 200, body: row.response }
 }
 
-export async function saveIdempotencyKey (db: Db, tenant: string, key: string, stored: StoredResponse): Promise<void> {
+export async function saveIdempotencyKey (db: Db, name: IdempotencyKeyName, stored: StoredResponse): Promise<void> {
   await db.insertInto('idempotency_keys').values({
-    tenant, key, request_hash: stored.requestHash, status_code: stored.statusCode, response: JSON.stringify(stored.body)
+    tenant: name.tenant, api_key_id: name.apiKeyId, key: name.key, request_hash: stored.requestHash, status_code: stored.statusCode, response: JSON.stringify(stored.body)
   }).execute()
 }
 

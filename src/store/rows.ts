@@ -14,12 +14,16 @@ export interface VersionRow {
   changeset: unknown
 }
 
+/** Who recorded a transaction: the API key that sent it (null before keys existed), or a capture source. */
+export interface RecordedBy { keyId: string | null, keyName?: string, source?: string }
+
 export interface Transaction {
   id: number
   issuedAt: string
   recordedAt: string
   actor: string | null
   meta: JsonObject
+  recordedBy: RecordedBy | null
   revertOf?: JsonObject
 }
 
@@ -29,6 +33,7 @@ export interface TransactionRow {
   recorded_at: Date | string
   actor: string | null
   meta: unknown
+  recorded_by: unknown
   revert_of: unknown
 }
 
@@ -56,7 +61,8 @@ export function toTransaction (row: TransactionRow): Transaction {
     issuedAt: iso(row.issued_at),
     recordedAt: iso(row.recorded_at),
     actor: row.actor,
-    meta: (row.meta ?? {}) as JsonObject
+    meta: (row.meta ?? {}) as JsonObject,
+    recordedBy: (row.recorded_by ?? null) as RecordedBy | null
   }
   if (row.revert_of !== null && row.revert_of !== undefined) tx.revertOf = row.revert_of as JsonObject
   return tx

@@ -30,6 +30,7 @@ export interface TransactionTable {
   actor: string | null
   meta: Json
   revert_of: ColumnType<unknown, string | null, never>
+  recorded_by: ColumnType<unknown, string | null, never>
 }
 
 export interface VersionTable {
@@ -56,6 +57,7 @@ export interface ReferenceTable {
 
 export interface IdempotencyKeyTable {
   tenant: string
+  api_key_id: string
   key: string
   request_hash: string
   status_code: number | null
@@ -63,7 +65,18 @@ export interface IdempotencyKeyTable {
   created_at: Generated<Date>
 }
 
+export interface ApiKeyTable {
+  id: string
+  tenant: string
+  name: string
+  scopes: ColumnType<string[], string, never>
+  secret_hash: string
+  created_at: Timestamp
+  revoked_at: ColumnType<Date | null, never, Date>
+}
+
 export interface Database {
+  api_keys: ApiKeyTable
   entity_types: EntityTypeTable
   entity_type_revisions: EntityTypeRevisionTable
   transactions: TransactionTable

@@ -1,15 +1,17 @@
 import type { JsonObject } from '../versioning/json.js'
 import type { Db } from './database.js'
-import { toTransaction, type Transaction, type TransactionRow } from './rows.js'
+import { toTransaction, type RecordedBy, type Transaction, type TransactionRow } from './rows.js'
 
 export interface NewTransaction {
   issuedAt?: string | undefined
   actor?: string | undefined
   meta?: JsonObject | undefined
   revertOf?: JsonObject | undefined
+  /** The API key (or capture source) that recorded it, set by the service. */
+  recordedBy?: RecordedBy | undefined
 }
 
-const columns = ['id', 'issued_at', 'recorded_at', 'actor', 'meta', 'revert_of'] as const
+const columns = ['id', 'issued_at', 'recorded_at', 'actor', 'meta', 'recorded_by', 'revert_of'] as const
 
 export async function getTransaction (db: Db, tenant: string, id: number): Promise<Transaction | undefined> {
   const row = await db.selectFrom('transactions').select(columns)

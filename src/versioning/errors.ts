@@ -1,5 +1,6 @@
 /** Errors of the domain, each mapped by the HTTP layer to one problem type and status. */
-export type ProblemKind = 'invalid-request' | 'not-found' | 'conflict' | 'idempotency-key-reused' | 'unavailable'
+export type ProblemKind = 'invalid-request' | 'not-found' | 'conflict' | 'idempotency-key-reused' | 'unavailable' |
+  'unauthorized' | 'forbidden' | 'limit-exceeded'
 
 export class DomainError extends Error {
   constructor (
@@ -22,3 +23,10 @@ export const conflict = (message: string, extensions?: Record<string, unknown>):
 export const keyReused = (message: string): DomainError => new DomainError('idempotency-key-reused', message)
 /** The database cannot serve the request right now (503 with Retry-After). */
 export const unavailable = (message: string): DomainError => new DomainError('unavailable', message)
+/** No valid API key (401, with WWW-Authenticate: Bearer). */
+export const unauthorized = (message: string): DomainError => new DomainError('unauthorized', message)
+/** The API key lacks the scope the request needs (403). */
+export const forbidden = (message: string): DomainError => new DomainError('forbidden', message)
+/** A configured limit refused the request (400, problem type limit-exceeded). */
+export const limitExceeded = (message: string, extensions?: Record<string, unknown>): DomainError =>
+  new DomainError('limit-exceeded', message, extensions)

@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { changesetBetween, entityState, entityVersion, entityVersions } from '../../services/history.js'
-import type { ServiceContext } from '../../services/context.js'
 import { idempotentRequest } from '../../services/idempotency.js'
 import { revertEntity } from '../../services/revert.js'
 import type { JsonObject } from '../../versioning/json.js'
@@ -39,8 +38,9 @@ const RevertInput = Type.Object({
 }, { additionalProperties: false })
 
 /** An entity's history: versions, one version, its state at a transaction, changesets, revert. */
-export const entityRoutes = (ctx: ServiceContext): FastifyPluginAsyncTypebox => async (app) => {
+export const entityRoutes = (): FastifyPluginAsyncTypebox => async (app) => {
   app.get('/entities/:type/:id/versions', {
+    config: { access: 'read' },
     schema: {
       operationId: 'listVersions',
       tags: ['versions'],
@@ -53,11 +53,12 @@ export const entityRoutes = (ctx: ServiceContext): FastifyPluginAsyncTypebox => 
     const { type, id } = request.params
     const { limit = 50, order = 'asc', cursor } = request.query
     const list = `versions:${order}`
-    const found = await entityVersions(ctx, type, id, { order, limit, after: decodeCursor(list, cursor) })
+    const found = await entityVersions(request.ctx, type, id, { order, limit, after: decodeCursor(list, cursor) })
     return pageBody(found, list, (v) => v.transactionId)
   })
 
   app.get('/entities/:type/:id/versions/:transactionId', {
+    config: { access: 'read' },
     schema: {
       operationId: 'getVersion',
       tags: ['versions'],
@@ -68,10 +69,11 @@ export const entityRoutes = (ctx: ServiceContext): FastifyPluginAsyncTypebox => 
     }
   }, async (request) => {
     const { type, id, transactionId } = request.params
-    return await entityVersion(ctx, type, id, transactionId, request.query.relations)
+    return await entityVersion(request.ctx, type, id, transactionId, request.query.relations)
   })
 
   app.get('/entities/:type/:id', {
+    config: { access: 'read' },
     schema: {
       operationId: 'getEntityState',
       tags: ['entities'],
@@ -82,10 +84,11 @@ export const entityRoutes = (ctx: ServiceContext): FastifyPluginAsyncTypebox => 
     }
   }, async (request) => {
     const { type, id } = request.params
-    return await entityState(ctx, type, id, request.query.at, request.query.relations)
+    return await entityState(request.ctx, type, id, request.query.at, request.query.relations)
   })
 
   app.get('/entities/:type/:id/changeset', {
+    config: { access: 'read' },
     schema: {
       operationId: 'getChangeset',
       tags: ['versions'],
@@ -96,10 +99,11 @@ export const entityRoutes = (ctx: ServiceContext): FastifyPluginAsyncTypebox => 
     }
   }, async (request) => {
     const { type, id } = request.params
-    return await changesetBetween(ctx, type, id, request.query.from, request.query.to)
+    return await changesetBetween(request.ctx, type, id, request.query.from, request.query.to)
   })
 
   app.post('/entities/:type/:id/revert', {
+    config: { access: 'revert' },
     schema: {
       operationId: 'revertEntity',
       tags: ['revert'],
@@ -113,7 +117,7 @@ export const entityRoutes = (ctx: ServiceContext): FastifyPluginAsyncTypebox => 
   }, async (request, reply) => {
     const { type, id } = request.params
     const body = request.body
-    const outcome = await revertEntity(ctx, {
+    const outcome = await revertEntity(request.ctx, {
       type, key: id, to: body.to, relations: body.relations ?? [], dryRun: body.dryRun, actor: body.actor ?? undefined, meta: body.meta as JsonObject | undefined
     }, idempotentRequest(request.headers['idempotency-key'], `POST /entities/${type}/${id}/revert`, body))
     return await sendWrite(reply, outcome)

@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { entityType, entityTypeRevisions, entityTypes, putEntityType } from '../../services/entity-types.js'
-import type { ServiceContext } from '../../services/context.js'
 import { decodeCursor, pageBody } from '../cursor.js'
 import { PageQuery, Query, TypeName, page, problems, respond } from '../schemas.js'
 
@@ -58,8 +57,9 @@ const Revision = Type.Object({
 const TypeParams = Type.Object({ type: TypeName })
 
 /** Registering versioned entity types and reading them with their revisions. */
-export const entityTypeRoutes = (ctx: ServiceContext): FastifyPluginAsyncTypebox => async (app) => {
+export const entityTypeRoutes = (): FastifyPluginAsyncTypebox => async (app) => {
   app.put('/entity-types/:type', {
+    config: { access: 'types' },
     schema: {
       operationId: 'putEntityType',
       tags: ['entity types'],
@@ -73,11 +73,12 @@ export const entityTypeRoutes = (ctx: ServiceContext): FastifyPluginAsyncTypebox
       }
     }
   }, async (request, reply) => {
-    const { created, entityType } = await putEntityType(ctx, request.params.type, request.body)
+    const { created, entityType } = await putEntityType(request.ctx, request.params.type, request.body)
     return await reply.code(created ? 201 : 200).send(entityType)
   })
 
   app.get('/entity-types', {
+    config: { access: 'read' },
     schema: {
       operationId: 'listEntityTypes',
       tags: ['entity types'],
@@ -86,11 +87,12 @@ export const entityTypeRoutes = (ctx: ServiceContext): FastifyPluginAsyncTypebox
       response: { 200: respond(page(EntityTypeSchema), 'A page of entity types, by name'), ...problems(400) }
     }
   }, async (request) => {
-    const found = await entityTypes(ctx, decodeCursor('entity-types', request.query.cursor, 'string'), request.query.limit ?? 50)
+    const found = await entityTypes(request.ctx, decodeCursor('entity-types', request.query.cursor, 'string'), request.query.limit ?? 50)
     return pageBody(found, 'entity-types', (t) => t.type)
   })
 
   app.get('/entity-types/:type', {
+    config: { access: 'read' },
     schema: {
       operationId: 'getEntityType',
       tags: ['entity types'],
@@ -98,9 +100,10 @@ export const entityTypeRoutes = (ctx: ServiceContext): FastifyPluginAsyncTypebox
       params: TypeParams,
       response: { 200: respond(EntityTypeSchema, 'The entity type and its current definition'), ...problems(400, 404) }
     }
-  }, async (request) => await entityType(ctx, request.params.type))
+  }, async (request) => await entityType(request.ctx, request.params.type))
 
   app.get('/entity-types/:type/revisions', {
+    config: { access: 'read' },
     schema: {
       operationId: 'listEntityTypeRevisions',
       tags: ['entity types'],
@@ -111,7 +114,7 @@ export const entityTypeRoutes = (ctx: ServiceContext): FastifyPluginAsyncTypebox
     }
   }, async (request) => {
     const { type } = request.params
-    const found = await entityTypeRevisions(ctx, type, decodeCursor(`revisions:${type}`, request.query.cursor), request.query.limit ?? 50)
+    const found = await entityTypeRevisions(request.ctx, type, decodeCursor(`revisions:${type}`, request.query.cursor), request.query.limit ?? 50)
     return pageBody(found, `revisions:${type}`, (r) => r.revision)
   })
 }

@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { transactionDetail, transactions } from '../../services/history.js'
-import type { ServiceContext } from '../../services/context.js'
 import { idempotentRequest } from '../../services/idempotency.js'
 import { ingestTransaction } from '../../services/ingest.js'
 import { revertTransaction } from '../../services/revert.js'
@@ -47,8 +46,9 @@ const TransactionRevertInput = Type.Object({
 const IdParams = Type.Object({ id: TransactionId })
 
 /** Recording transactions, reading them, and undoing one. */
-export const transactionRoutes = (ctx: ServiceContext): FastifyPluginAsyncTypebox => async (app) => {
+export const transactionRoutes = (): FastifyPluginAsyncTypebox => async (app) => {
   app.post('/transactions', {
+    config: { access: 'write' },
     schema: {
       operationId: 'recordTransaction',
       tags: ['transactions'],
@@ -64,7 +64,7 @@ export const transactionRoutes = (ctx: ServiceContext): FastifyPluginAsyncTypebo
     }
   }, async (request, reply) => {
     const body = request.body
-    const outcome = await ingestTransaction(ctx, {
+    const outcome = await ingestTransaction(request.ctx, {
       actor: body.actor ?? undefined, meta: body.meta as JsonObject | undefined, issuedAt: body.issuedAt,
       changes: body.changes.map((c) => ({ ...c, data: c.data as JsonObject | undefined }))
     }, idempotentRequest(request.headers['idempotency-key'], 'POST /transactions', body))
@@ -72,6 +72,7 @@ export const transactionRoutes = (ctx: ServiceContext): FastifyPluginAsyncTypebo
   })
 
   app.get('/transactions', {
+    config: { access: 'read' },
     schema: {
       operationId: 'listTransactions',
       tags: ['transactions'],
@@ -87,11 +88,12 @@ export const transactionRoutes = (ctx: ServiceContext): FastifyPluginAsyncTypebo
     }
   }, async (request) => {
     const { limit = 50, cursor, ...filter } = request.query
-    const found = await transactions(ctx, { ...filter, limit, before: decodeCursor('transactions', cursor) })
+    const found = await transactions(request.ctx, { ...filter, limit, before: decodeCursor('transactions', cursor) })
     return pageBody(found, 'transactions', (tx) => tx.id)
   })
 
   app.get('/transactions/:id', {
+    config: { access: 'read' },
     schema: {
       operationId: 'getTransaction',
       tags: ['transactions'],
@@ -99,9 +101,10 @@ export const transactionRoutes = (ctx: ServiceContext): FastifyPluginAsyncTypebo
       params: IdParams,
       response: { 200: respond(TransactionDetail, 'The transaction with every version it created'), ...problems(400, 404) }
     }
-  }, async (request) => await transactionDetail(ctx, request.params.id))
+  }, async (request) => await transactionDetail(request.ctx, request.params.id))
 
   app.post('/transactions/:id/revert', {
+    config: { access: 'revert' },
     schema: {
       operationId: 'revertTransaction',
       tags: ['revert'],
@@ -116,7 +119,7 @@ export const transactionRoutes = (ctx: ServiceContext): FastifyPluginAsyncTypebo
     preValidation: async (request) => { if (request.body === undefined) request.body = {} }
   }, async (request, reply) => {
     const { body, params } = request
-    const outcome = await revertTransaction(ctx,
+    const outcome = await revertTransaction(request.ctx,
       { ...body, id: params.id, actor: body.actor ?? undefined, meta: body.meta as JsonObject | undefined },
       idempotentRequest(request.headers['idempotency-key'], `POST /transactions/${params.id}/revert`, body))
     return await sendWrite(reply, outcome)

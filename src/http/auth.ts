@@ -1,0 +1,53 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { allows, type Caller, type Requirement } from '../access/index.js'
+import type { KeyRing } from '../services/api-keys.js'
+import type { ServiceContext } from '../services/context.js'
+import type { Tenants } from '../services/tenants.js'
+import { forbidden, unauthorized } from '../versioning/errors.js'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The scope a route needs, or 'public'. A route that names none is open only under /docs. */
+    access?: Requirement
+  }
+  interface FastifyRequest {
+    /** The caller's tenant, its definitions and the caller itself. */
+    ctx: ServiceContext
+    caller: Caller | undefined
+  }
+}
+
+const BEARER = /^Bearer +([^\s]+) *$/i
+
+/**
+ * Every route needs `Authorization: Bearer <api key>` and the scope its `access` names:
+ * no key, or an unknown or revoked one, is 401 (with WWW-Authenticate: Bearer); a key
+ * without the scope is 403. An onRequest hook of our own rather than @fastify/bearer-auth,
+ * which answers its own (non problem+json) bodies and knows neither tenants nor scopes.
+ */
+export function registerAuth (app: FastifyInstance, tenants: Tenants, keys: KeyRing): void {
+  app.decorateRequest('ctx', null as unknown as ServiceContext)
+  app.decorateRequest('caller', undefined)
+  app.addHook('onRequest', async (request: FastifyRequest) => {
+    const needed = request.routeOptions.config?.access ?? (isDocs(request) ? 'public' : 'admin')
+    if (needed === 'public') {
+      request.ctx = tenants.context(undefined)
+      return
+    }
+    const header = request.headers.authorization
+    if (header === undefined || header === '') throw unauthorized('this request needs an API key: send "Authorization: Bearer <key>"')
+    const match = BEARER.exec(header)
+    if (match === null) throw unauthorized('the Authorization header must be "Bearer <key>"')
+    const caller = await keys.authenticate(match[1]!)
+    if (caller === undefined) throw unauthorized('the API key is not valid (unknown or revoked)')
+    if (!allows(caller.scopes, needed)) throw forbidden(`this API key lacks the "${needed}" scope`)
+    request.caller = caller
+    request.ctx = tenants.context(caller)
+  })
+}
+
+/** Swagger UI and the OpenAPI document are public; the 404 handler (no route) is too. */
+function isDocs (request: FastifyRequest): boolean {
+  const url = request.routeOptions.url
+  return url === undefined || url === '/docs' || url.startsWith('/docs/')
+}

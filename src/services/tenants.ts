@@ -1,0 +1,32 @@
+import type { Caller } from '../access/index.js'
+import type { Db } from '../store/database.js'
+import { DEFAULT_LIMITS, type Limits, type ServiceContext } from './context.js'
+import { DefinitionCache } from './definitions.js'
+import { LatestVersionCache } from './latest-cache.js'
+
+/** The service's shared state, handed to each request as the context of its caller's tenant. */
+export class Tenants {
+  private readonly definitions = new Map<string, DefinitionCache>()
+  private readonly latest: LatestVersionCache | undefined
+
+  constructor (readonly db: Db, latestCacheBytes: number, private readonly limits: Limits = DEFAULT_LIMITS) {
+    this.latest = latestCacheBytes > 0 ? new LatestVersionCache(latestCacheBytes) : undefined
+  }
+
+  /** The context of a caller's tenant (without a caller: the operator's, in `tenant`). */
+  context (caller: Caller | undefined, tenant = caller?.tenant ?? 'default'): ServiceContext {
+    let definitions = this.definitions.get(tenant)
+    if (definitions === undefined) {
+      definitions = new DefinitionCache(tenant)
+      this.definitions.set(tenant, definitions)
+    }
+    return {
+      db: this.db,
+      tenant,
+      definitions,
+      limits: this.limits,
+      ...(this.latest !== undefined ? { latest: this.latest } : {}),
+      ...(caller !== undefined ? { caller } : {})
+    }
+  }
+}
