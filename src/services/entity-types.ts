@@ -2,7 +2,7 @@ import {
   associationDefinition, normalizeDefinition, referenceFields,
   type EntityType, type EntityTypeDefinition, type EntityTypeInput
 } from '../versioning/entity-type.js'
-import { conflict, notFound } from '../versioning/errors.js'
+import { conflict, limitExceeded, notFound } from '../versioning/errors.js'
 import { jsonEqual } from '../versioning/json.js'
 import { inTransaction, type Trx } from '../store/database.js'
 import {
@@ -25,6 +25,10 @@ const TYPES_LOCK = '\u0000entity-types'
 export async function putEntityType (ctx: ServiceContext, type: string, input: EntityTypeInput): Promise<PutResult> {
   const { db, tenant } = ctx
   const definition = normalizeDefinition(input)
+  const relations = Object.keys(definition.relations).length
+  if (relations > ctx.limits.maxRelations) {
+    throw limitExceeded(`a type declares at most ${ctx.limits.maxRelations} relations (this one: ${relations})`)
+  }
   ctx.definitions.invalidate()
   const result = await inTransaction(db, async (trx) => {
     await lockNames(trx, tenant, [TYPES_LOCK])

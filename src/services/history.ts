@@ -99,8 +99,26 @@ export async function transactions ({ db, tenant }: ServiceContext, filter: Tran
   return await readPage(filter.limit, async (limit) => await listTransactions(db, tenant, { ...filter, limit }))
 }
 
-export async function transactionDetail ({ db, tenant }: ServiceContext, id: number): Promise<Transaction & { versions: Version[] }> {
-  const transaction = await getTransaction(db, tenant, id)
+/** GET /transactions/{id} lists at most this many versions inline (the rest: transactionVersions). */
+export const INLINE_VERSIONS = 1000
+
+export async function transactionDetail (
+  { db, tenant }: ServiceContext, id: number
+): Promise<Transaction & { versions: Version[], versionsTruncated?: true }> {
+  const [transaction, versions] = await Promise.all([getTransaction(db, tenant, id), versionsOfTransaction(db, tenant, id, { limit: INLINE_VERSIONS + 1 })])
   if (transaction === undefined) throw notFound(`transaction ${id} does not exist`)
-  return { ...transaction, versions: await versionsOfTransaction(db, tenant, id) }
+  if (versions.length <= INLINE_VERSIONS) return { ...transaction, versions }
+  return { ...transaction, versions: versions.slice(0, INLINE_VERSIONS), versionsTruncated: true }
+}
+
+/** The versions a transaction created, a page at a time (after a position). */
+export async function transactionVersions (
+  ctx: ServiceContext, id: number, after: number | undefined, limit: number
+): Promise<Page<Version & { position: number }>> {
+  const [transaction, found] = await Promise.all([
+    getTransaction(ctx.db, ctx.tenant, id),
+    readPage(limit, async (count) => await versionsOfTransaction(ctx.db, ctx.tenant, id, { after, limit: count }))
+  ])
+  if (transaction === undefined) throw notFound(`transaction ${id} does not exist`)
+  return found
 }

@@ -1,3 +1,4 @@
+import { limitExceeded } from '../versioning/errors.js'
 import { checkMeta } from '../versioning/meta.js'
 import { recordedBy, type ServiceContext } from './context.js'
 import { writeResponse, type IdempotentRequest, type WriteOutcome } from './idempotency.js'
@@ -16,6 +17,9 @@ export async function ingestTransaction (
 ): Promise<WriteOutcome> {
   const { db, tenant, definitions, latest } = ctx
   checkMeta(input.meta)
+  if (input.changes.length > ctx.limits.maxChanges) {
+    throw limitExceeded(`a transaction holds at most ${ctx.limits.maxChanges} changes (this one has ${input.changes.length})`)
+  }
   input = { ...input, recordedBy: recordedBy(ctx) }
   const types = input.changes.map((c) => c.type)
   if (idempotency === undefined) {

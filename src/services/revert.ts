@@ -1,4 +1,4 @@
-import { conflict, invalid, notFound } from '../versioning/errors.js'
+import { conflict, invalid, limitExceeded, notFound } from '../versioning/errors.js'
 import { entityRef } from '../versioning/keys.js'
 import type { JsonObject } from '../versioning/json.js'
 import { orderForForeignKeys, planEntityRevert, type Change, type PlannedChange } from '../versioning/revert-plan.js'
@@ -7,7 +7,7 @@ import { liveData, type Version } from '../versioning/version.js'
 import type { Trx } from '../store/database.js'
 import { lockNames } from '../store/locks.js'
 import { firstMissingTransaction, getTransaction } from '../store/transactions.js'
-import { entityHasVersions, laterTransactionIds, versionsAt, versionsOfTransaction, type EntityName } from '../store/versions.js'
+import { entityHasVersions, laterChanges, versionsAt, versionsOfTransaction, type EntityName } from '../store/versions.js'
 import { recordedBy, type ServiceContext } from './context.js'
 import type { Definitions } from './definitions.js'
 import type { IdempotentRequest, WriteOutcome } from './idempotency.js'
@@ -23,6 +23,17 @@ export interface RevertOptions {
 
 export interface RevertResult extends RecordResult {
   changes: Change[]
+}
+
+/** A conflict list names at most this many entities, each with at most MAX_CONFLICT_IDS later transactions. */
+const MAX_CONFLICTS = 100
+const MAX_CONFLICT_IDS = 100
+
+/** A revert touches at most `limits.maxRevertEntities` entities: checked before their locks are taken. */
+function checkRevertSize (ctx: ServiceContext, entities: number): void {
+  if (entities > ctx.limits.maxRevertEntities) {
+    throw limitExceeded(`this revert would touch more than ${ctx.limits.maxRevertEntities} entities (the limit of one revert)`)
+  }
 }
 
 /** A relation path as a tree: "articles.tags" → { articles: { tags: {} } }. */
@@ -49,7 +60,14 @@ function pathTree (paths: readonly string[]): PathTree {
  */
 class RevertCollector {
   private readonly changes = new Map<string, { planned: PlannedChange | null, tentative: boolean }>()
-  constructor (private readonly trx: Trx, private readonly tenant: string, private readonly to: number) {}
+  constructor (private readonly ctx: ServiceContext, private readonly trx: Trx, private readonly to: number) {}
+
+  private get tenant (): string { return this.ctx.tenant }
+
+  /** The revert may not grow past its limit: checked before the new entities are locked. */
+  private admit (refs: readonly string[]): void {
+    checkRevertSize(this.ctx, this.changes.size + refs.filter((ref) => !this.changes.has(ref)).length)
+  }
 
   /**
    * Brings each entity back to its state at `to`. The entities are locked before their
@@ -58,7 +76,9 @@ class RevertCollector {
   async revertTo (type: string, keys: readonly string[]): Promise<void> {
     const pending = [...new Set(keys)].filter((k) => this.changes.get(entityRef(type, k))?.tentative !== false)
     if (pending.length === 0) return
-    await lockNames(this.trx, this.tenant, pending.map((key) => entityRef(type, key)))
+    const refs = pending.map((key) => entityRef(type, key))
+    this.admit(refs)
+    await lockNames(this.trx, this.tenant, refs)
     const entities = pending.map((key) => ({ type, key }))
     const [then, now] = await Promise.all([versionsAt(this.trx, this.tenant, entities, this.to), versionsAt(this.trx, this.tenant, entities)])
     for (const key of pending) {
@@ -71,6 +91,7 @@ class RevertCollector {
 
   /** Deletes entities (live now, as `versions` show them) unless already decided. */
   delete (versions: readonly Version[]): void {
+    this.admit(versions.map((v) => entityRef(v.type, v.id)))
     for (const v of versions) {
       const ref = entityRef(v.type, v.id)
       if (!this.changes.has(ref)) {
@@ -167,7 +188,7 @@ async function revertEntityIn (ctx: ServiceContext, trx: Trx, request: EntityRev
   if (await firstMissingTransaction(trx, tenant, [to]) !== undefined) throw notFound(`transaction ${to} does not exist`)
   await lockNames(trx, tenant, [entityRef(type, key)])
   if (!await entityHasVersions(trx, tenant, { type, key })) throw notFound(`${type} "${key}" has no versions`)
-  const collector = new RevertCollector(trx, tenant, to)
+  const collector = new RevertCollector(ctx, trx, to)
   await collector.revertTo(type, [key])
   if (tree.size > 0) {
     const entities = [{ type, key }]
@@ -209,14 +230,16 @@ async function revertTransactionIn (ctx: ServiceContext, trx: Trx, request: Tran
   if (transaction === undefined) throw notFound(`transaction ${id} does not exist`)
   const definitions = await ctx.definitions.get(trx)
   const touched: EntityName[] = (await versionsOfTransaction(trx, tenant, id)).map((v) => ({ type: v.type, key: v.id }))
+  checkRevertSize(ctx, touched.length)
   await lockNames(trx, tenant, touched.map((e) => entityRef(e.type, e.key)))
-  const later = await laterTransactionIds(trx, tenant, touched, id)
-  if (later.size > 0 && request.force !== true) {
-    const conflicts = touched.flatMap((e) => {
-      const ids = later.get(entityRef(e.type, e.key))
-      return ids === undefined ? [] : [{ type: e.type, id: e.key, transactionIds: ids }]
-    })
-    throw conflict(`transaction ${id} cannot be reverted: later transactions changed ${conflicts.length} of its entities (use "force": true to revert anyway)`, { conflicts })
+  if (request.force !== true) {
+    const later = await laterChanges(trx, tenant, touched, id, MAX_CONFLICTS, MAX_CONFLICT_IDS)
+    if (later.length > 0) {
+      const truncated = later.length > MAX_CONFLICTS || later.some((c) => c.more)
+      const conflicts = later.slice(0, MAX_CONFLICTS).map((c) => ({ type: c.type, id: c.key, transactionIds: c.transactionIds }))
+      throw conflict(`transaction ${id} cannot be reverted: later transactions changed ${truncated ? 'more than one' : conflicts.length} of its entities (use "force": true to revert anyway)`,
+        truncated ? { conflicts, truncated } : { conflicts })
+    }
   }
   const [before, now] = await Promise.all([versionsAt(trx, tenant, touched, id - 1), versionsAt(trx, tenant, touched)])
   const changes = touched.flatMap((e): PlannedChange[] => {

@@ -90,29 +90,46 @@ export async function getVersion (db: Db, tenant: string, entity: EntityName, tr
   return { ...toVersion(row), previous: row.previous === null ? null : toId(row.previous) }
 }
 
-/** Every version a transaction created, in the order its entities were first touched. */
-export async function versionsOfTransaction (db: Db, tenant: string, transactionId: number): Promise<Version[]> {
-  const { rows } = await sql<VersionRow>`
-    select ${versionColumns('v')} from versions v
+/**
+ * The versions a transaction created, in the order its entities were first touched
+ * (their `position`): after position `after`, at most `limit` (default: all).
+ */
+export async function versionsOfTransaction (
+  db: Db, tenant: string, transactionId: number, page: { after?: number | undefined, limit?: number } = {}
+): Promise<Array<Version & { position: number }>> {
+  const { rows } = await sql<VersionRow & { position: number }>`
+    select ${versionColumns('v')}, v.position from versions v
     where v.transaction_id = ${transactionId} and v.tenant = ${tenant}
-    order by v.position`.execute(db)
-  return rows.map(toVersion)
+      ${page.after === undefined ? sql`` : sql`and v.position > ${page.after}`}
+    order by v.position ${page.limit === undefined ? sql`` : sql`limit ${page.limit}`}`.execute(db)
+  return rows.map((r) => ({ ...toVersion(r), position: r.position }))
 }
 
-/** Versions of the named entities created after transaction `after`, by entity (for revert conflicts). */
-export async function laterTransactionIds (db: Db, tenant: string, entities: readonly EntityName[], after: number): Promise<Map<string, number[]>> {
-  if (entities.length === 0) return new Map()
-  const { rows } = await sql<{ type: string, entity_key: string, transaction_id: string }>`
-    select v.type, v.entity_key, v.transaction_id
-    from unnest(${entities.map((e) => e.type)}::text[], ${entities.map((e) => e.key)}::text[]) as e(type, key)
-    join versions v on v.tenant = ${tenant} and v.type = e.type and v.entity_key = e.key and v.transaction_id > ${after}
-    order by v.transaction_id`.execute(db)
-  const out = new Map<string, number[]>()
-  for (const r of rows) {
-    const ref = entityRef(r.type, r.entity_key)
-    const ids = out.get(ref)
-    if (ids === undefined) out.set(ref, [toId(r.transaction_id)])
-    else ids.push(toId(r.transaction_id))
-  }
-  return out
+/** An entity changed by transactions after a given one: their ids (the first `perEntity`) and whether more exist. */
+export interface LaterChanges { type: string, key: string, transactionIds: number[], more: boolean }
+
+/**
+ * Of the named entities, the first `maxEntities + 1` (in the given order) that have
+ * versions after transaction `after`, each with the ids of its first `perEntity + 1` such
+ * versions at most: one index range per entity, never the whole later history.
+ */
+export async function laterChanges (
+  db: Db, tenant: string, entities: readonly EntityName[], after: number, maxEntities: number, perEntity: number
+): Promise<LaterChanges[]> {
+  if (entities.length === 0) return []
+  const { rows } = await sql<{ type: string, key: string, ord: string, ids: string[] }>`
+    select e.type, e.key, e.ord, l.ids
+    from unnest(${entities.map((e) => e.type)}::text[], ${entities.map((e) => e.key)}::text[]) with ordinality as e(type, key, ord)
+    cross join lateral (
+      select array_agg(x.transaction_id::text order by x.transaction_id) as ids from (
+        select v.transaction_id from versions v
+        where v.tenant = ${tenant} and v.type = e.type and v.entity_key = e.key and v.transaction_id > ${after}
+        order by v.transaction_id limit ${perEntity + 1}
+      ) x
+    ) l
+    where l.ids is not null
+    limit ${maxEntities + 1}`.execute(db)
+  return rows.sort((a, b) => Number(a.ord) - Number(b.ord)).map((r) => ({
+    type: r.type, key: r.key, transactionIds: r.ids.slice(0, perEntity).map(toId), more: r.ids.length > perEntity
+  }))
 }

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { transactionDetail, transactions } from '../../services/history.js'
+import { transactionDetail, transactions, transactionVersions } from '../../services/history.js'
 import { idempotentRequest } from '../../services/idempotency.js'
 import { ingestTransaction } from '../../services/ingest.js'
 import { revertTransaction } from '../../services/revert.js'
@@ -23,7 +23,7 @@ const TransactionInput = Type.Object({
   actor: Type.Optional(Actor),
   meta: Type.Optional(JsonObjectSchema),
   issuedAt: Type.Optional(Type.String({ format: 'date-time' })),
-  changes: Type.Array(ChangeInput, { maxItems: 10000 })
+  changes: Type.Array(ChangeInput, { description: 'At most MAX_CHANGES (10,000 by default).' })
 }, { additionalProperties: false })
 
 const RecordAnswer = Type.Object({
@@ -33,7 +33,10 @@ const RecordAnswer = Type.Object({
 
 const TransactionDetail = Type.Object({
   ...Transaction.properties,
-  versions: Type.Array(Type.Ref('Version'), { description: 'Every version the transaction created, in the order its entities were first touched.' })
+  versions: Type.Array(Type.Ref('Version'), {
+    description: 'The versions the transaction created, in the order its entities were first touched: at most 1,000 (then versionsTruncated is true: page through GET /transactions/{id}/versions).'
+  }),
+  versionsTruncated: Type.Optional(Type.Literal(true, { description: 'Present when `versions` lists only the first 1,000.' }))
 })
 
 const TransactionRevertInput = Type.Object({
@@ -102,6 +105,22 @@ export const transactionRoutes = (): FastifyPluginAsyncTypebox => async (app) =>
       response: { 200: respond(TransactionDetail, 'The transaction with every version it created'), ...problems(400, 404) }
     }
   }, async (request) => await transactionDetail(request.ctx, request.params.id))
+
+  app.get('/transactions/:id/versions', {
+    config: { access: 'read' },
+    schema: {
+      operationId: 'listTransactionVersions',
+      tags: ['transactions'],
+      summary: 'Page through every version one transaction created',
+      params: IdParams,
+      querystring: Query(PageQuery),
+      response: { 200: respond(page(Type.Ref('Version')), 'A page of the versions, in the order their entities were first touched'), ...problems(400, 404) }
+    }
+  }, async (request) => {
+    const { id } = request.params
+    const found = await transactionVersions(request.ctx, id, decodeCursor(`transaction-versions:${id}`, request.query.cursor), request.query.limit ?? 50)
+    return pageBody(found, `transaction-versions:${id}`, (v) => v.position)
+  })
 
   app.post('/transactions/:id/revert', {
     config: { access: 'revert' },
