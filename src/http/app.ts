@@ -8,6 +8,7 @@ import { DEFAULT_LIMITS, type Limits } from '../services/context.js'
 import { Tenants } from '../services/tenants.js'
 import { registerAuth } from './auth.js'
 import { registerJsonParser } from './json-body.js'
+import { swaggerOptions, swaggerUiOptions } from './openapi-config.js'
 import { frameworkError, registerProblemHandlers } from './problem.js'
 import { sharedSchemas } from './schemas.js'
 import { registerValidators } from './validation.js'
@@ -56,22 +57,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   registerProblemHandlers(app)
   registerAuth(app, tenants, keys)
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.0.3',
-      info: {
-        title: 'Rewind',
-        version: API_VERSION,
-        description: 'Versioning and audit history as a service: SQLAlchemy-Continuum\'s model over HTTP.'
-      },
-      tags: [
-        { name: 'entity types' }, { name: 'transactions' }, { name: 'versions' },
-        { name: 'entities' }, { name: 'revert' }, { name: 'service' }
-      ]
-    },
-    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` }
-  })
-  await app.register(swaggerUi, { routePrefix: '/docs' })
+  await app.register(swagger, swaggerOptions(API_VERSION))
+  await app.register(swaggerUi, swaggerUiOptions)
 
   await app.register(serviceRoutes())
   await app.register(entityTypeRoutes())

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { DomainError, type ProblemKind } from '../versioning/errors.js'
+import { describeValidation, type AjvError } from './validation-errors.js'
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 408: 'Request Timeout', 429: 'Too Many Requests', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 413: 'Content Too Large', 414: 'URI Too Long',
@@ -41,12 +42,18 @@ export function sendProblem (reply: FastifyReply, body: ProblemBody): FastifyRep
 
 function toProblem (error: FastifyError, request: FastifyRequest): ProblemBody {
   if (error instanceof DomainError) return problem(DOMAIN_STATUS[error.kind], error.message, error.extensions, error.kind)
-  if (error.validation !== undefined) return problem(400, error.message)
+  if (error.validation !== undefined) return validationProblem(error)
   if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return problem(413, 'the request body is larger than the limit')
   if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return problem(415, `content type "${request.headers['content-type'] ?? ''}" is not supported: send application/json`)
   const status = error.statusCode ?? 500
   if (status >= 400 && status < 500) return problem(status, error.message)
   return problem(500, 'an internal error occurred')
+}
+
+/** A schema validation failure: every problem named with its field (`errors` lists them). */
+function validationProblem (error: FastifyError): ProblemBody {
+  const { detail, errors } = describeValidation(error.validation as unknown as AjvError[], error.validationContext ?? 'request')
+  return problem(400, detail, errors.length > 0 ? { errors } : {})
 }
 
 /** Errors Fastify meets before routing (a malformed URL, a too long path parameter). */

@@ -1,14 +1,37 @@
-import { Ajv, type Options } from 'ajv'
+import { Ajv, type Options, type ValidateFunction } from 'ajv'
 import * as ajvFormats from 'ajv-formats'
 import type { FastifyInstance, FastifySchema } from 'fastify'
 
 // ajv-formats is CommonJS: under ESM its function arrives as the default export.
 const addFormats = ajvFormats.default as unknown as (ajv: Ajv) => Ajv
 
+/**
+ * At most this many ajv errors reach the error handler (which lists at most 10 of them,
+ * see validation-errors.ts): a body of 10,000 bad changes must not build 50,000.
+ */
+export const MAX_VALIDATION_ERRORS = 200
+
 function makeAjv (options: Options): Ajv {
-  const ajv = new Ajv({ allErrors: false, useDefaults: true, removeAdditional: false, strict: false, ...options })
+  // allErrors: a 400 lists every problem of the request, not only the first one.
+  // verbose: each error carries its schema, parent schema and value, from which
+  // validation-errors.ts names the allowed values and the known property names.
+  const ajv = new Ajv({ allErrors: true, verbose: true, useDefaults: true, removeAdditional: false, strict: false, ...options })
   addFormats(ajv)
   return ajv
+}
+
+/** The compiled validator, with its errors cut to MAX_VALIDATION_ERRORS. */
+function capped (validate: ValidateFunction): ValidateFunction {
+  const wrapped = function (this: unknown, data: unknown, dataCxt?: Parameters<ValidateFunction>[1]): boolean {
+    const valid = validate.call(this, data, dataCxt)
+    const errors = validate.errors
+    wrapped.errors = valid || errors == null ? null : errors.length > MAX_VALIDATION_ERRORS ? errors.slice(0, MAX_VALIDATION_ERRORS) : errors
+    return valid
+  } as ValidateFunction
+  // Fastify passes the parent data (so that defaults can apply to the root) when it sees schemaEnv.
+  wrapped.schemaEnv = validate.schemaEnv
+  wrapped.schema = validate.schema
+  return wrapped
 }
 
 /**
@@ -23,5 +46,5 @@ export function registerValidators (app: FastifyInstance, schemas: readonly unkn
     coercing.addSchema(schema as object)
   }
   app.setValidatorCompiler(({ schema, httpPart }: { schema: FastifySchema, httpPart?: string }) =>
-    (httpPart === 'body' ? strict : coercing).compile(schema as object))
+    capped((httpPart === 'body' ? strict : coercing).compile(schema as object)))
 }
