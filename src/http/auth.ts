@@ -19,6 +19,12 @@ declare module 'fastify' {
 
 const BEARER = /^Bearer +([^\s]+) *$/i
 
+const AUTH_PROBLEMS: Record<number, string> = {
+  401: 'No API key, or an unknown or revoked one (WWW-Authenticate: Bearer)',
+  403: 'The API key lacks the `%s` scope',
+  429: 'Too many requests for this API key: retry after Retry-After seconds'
+}
+
 /**
  * Every route needs `Authorization: Bearer <api key>` and the scope its `access` names:
  * no key, or an unknown or revoked one, is 401 (with WWW-Authenticate: Bearer); a key
@@ -26,6 +32,21 @@ const BEARER = /^Bearer +([^\s]+) *$/i
  * which answers its own (non problem+json) bodies and knows neither tenants nor scopes.
  */
 export function registerAuth (app: FastifyInstance, tenants: Tenants, keys: KeyRing): void {
+  // The document says what each route needs: public ones no key, the others the 401/403/429 they can answer.
+  app.addHook('onRoute', (route) => {
+    const access = route.config?.access
+    if (access === undefined || route.schema === undefined) return
+    if (access === 'public') {
+      route.schema = { ...route.schema, security: [] }
+      return
+    }
+    const response = { ...(route.schema.response as Record<number, unknown> | undefined) }
+    for (const [status, text] of Object.entries(AUTH_PROBLEMS)) {
+      response[Number(status)] ??= { description: text.replace('%s', access), content: { 'application/problem+json': { schema: { $ref: 'Problem' } } } }
+    }
+    route.schema = { ...route.schema, response, description: [route.schema.description, access === 'admin' ? 'Needs the `admin` scope.' : `Needs the \`${access}\` scope (or \`admin\`).`].filter(Boolean).join(' ') }
+  })
+
   app.decorateRequest('ctx', null as unknown as ServiceContext)
   app.decorateRequest('caller', undefined)
   app.addHook('onRequest', async (request: FastifyRequest) => {

@@ -112,6 +112,9 @@ const T2 = '2025-01-15T09:31:00.000Z'
 const T3 = '2025-01-15T09:32:00.000Z'
 const T4 = '2025-01-15T09:33:00.000Z'
 
+/** The key that recorded the walk-through: the first start's admin key (its id is random). */
+const RECORDED_BY = { keyId: 'key_Xy3v0Qm9aTbL', keyName: 'bootstrap admin' }
+
 const INITIAL = { id: 1, name: 'Initial Name', content: 'Initial Content' }
 const UPDATED = { id: 1, name: 'Updated Name', content: 'Initial Content' }
 
@@ -125,7 +128,7 @@ export const entityTypeExample = {
 }
 
 /** A Transaction (the shared `Transaction` schema): transaction 1. */
-export const transactionExample = { id: 1, issuedAt: T1, recordedAt: T1, actor: 'user-42', meta: {} }
+export const transactionExample = { id: 1, issuedAt: T1, recordedAt: T1, actor: 'user-42', meta: {}, recordedBy: RECORDED_BY }
 
 /** A Version (the shared `Version` schema): article 1's insert, as listed once transaction 2 updated it. */
 export const versionExample = {
@@ -159,7 +162,7 @@ export const recordAnswerExample = {
 
 /** A RecordAnswer for the update, transaction 2. */
 export const updateRecordAnswerExample = {
-  transaction: { id: 2, issuedAt: T2, recordedAt: T2, actor: 'user-42', meta: {} },
+  transaction: { id: 2, issuedAt: T2, recordedAt: T2, actor: 'user-42', meta: {}, recordedBy: RECORDED_BY },
   versions: [updateVersionExample]
 }
 
@@ -183,7 +186,7 @@ export const transactionDetailExample = { ...transactionExample, versions: [vers
 
 /** A RevertAnswer (201 of POST /entities/article/1/revert with `{"to":1,"actor":"admin"}`): transaction 3. */
 export const entityRevertAnswerExample = {
-  transaction: { id: 3, issuedAt: T3, recordedAt: T3, actor: 'admin', meta: {}, revertOf: { id: '1', to: 1, type: 'article' } },
+  transaction: { id: 3, issuedAt: T3, recordedAt: T3, actor: 'admin', meta: {}, recordedBy: RECORDED_BY, revertOf: { id: '1', to: 1, type: 'article' } },
   changes: [{ type: 'article', op: 'update', id: '1', data: { name: 'Initial Name' } }],
   versions: [{
     type: 'article', id: '1', transactionId: 3, endTransactionId: null, operation: 'update', index: 2,
@@ -193,7 +196,7 @@ export const entityRevertAnswerExample = {
 
 /** A RevertAnswer (201 of POST /transactions/3/revert with `{"actor":"admin"}`): transaction 4. */
 export const transactionRevertAnswerExample = {
-  transaction: { id: 4, issuedAt: T4, recordedAt: T4, actor: 'admin', meta: {}, revertOf: { transaction: 3 } },
+  transaction: { id: 4, issuedAt: T4, recordedAt: T4, actor: 'admin', meta: {}, recordedBy: RECORDED_BY, revertOf: { transaction: 3 } },
   changes: [{ type: 'article', op: 'update', id: '1', data: { name: 'Updated Name' } }],
   versions: [{
     type: 'article', id: '1', transactionId: 4, endTransactionId: null, operation: 'update', index: 3,

@@ -45,6 +45,11 @@ export const TAGS = [
       'is recorded as a new transaction, and the answer lists the changes for the backend to apply to its own database.'
   },
   {
+    name: 'access',
+    description: 'API keys of the caller\'s tenant (scope `admin`). Every route but the probes and /docs needs ' +
+      '`Authorization: Bearer <key>`; a key sees and writes its own tenant\'s history only.'
+  },
+  {
     name: 'service',
     description: 'Liveness (`/health`) and readiness (`/ready`: the database is reachable) probes.'
   }
@@ -55,8 +60,19 @@ export function swaggerOptions (version: string): FastifyDynamicSwaggerOptions {
   return {
     openapi: {
       openapi: '3.0.3',
-      info: { title: API_TITLE, version, description: DESCRIPTION },
-      tags: TAGS
+      info: { title: API_TITLE, version, description: DESCRIPTION, license: { name: 'Proprietary' } },
+      servers: [{ url: 'http://localhost:3000', description: 'npm start on this machine' }],
+      tags: TAGS,
+      components: {
+        securitySchemes: {
+          apiKey: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'An API key (rwd_…): the first start writes an admin key to $DATA_DIR/admin-key; `npx rewind keys create` makes more.'
+          }
+        }
+      },
+      security: [{ apiKey: [] }]
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` }
   }

@@ -1,13 +1,14 @@
-import { Type, type TProperties, type TSchema } from 'typebox'
+import { Type, type TArray, type TProperties, type TSchema, type TString, type TUnknown } from 'typebox'
 import { TYPE_NAME_PATTERN } from '../versioning/entity-type.js'
 import { MAX_KEY_LENGTH } from '../versioning/keys.js'
+import { exampleParams, transactionExample, versionExample } from './examples.js'
 
 /** Shared TypeBox schemas of the API's payloads; route-specific ones sit beside their routes. */
 
 export const JsonObjectSchema = Type.Object({}, { additionalProperties: true, description: 'A JSON object (any fields).' })
-export const TransactionId = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'A transaction id.' })
-export const TypeName = Type.String({ pattern: TYPE_NAME_PATTERN, description: 'An entity type name.' })
-export const EntityId = Type.String({ minLength: 1, maxLength: MAX_KEY_LENGTH, description: 'An entity key: its id values joined by ",".' })
+export const TransactionId = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'A transaction id.', examples: [exampleParams.transactionId] })
+export const TypeName = Type.String({ pattern: TYPE_NAME_PATTERN, description: 'An entity type name.', examples: [exampleParams.type] })
+export const EntityId = Type.String({ minLength: 1, maxLength: MAX_KEY_LENGTH, description: 'An entity key: its id values joined by ",".', examples: [exampleParams.id] })
 export const Operation = Type.Union([Type.Literal('insert'), Type.Literal('update'), Type.Literal('delete')])
 export const Actor = Type.Union([Type.String({ maxLength: 255 }), Type.Null()], { description: 'Who made the change, as the caller names them.' })
 
@@ -19,9 +20,12 @@ export const Problem = Type.Object({
   instance: Type.Optional(Type.String())
 }, { additionalProperties: true, $id: 'Problem', description: 'An RFC 9457 problem detail.' })
 
-export const Changeset = Type.Record(Type.String(), Type.Array(Type.Unknown(), { minItems: 2, maxItems: 2 }), {
-  description: 'Field → [old, new] for each versioned field whose value changed.'
-})
+/** Field → [old, new]; `examples` for a response that is one. */
+export const changeset = (examples?: unknown[]): ReturnType<typeof Type.Record<TString, TArray<TUnknown>>> =>
+  Type.Record(Type.String(), Type.Array(Type.Unknown(), { minItems: 2, maxItems: 2 }), {
+    description: 'Field → [old, new] for each versioned field whose value changed.', ...(examples !== undefined ? { examples } : {})
+  })
+export const Changeset = changeset()
 
 export const Version = Type.Object({
   type: Type.String(),
@@ -32,7 +36,13 @@ export const Version = Type.Object({
   index: Type.Integer({ minimum: 0, description: '0-based position among the entity\'s versions.' }),
   data: JsonObjectSchema,
   changeset: Changeset
-}, { $id: 'Version' })
+}, { $id: 'Version', examples: [versionExample] })
+
+export const RecordedBy = Type.Object({
+  keyId: Type.Union([Type.String(), Type.Null()]),
+  keyName: Type.Optional(Type.String()),
+  source: Type.Optional(Type.String({ description: 'The capture source, for transactions captured from PostgreSQL.' }))
+}, { description: 'Set by the service from the API key that wrote the transaction: no request body can change it.' })
 
 export const Transaction = Type.Object({
   id: TransactionId,
@@ -40,8 +50,9 @@ export const Transaction = Type.Object({
   recordedAt: Type.String({ format: 'date-time' }),
   actor: Type.Union([Type.String(), Type.Null()]),
   meta: JsonObjectSchema,
+  recordedBy: Type.Union([RecordedBy, Type.Null()], { description: 'The API key that recorded it (null for transactions recorded before keys existed).' }),
   revertOf: Type.Optional(JsonObjectSchema)
-}, { $id: 'Transaction' })
+}, { $id: 'Transaction', examples: [transactionExample] })
 
 export const Change = Type.Object({
   type: Type.String(),
@@ -63,10 +74,10 @@ export const PageQuery = {
   cursor: Type.Optional(Type.String({ maxLength: 200, description: 'Opaque cursor from a previous page\'s nextCursor.' }))
 }
 
-export const page = <T extends TSchema>(item: T): TSchema => Type.Object({
+export const page = <T extends TSchema>(item: T, examples?: unknown[]): TSchema => Type.Object({
   items: Type.Array(item),
-  nextCursor: Type.Union([Type.String(), Type.Null()])
-})
+  nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as ?cursor= for the next page; null on the last.' })
+}, examples !== undefined ? { examples } : {})
 
 export const IdempotencyHeaders = Type.Object({
   'idempotency-key': Type.Optional(Type.String({ maxLength: 255, description: 'Makes retries safe: the same key and body replay the first answer.' }))

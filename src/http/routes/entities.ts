@@ -6,8 +6,11 @@ import { revertEntity } from '../../services/revert.js'
 import type { JsonObject } from '../../versioning/json.js'
 import { decodeCursor, pageBody } from '../cursor.js'
 import {
-  Actor, Changeset, EntityId, IdempotencyHeaders, JsonObjectSchema, PageQuery, Query, Relations, TransactionId, TypeName, Version, page, problems, respond
+  Actor, Changeset, changeset, EntityId, IdempotencyHeaders, JsonObjectSchema, PageQuery, Query, Relations, TransactionId, TypeName, Version, page, problems, respond
 } from '../schemas.js'
+import {
+  changesetExample, entityRevertAnswerExample, entityStateExample, revertEntityExamples, versionDetailExample, versionsPageExample
+} from '../examples.js'
 import { revertResponses, sendWrite } from './write-reply.js'
 
 const EntityParams = Type.Object({ type: TypeName, id: EntityId })
@@ -35,7 +38,7 @@ const RevertInput = Type.Object({
   dryRun: Type.Optional(Type.Boolean()),
   actor: Type.Optional(Actor),
   meta: Type.Optional(JsonObjectSchema)
-}, { additionalProperties: false })
+}, { additionalProperties: false, 'x-examples': revertEntityExamples })
 
 /** An entity's history: versions, one version, its state at a transaction, changesets, revert. */
 export const entityRoutes = (): FastifyPluginAsyncTypebox => async (app) => {
@@ -47,7 +50,7 @@ export const entityRoutes = (): FastifyPluginAsyncTypebox => async (app) => {
       summary: 'List an entity\'s versions by transaction id',
       params: EntityParams,
       querystring: Query({ ...PageQuery, order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')], { default: 'asc' })) }),
-      response: { 200: respond(page(Type.Ref('Version')), 'A page of the entity\'s versions'), ...problems(400, 404) }
+      response: { 200: respond(page(Type.Ref('Version'), [versionsPageExample]), 'A page of the entity\'s versions'), ...problems(400, 404) }
     }
   }, async (request) => {
     const { type, id } = request.params
@@ -65,7 +68,7 @@ export const entityRoutes = (): FastifyPluginAsyncTypebox => async (app) => {
       summary: 'Read one version with its neighbours, its transaction and, on request, its relations as they were',
       params: Type.Object({ type: TypeName, id: EntityId, transactionId: TransactionId }),
       querystring: Query({ relations: RelationsQuery }),
-      response: { 200: respond(VersionDetail, 'The version, its neighbours and its transaction'), ...problems(400, 404) }
+      response: { 200: respond(Type.Object(VersionDetail.properties, { examples: [versionDetailExample] }), 'The version, its neighbours and its transaction'), ...problems(400, 404) }
     }
   }, async (request) => {
     const { type, id, transactionId } = request.params
@@ -80,7 +83,7 @@ export const entityRoutes = (): FastifyPluginAsyncTypebox => async (app) => {
       summary: 'Read an entity\'s current state, or its state at a transaction',
       params: EntityParams,
       querystring: Query({ at: Type.Optional(TransactionId), relations: RelationsQuery }),
-      response: { 200: respond(EntityStateSchema, 'The entity\'s state, and the transaction of the version that holds it'), ...problems(400, 404) }
+      response: { 200: respond(Type.Object(EntityStateSchema.properties, { examples: [entityStateExample] }), 'The entity\'s state, and the transaction of the version that holds it'), ...problems(400, 404) }
     }
   }, async (request) => {
     const { type, id } = request.params
@@ -95,7 +98,7 @@ export const entityRoutes = (): FastifyPluginAsyncTypebox => async (app) => {
       summary: 'The changeset between an entity\'s states at two transactions',
       params: EntityParams,
       querystring: Query({ from: TransactionId, to: TransactionId }),
-      response: { 200: respond(Changeset, 'Field → [old, new] for each field that differs'), ...problems(400, 404) }
+      response: { 200: respond(changeset([changesetExample]), 'Field → [old, new] for each field that differs'), ...problems(400, 404) }
     }
   }, async (request) => {
     const { type, id } = request.params
@@ -112,7 +115,7 @@ export const entityRoutes = (): FastifyPluginAsyncTypebox => async (app) => {
       params: EntityParams,
       headers: IdempotencyHeaders,
       body: RevertInput,
-      response: { ...revertResponses, ...problems(400, 404, 409, 413, 415, 422) }
+      response: { ...revertResponses(entityRevertAnswerExample), ...problems(400, 404, 409, 413, 415, 422) }
     }
   }, async (request, reply) => {
     const { type, id } = request.params

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { entityType, entityTypeRevisions, entityTypes, putEntityType } from '../../services/entity-types.js'
 import { decodeCursor, pageBody } from '../cursor.js'
+import { entityTypeExample, putEntityTypeExamples } from '../examples.js'
 import { PageQuery, Query, TypeName, page, problems, respond } from '../schemas.js'
 
 const FieldName = Type.String({ minLength: 1, maxLength: 255 })
@@ -32,7 +33,7 @@ const DefinitionInput = Type.Object({
   relations: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$' }), RelationSchema, {
     additionalProperties: false
   }))
-}, { additionalProperties: false })
+}, { additionalProperties: false, 'x-examples': putEntityTypeExamples })
 
 const Definition = Type.Object({
   idFields: Type.Array(Type.String()),
@@ -46,7 +47,7 @@ const EntityTypeSchema = Type.Object({
   definition: Definition,
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' })
-})
+}, { examples: [entityTypeExample] })
 
 const Revision = Type.Object({
   revision: Type.Integer({ minimum: 1 }),

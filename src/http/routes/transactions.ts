@@ -9,6 +9,9 @@ import { decodeCursor, pageBody } from '../cursor.js'
 import {
   Actor, EntityId, IdempotencyHeaders, JsonObjectSchema, Operation, PageQuery, Query, Transaction, TransactionId, TypeName, page, problems, respond
 } from '../schemas.js'
+import {
+  exampleParams, postTransactionExamples, recordAnswerExample, revertTransactionExamples, transactionDetailExample, transactionRevertAnswerExample, unchangedRecordAnswerExample
+} from '../examples.js'
 import { revertResponses, sendWrite } from './write-reply.js'
 
 const ChangeInput = Type.Object({
@@ -24,12 +27,14 @@ const TransactionInput = Type.Object({
   meta: Type.Optional(JsonObjectSchema),
   issuedAt: Type.Optional(Type.String({ format: 'date-time' })),
   changes: Type.Array(ChangeInput, { description: 'At most MAX_CHANGES (10,000 by default).' })
-}, { additionalProperties: false })
+}, { additionalProperties: false, 'x-examples': postTransactionExamples })
 
 const RecordAnswer = Type.Object({
   transaction: Type.Union([Type.Ref('Transaction'), Type.Null()]),
   versions: Type.Array(Type.Ref('Version'))
 })
+const RecordedAnswer = Type.Object(RecordAnswer.properties, { examples: [recordAnswerExample] })
+const UnchangedAnswer = Type.Object(RecordAnswer.properties, { examples: [unchangedRecordAnswerExample] })
 
 const TransactionDetail = Type.Object({
   ...Transaction.properties,
@@ -44,9 +49,11 @@ const TransactionRevertInput = Type.Object({
   dryRun: Type.Optional(Type.Boolean()),
   actor: Type.Optional(Actor),
   meta: Type.Optional(JsonObjectSchema)
-}, { additionalProperties: false })
+}, { additionalProperties: false, 'x-examples': revertTransactionExamples })
 
 const IdParams = Type.Object({ id: TransactionId })
+/** The walk-through undoes its entity revert (transaction 3), which nothing changed since. */
+const RevertIdParams = Type.Object({ id: Type.Integer({ ...TransactionId, examples: [exampleParams.revertTransactionId] }) })
 
 /** Recording transactions, reading them, and undoing one. */
 export const transactionRoutes = (): FastifyPluginAsyncTypebox => async (app) => {
@@ -60,8 +67,8 @@ export const transactionRoutes = (): FastifyPluginAsyncTypebox => async (app) =>
       headers: IdempotencyHeaders,
       body: TransactionInput,
       response: {
-        200: respond(RecordAnswer, 'Nothing versioned changed: no transaction was recorded (transaction is null, versions empty)'),
-        201: respond(RecordAnswer, 'Recorded: the transaction and one version per changed entity'),
+        200: respond(UnchangedAnswer, 'Nothing versioned changed: no transaction was recorded (transaction is null, versions empty)'),
+        201: respond(RecordedAnswer, 'Recorded: the transaction and one version per changed entity'),
         ...problems(400, 404, 409, 413, 415, 422)
       }
     }
@@ -102,7 +109,7 @@ export const transactionRoutes = (): FastifyPluginAsyncTypebox => async (app) =>
       tags: ['transactions'],
       summary: 'Read one transaction with every version it created',
       params: IdParams,
-      response: { 200: respond(TransactionDetail, 'The transaction with every version it created'), ...problems(400, 404) }
+      response: { 200: respond(Type.Object(TransactionDetail.properties, { examples: [transactionDetailExample] }), 'The transaction with every version it created'), ...problems(400, 404) }
     }
   }, async (request) => await transactionDetail(request.ctx, request.params.id))
 
@@ -129,10 +136,10 @@ export const transactionRoutes = (): FastifyPluginAsyncTypebox => async (app) =>
       tags: ['revert'],
       summary: 'Undo what one transaction did, as a new transaction',
       description: 'Each entity the transaction changed goes back to its state just before it. 409 with `conflicts` when a later transaction changed one of them, unless `force` is true.',
-      params: IdParams,
+      params: RevertIdParams,
       headers: IdempotencyHeaders,
       body: TransactionRevertInput,
-      response: { ...revertResponses, ...problems(400, 404, 409, 413, 415, 422) }
+      response: { ...revertResponses(transactionRevertAnswerExample), ...problems(400, 404, 409, 413, 415, 422) }
     },
     // Every member is optional, and so is the body itself (a JSON null is still a 400).
     preValidation: async (request) => { if (request.body === undefined) request.body = {} }

@@ -9,10 +9,11 @@ export const RevertAnswer = Type.Object({
   versions: Type.Array(Type.Ref('Version'))
 })
 
-export const revertResponses = {
+/** The 200 and 201 answers of a revert; `example` is a recorded one. */
+export const revertResponses = (example: unknown): { 200: typeof RevertAnswer, 201: typeof RevertAnswer } => ({
   200: respond(RevertAnswer, 'Nothing to change, or a dry run: the changes that would be made; nothing recorded'),
-  201: respond(RevertAnswer, 'Recorded as a new transaction; apply `changes` in order to the backend\'s own store')
-}
+  201: respond(Type.Object(RevertAnswer.properties, { examples: [example] }), 'Recorded as a new transaction; apply `changes` in order to the backend\'s own store')
+})
 
 /** Sends the answer of a write; a replayed idempotent answer says so in a header. */
 export async function sendWrite (reply: FastifyReply, outcome: WriteOutcome): Promise<FastifyReply> {
