@@ -2,9 +2,11 @@ import t, { type Test } from 'tap'
 import pg from 'pg'
 import type { FastifyInstance } from 'fastify'
 import type { PGlite } from '@electric-sql/pglite'
-import { buildApp } from '../../src/http/app.js'
+import { buildApp, type AppOptions } from '../../src/http/app.js'
 import { createPGlite, openDatabase, type Db } from '../../src/store/database.js'
 import { migrateToLatest } from '../../src/store/migrate.js'
+import { createApiKey } from '../../src/services/api-keys.js'
+import type { AccessScope } from '../../src/access/index.js'
 
 export type DatabaseKind = 'pglite' | 'postgres'
 
@@ -54,6 +56,10 @@ export interface Harness {
   get: (url: string) => Promise<Reply>
   post: (url: string, body?: unknown, headers?: Record<string, string>) => Promise<Reply>
   put: (url: string, body?: unknown) => Promise<Reply>
+  /** The admin key of tenant `default` that every request sends unless its headers name another authorization. */
+  adminKey: string
+  /** A new key of `tenant` (default: `default`) with these scopes: its secret and id. */
+  newKey: (scopes: AccessScope[], tenant?: string, name?: string) => Promise<{ key: string, id: string }>
   /** Counts the rows of a table (to check that a rejected request stored nothing). */
   count: (table: 'versions' | 'transactions' | 'entity_types' | 'version_refs' | 'idempotency_keys') => Promise<number>
 }
@@ -81,7 +87,7 @@ async function migrateWithRetry (db: Db): Promise<void> {
 }
 
 /** A fresh, migrated database (own schema) and an app on it, closed when the test ends. */
-export async function openHarness (test: Test, kind: DatabaseKind, options: { bodyLimit?: number } = {}): Promise<Harness> {
+export async function openHarness (test: Test, kind: DatabaseKind, options: Partial<Omit<AppOptions, 'db'>> = {}): Promise<Harness> {
   const schema = `t_${process.pid}_${++schemaCounter}_${Math.random().toString(36).slice(2, 8)}`
   const queries: string[] = []
   const statements: Harness['statements'] = []
@@ -107,6 +113,7 @@ export async function openHarness (test: Test, kind: DatabaseKind, options: { bo
     })
   }
   await migrateWithRetry(db)
+  const adminKey = (await createApiKey(db, { tenant: 'default', name: 'bootstrap admin', scopes: ['admin'] })).key
   const app = await buildApp({ db, closeDatabase: kind === 'postgres', ...options })
   test.teardown(async () => { await app.close() })
   queries.length = 0
@@ -116,7 +123,7 @@ export async function openHarness (test: Test, kind: DatabaseKind, options: { bo
     const res = await app.inject({
       method: method as 'GET',
       url,
-      headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+      headers: { authorization: `Bearer ${adminKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
       ...(body === undefined ? {} : { payload: typeof body === 'string' ? body : JSON.stringify(body) })
     })
     const text = res.body
@@ -131,6 +138,11 @@ export async function openHarness (test: Test, kind: DatabaseKind, options: { bo
     queries,
     statements,
     resetQueries: () => { queries.length = 0; statements.length = 0 },
+    adminKey,
+    newKey: async (scopes, tenant = 'default', name = `key ${scopes.join('+')}`) => {
+      const created = await createApiKey(db, { tenant, name, scopes })
+      return { key: created.key, id: created.id }
+    },
     request,
     get: async (url) => await request('GET', url),
     post: async (url, body, headers) => await request('POST', url, body, headers),
@@ -143,7 +155,7 @@ export async function openHarness (test: Test, kind: DatabaseKind, options: { bo
 }
 
 /** Registers `fn` as one subtest per database kind, each on a fresh database. */
-export function eachDatabase (name: string, fn: (t: Test, h: Harness) => Promise<void>, options: { bodyLimit?: number } = {}): void {
+export function eachDatabase (name: string, fn: (t: Test, h: Harness) => Promise<void>, options: Partial<Omit<AppOptions, 'db'>> = {}): void {
   t.test(name, async (group) => {
     for (const kind of await databaseKinds()) {
       await group.test(kind, async (tt) => {
