@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks'
 import t from 'tap'
 import pg from 'pg'
 import type { Harness } from '../test/helpers/harness.js'
+import { canonicalJson } from '../test/helpers/json.js'
 import { httpRequest, seededRandom, seedFromEnv, type HttpAnswer } from './helpers/http.js'
 
 /**
@@ -85,22 +86,8 @@ if (reachable) {
 /** JSON equality where a missing field equals null (the changeset model). */
 function normalized (value: Obj | null): string {
   if (value === null) return 'null'
-  const canonical = (v: Json): string => {
-    if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`
-    if (v !== null && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical(v[k] as Json)}`).join(',')}}`
-    return JSON.stringify(v)
-  }
   const keys = Object.keys(value).filter((k) => value[k] !== null).sort()
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(value[k] as Json)}`).join(',')}}`
-}
-/** JSON text with object keys sorted: equal JSON values (in the contract's sense) give equal text. */
-function canonicalJson (v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`
-  if (v !== null && typeof v === 'object') {
-    const o = v as Record<string, unknown>
-    return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`
-  }
-  return JSON.stringify(v) ?? 'undefined'
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`).join(',')}}`
 }
 const jsonEq = (a: unknown, b: unknown): boolean => normalized({ v: a as Json }) === normalized({ v: b as Json })
 
@@ -254,7 +241,7 @@ t.test('16 concurrent clients on 20 shared entities (PostgreSQL, real HTTP)', as
   const byStatus = new Map<number, number>()
   for (const s of sent) byStatus.set(s.answer.status, (byStatus.get(s.answer.status) ?? 0) + 1)
   const fiveHundreds = sent.filter((s) => s.answer.status >= 500)
-  t.same(fiveHundreds.map((s) => ({ kind: s.kind, body: s.body, status: s.answer.status, answer: s.answer.body })).slice(0, 5), [],
+  t.strictSame(fiveHundreds.map((s) => ({ kind: s.kind, body: s.body, status: s.answer.status, answer: s.answer.body })).slice(0, 5), [],
     `no 5xx among ${sent.length} requests`)
   const illegit: unknown[] = []
   const acked = new Map<string, { version: any, sent: Sent }>() // `${key}@${tx}` → version as answered
@@ -289,7 +276,7 @@ t.test('16 concurrent clients on 20 shared entities (PostgreSQL, real HTTP)', as
     }
     if (s.kind === 'double' && body.versions.length !== 1) illegit.push({ kind: s.kind, why: 'two updates must be one version', body })
   }
-  t.same(illegit.slice(0, 5), [], `every answer is a success or a legitimate conflict (${illegit.length} are not)`)
+  t.strictSame(illegit.slice(0, 5), [], `every answer is a success or a legitimate conflict (${illegit.length} are not)`)
 
   // ---- idempotent retries answered the first answer again ----
   const replayProblems: unknown[] = []
@@ -303,7 +290,7 @@ t.test('16 concurrent clients on 20 shared entities (PostgreSQL, real HTTP)', as
       replayProblems.push({ first: [s.answer.status, s.answer.body], replay: [replay.answer.status, replay.answer.body, replay.answer.headers['idempotent-replayed']] })
     }
   }
-  t.same(replayProblems.slice(0, 3), [], `idempotent retries replay the first answer with Idempotent-Replayed: true (${checkedReplays} replays)`)
+  t.strictSame(replayProblems.slice(0, 3), [], `idempotent retries replay the first answer with Idempotent-Replayed: true (${checkedReplays} replays)`)
 
   // ---- every entity's chain, replayed ----
   const chainProblems: unknown[] = []
@@ -372,7 +359,7 @@ t.test('16 concurrent clients on 20 shared entities (PostgreSQL, real HTTP)', as
       problem('current state is not the replay of its changesets (lost update)', { status: now.status, current: now.body, replayed: state })
     }
   }
-  t.same(chainProblems.slice(0, 5), [], `version chains of ${ENTITIES} entities intact and replayable (${chainProblems.length} problems)`)
+  t.strictSame(chainProblems.slice(0, 5), [], `version chains of ${ENTITIES} entities intact and replayable (${chainProblems.length} problems)`)
 
   // ---- acknowledged == stored ----
   const missing: unknown[] = []
@@ -389,7 +376,7 @@ t.test('16 concurrent clients on 20 shared entities (PostgreSQL, real HTTP)', as
       if (previous?.transactionId !== s.expected) missing.push({ ref, why: 'expectedTransactionId was not the latest version', expected: s.expected, previous: previous?.transactionId })
     }
   }
-  t.same(missing.slice(0, 5), [], `every acknowledged version is stored as answered (${acked.size} versions)`)
+  t.strictSame(missing.slice(0, 5), [], `every acknowledged version is stored as answered (${acked.size} versions)`)
   t.equal(storedVersions, acked.size, 'no version is stored that was not acknowledged')
   t.equal(await h.count('transactions'), ackedTx.size, 'no transaction is stored that was not acknowledged')
   t.equal(await h.count('versions'), acked.size, 'versions table holds exactly the acknowledged versions')
@@ -411,7 +398,7 @@ t.test('16 concurrent clients on 20 shared entities (PostgreSQL, real HTTP)', as
       }
     }
   }
-  t.same(orderProblems.slice(0, 5), [], 'per entity, transaction ids increase in commit (real-time) order')
+  t.strictSame(orderProblems.slice(0, 5), [], 'per entity, transaction ids increase in commit (real-time) order')
 
   // ---- every multi-entity transaction lists all of its versions ----
   const txProblems: unknown[] = []
@@ -422,7 +409,7 @@ t.test('16 concurrent clients on 20 shared entities (PostgreSQL, real HTTP)', as
     const answered = (s.answer.body.versions as any[]).map((v) => String(v.id)).sort()
     if (detail.status !== 200 || JSON.stringify(ids) !== JSON.stringify(answered)) txProblems.push({ txId, status: detail.status, ids, answered })
   }
-  t.same(txProblems.slice(0, 5), [], 'GET /transactions/{id} lists every version of each multi-entity transaction')
+  t.strictSame(txProblems.slice(0, 5), [], 'GET /transactions/{id} lists every version of each multi-entity transaction')
 
   // ---- a recorded revert leaves the entity as it was at its target ----
   const stateAt = async (key: string, at: number): Promise<string> => {
@@ -448,7 +435,7 @@ t.test('16 concurrent clients on 20 shared entities (PostgreSQL, real HTTP)', as
       }
     }
   }
-  t.same(revertProblems.slice(0, 5), [], `every recorded revert brought its entities back to their target state (${checkedReverts} checked)`)
+  t.strictSame(revertProblems.slice(0, 5), [], `every recorded revert brought its entities back to their target state (${checkedReverts} checked)`)
 
   const kinds = new Map<string, string>()
   for (const s of sent) {
@@ -482,7 +469,7 @@ t.test('one Idempotency-Key sent by 8 clients at once records one transaction', 
     }
     for (const r of replays) if (canonicalJson(r.body) !== canonicalJson(firsts[0]?.body)) problems.push({ round, why: 'replay differs' })
   }
-  t.same(problems, [], 'per key: exactly one first answer, the others replay it or are told to retry (409), never 5xx')
+  t.strictSame(problems, [], 'per key: exactly one first answer, the others replay it or are told to retry (409), never 5xx')
   t.equal(await h.count('transactions'), 11, 'one transaction per key (plus the insert)')
   const versions = await h.get('/entities/item/1/versions?limit=100')
   t.equal(versions.body.items.length, 11, 'one version per key')
@@ -525,8 +512,8 @@ t.test('an entity revert with relations, racing writers of the related entity', 
       mismatches.push({ round, to, revTx, then: then.body.data, afterRevert: after.body.data, revertChanges: revert.body.changes })
     }
   }
-  t.same(failures.slice(0, 3), [], 'the revert and the racing writes all succeed')
-  t.same(mismatches.slice(0, 3), [],
+  t.strictSame(failures.slice(0, 3), [], 'the revert and the racing writes all succeed')
+  t.strictSame(mismatches.slice(0, 3), [],
     `after the revert, the related author is as it was at "to" (${mismatches.length} of ${checked} reverts left it otherwise)`)
   t.comment(`${ROUNDS} rounds in ${Date.now() - started} ms`)
 })

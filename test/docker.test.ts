@@ -97,15 +97,32 @@ function dockerignored (patterns: string[], file: string): boolean {
 }
 
 const dockerfile = parseDockerfile(read('Dockerfile'))
-const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string>, overrides?: unknown }
+const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string>, overrides?: unknown, engines?: { node?: string } }
 const tsconfig = JSON.parse(read('tsconfig.json')) as { compilerOptions: { outDir?: string, rootDir?: string } }
 const ignorePatterns = read('.dockerignore').split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'))
 const runtime = dockerfile.at(-1)!
 const stageNames = new Set(dockerfile.map((s) => s.name?.toLowerCase()).filter((n) => n !== undefined))
 
-t.test('Dockerfile: multi-stage build on node:20-slim', async (t) => {
+// The image is the current Node.js LTS; the code supports every Node.js from package.json's
+// "engines" minimum on (CI and development machines run that minimum).
+const NODE_IMAGE = 'node:26-slim'
+
+/** Parses a Docker duration such as 20s, 1m30s or 500ms into milliseconds (undefined if invalid). */
+function durationMs (text: string | undefined): number | undefined {
+  if (text === undefined || !/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(text)) return undefined
+  const unit: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+  let ms = 0
+  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) ms += Number(m[1]) * unit[m[2]!]!
+  return ms
+}
+
+t.test('Dockerfile: multi-stage build on the current Node.js LTS image', async (t) => {
   t.ok(dockerfile.length >= 2, 'at least a build and a runtime stage')
-  for (const stage of dockerfile) t.equal(stage.image, 'node:20-slim', `stage ${stage.name ?? '(unnamed)'} is based on node:20-slim`)
+  for (const stage of dockerfile) t.equal(stage.image, NODE_IMAGE, `stage ${stage.name ?? '(unnamed)'} is based on ${NODE_IMAGE}`)
+  const minimum = /^>=\s*(\d+)(\.\d+)*$/.exec(pkg.engines?.node ?? '')
+  t.ok(minimum !== null, `package.json engines.node is a ">=N" range (${pkg.engines?.node})`)
+  const imageMajor = Number(/^node:(\d+)/.exec(NODE_IMAGE)?.[1])
+  t.ok(minimum !== null && imageMajor >= Number(minimum[1]), `${NODE_IMAGE} satisfies engines.node ${pkg.engines?.node}`)
   const build = dockerfile[0]!
   const runs = all(build, 'RUN').map((r) => r.args)
   t.ok(runs.some((r) => /\bnpm ci\b/.test(r) && !/--omit=dev/.test(r)), 'the build stage installs all dependencies with npm ci')
@@ -149,9 +166,17 @@ t.test('Dockerfile: HEALTHCHECK probes /health with node', async (t) => {
   const command = /^CMD\s+(.*)$/s.exec(healthcheck?.args ?? '')
   t.ok(command !== null, 'HEALTHCHECK ... CMD')
   const argv = words(command?.[1] ?? '')
-  t.equal(argv[0], 'node', 'the probe runs node (node:20-slim has no curl or wget)')
+  t.equal(argv[0], 'node', `the probe runs node (${NODE_IMAGE} has no curl or wget)`)
   t.match(argv.join(' '), /\/health\b/, 'the probe requests /health')
   t.match(argv.join(' '), /process\.env\.PORT|:3000\b/, 'the probe uses the service port')
+  // Start-up applies the migrations before the server listens: failed probes during the
+  // start period must not count against the container.
+  const startPeriod = durationMs(healthcheck?.flags['start-period'])
+  t.ok(startPeriod !== undefined && startPeriod > 0, `HEALTHCHECK has a --start-period (${healthcheck?.flags['start-period']})`)
+  for (const flag of ['interval', 'timeout', 'start-period']) {
+    const value = healthcheck?.flags[flag]
+    if (value !== undefined) t.ok(durationMs(value) !== undefined, `--${flag}=${value} is a valid duration`)
+  }
 })
 
 t.test('Dockerfile: CMD runs what npm run start:prod runs', async (t) => {

@@ -1,48 +1,23 @@
-import { eachDatabase, type Harness, type Reply } from './helpers/harness.js'
+import { eachDatabase } from './helpers/harness.js'
 import { assertProblem } from './helpers/assertions.js'
+import { allRevisions, ARTICLE_DEFINITION, isTimestamp } from './helpers/entity-types.js'
 
-// API.md, "Entity types": PUT /entity-types/{type}, GET /entity-types, GET /entity-types/{type},
-// GET /entity-types/{type}/revisions.
-
-const isTimestamp = (value: unknown): boolean => typeof value === 'string' && Number.isFinite(Date.parse(value))
-
-/** Every revision of a type, following nextCursor. */
-async function allRevisions (h: Harness, type: string, limit = 50): Promise<any[]> {
-  const items: any[] = []
-  let url = `/entity-types/${type}/revisions?limit=${limit}`
-  for (let pages = 0; pages < 100; pages++) {
-    const res = await h.get(url)
-    if (res.status !== 200) throw new Error(`GET ${url} answered ${res.status}: ${JSON.stringify(res.body)}`)
-    items.push(...res.body.items)
-    if (res.body.nextCursor === null) return items
-    url = `/entity-types/${type}/revisions?limit=${limit}&cursor=${encodeURIComponent(res.body.nextCursor)}`
-  }
-  throw new Error('revisions never ended')
-}
-
-const ARTICLE = {
-  idFields: ['id'],
-  exclude: ['updated_at'],
-  relations: {
-    author: { kind: 'manyToOne', target: 'user', foreignKey: 'author_id' },
-    comments: { kind: 'oneToMany', target: 'comment', foreignKey: 'article_id' },
-    tags: { kind: 'manyToMany', target: 'tag', through: 'article_tag', localKey: 'article_id', remoteKey: 'tag_id' }
-  }
-}
+// API.md, "Entity types": PUT /entity-types/{type} registers or changes a type; its
+// definition, revision, validation and the through type of a manyToMany relation.
 
 eachDatabase('PUT of a new type answers 201 with type, revision 1, the definition and timestamps', async (t, h) => {
-  const res = await h.put('/entity-types/article', ARTICLE)
+  const res = await h.put('/entity-types/article', ARTICLE_DEFINITION)
   t.equal(res.status, 201)
   t.match(String(res.headers['content-type']), /^application\/json/)
   t.equal(res.body.type, 'article')
   t.equal(res.body.revision, 1)
-  t.same(res.body.definition, ARTICLE)
+  t.strictSame(res.body.definition, ARTICLE_DEFINITION)
   t.ok(isTimestamp(res.body.createdAt), 'createdAt is a timestamp')
   t.ok(isTimestamp(res.body.updatedAt), 'updatedAt is a timestamp')
 
   const read = await h.get('/entity-types/article')
   t.equal(read.status, 200)
-  t.same(read.body, res.body, 'GET returns what PUT answered')
+  t.strictSame(read.body, res.body, 'GET returns what PUT answered')
 })
 
 eachDatabase('PUT of a changed definition answers 200 and raises the revision', async (t, h) => {
@@ -53,8 +28,8 @@ eachDatabase('PUT of a changed definition answers 200 and raises the revision', 
   t.equal(changed.status, 200)
   t.equal(changed.body.type, 'article')
   t.equal(changed.body.revision, 2)
-  t.same(changed.body.definition.exclude, ['updated_at', 'cache'])
-  t.same(changed.body.definition.idFields, ['id'])
+  t.strictSame(changed.body.definition.exclude, ['updated_at', 'cache'])
+  t.strictSame(changed.body.definition.idFields, ['id'])
   t.equal(Date.parse(changed.body.createdAt), Date.parse(created.body.createdAt), 'createdAt stays')
   t.ok(Date.parse(changed.body.updatedAt) >= Date.parse(created.body.updatedAt), 'updatedAt does not go back')
 
@@ -67,17 +42,17 @@ eachDatabase('PUT of a changed definition answers 200 and raises the revision', 
 
   const read = await h.get('/entity-types/article')
   t.equal(read.body.revision, 3)
-  t.same(read.body.definition.relations, { author: { kind: 'manyToOne', target: 'user', foreignKey: 'author_id' } })
+  t.strictSame(read.body.definition.relations, { author: { kind: 'manyToOne', target: 'user', foreignKey: 'author_id' } })
 })
 
 eachDatabase('PUT of the same definition answers 200 with the same revision and keeps no new revision', async (t, h) => {
-  t.equal((await h.put('/entity-types/article', ARTICLE)).status, 201)
+  t.equal((await h.put('/entity-types/article', ARTICLE_DEFINITION)).status, 201)
   const first = await h.get('/entity-types/article')
 
-  const same = await h.put('/entity-types/article', ARTICLE)
+  const same = await h.put('/entity-types/article', ARTICLE_DEFINITION)
   t.equal(same.status, 200)
   t.equal(same.body.revision, 1)
-  t.same(same.body.definition, ARTICLE)
+  t.strictSame(same.body.definition, ARTICLE_DEFINITION)
 
   // The same definition with its relation members in another key order is still the same.
   const reordered = await h.put('/entity-types/article', {
@@ -93,16 +68,16 @@ eachDatabase('PUT of the same definition answers 200 with the same revision and 
   t.equal(reordered.body.revision, 1, 'key order is not a change')
 
   const read = await h.get('/entity-types/article')
-  t.same(read.body, first.body, 'nothing changed')
+  t.strictSame(read.body, first.body, 'nothing changed')
   t.equal((await allRevisions(h, 'article')).length, 1)
 })
 
 eachDatabase('defaults: every member is optional and idFields defaults to ["id"]', async (t, h) => {
   const created = await h.put('/entity-types/note', {})
   t.equal(created.status, 201)
-  t.same(created.body.definition.idFields, ['id'])
-  t.same(created.body.definition.exclude ?? [], [], 'nothing excluded')
-  t.same(created.body.definition.relations ?? {}, {}, 'no relations')
+  t.strictSame(created.body.definition.idFields, ['id'])
+  t.strictSame(created.body.definition.exclude ?? [], [], 'nothing excluded')
+  t.strictSame(created.body.definition.relations ?? {}, {}, 'no relations')
 
   // Spelling the default out is the same definition.
   const explicit = await h.put('/entity-types/note', { idFields: ['id'] })
@@ -128,7 +103,7 @@ eachDatabase('type names must match ^[a-z][a-z0-9_]{0,62}$ (else 400, nothing st
   }
   t.equal(await h.count('entity_types'), before, 'no invalid type was stored')
   const list = await h.get('/entity-types')
-  t.same(list.body.items.map((i: any) => i.type).sort(), ['a', 'a1', 'a_b_9', 'x'.repeat(63)].sort())
+  t.strictSame(list.body.items.map((i: any) => i.type).sort(), ['a', 'a1', 'a_b_9', 'x'.repeat(63)].sort())
 })
 
 eachDatabase('unknown or ill-typed members of a definition are 400 problems and store nothing', async (t, h) => {
@@ -172,8 +147,8 @@ eachDatabase('changing idFields of a type that has versions is 409; other change
 
   const read = await h.get('/entity-types/article')
   t.equal(read.body.revision, 1)
-  t.same(read.body.definition.idFields, ['id'])
-  t.same(read.body.definition.exclude ?? [], [], 'the exclude of the rejected request was not applied')
+  t.strictSame(read.body.definition.idFields, ['id'])
+  t.strictSame(read.body.definition.exclude ?? [], [], 'the exclude of the rejected request was not applied')
   t.equal((await allRevisions(h, 'article')).length, 1)
 
   // Other members of a type with versions may change.
@@ -186,21 +161,21 @@ eachDatabase('changing idFields of a type that has versions is 409; other change
   const rekeyed = await h.put('/entity-types/user', { idFields: ['email'] })
   t.equal(rekeyed.status, 200)
   t.equal(rekeyed.body.revision, 2)
-  t.same(rekeyed.body.definition.idFields, ['email'])
+  t.strictSame(rekeyed.body.definition.idFields, ['email'])
   const insert = await h.post('/transactions', { changes: [{ type: 'user', op: 'insert', data: { email: 'a@example.org' } }] })
   t.equal(insert.status, 201)
   t.equal(insert.body.versions[0].id, 'a@example.org')
 })
 
 eachDatabase('a manyToMany relation registers its through type with idFields [localKey, remoteKey]', async (t, h) => {
-  const res = await h.put('/entity-types/article', ARTICLE)
+  const res = await h.put('/entity-types/article', ARTICLE_DEFINITION)
   t.equal(res.status, 201, 'targets that are not registered yet are accepted')
 
   const through = await h.get('/entity-types/article_tag')
   t.equal(through.status, 200, 'the through type exists')
   t.equal(through.body.type, 'article_tag')
   t.equal(through.body.revision, 1)
-  t.same(through.body.definition.idFields, ['article_id', 'tag_id'])
+  t.strictSame(through.body.definition.idFields, ['article_id', 'tag_id'])
 
   const list = await h.get('/entity-types')
   t.ok(list.body.items.some((i: any) => i.type === 'article_tag'), 'listed with the others')
@@ -223,85 +198,6 @@ eachDatabase('a manyToMany relation registers its through type with idFields [lo
   t.equal(post.status, 201)
   const kept = await h.get('/entity-types/post_tag')
   t.equal(kept.body.revision, 1)
-  t.same(kept.body.definition.exclude, ['created'])
-  t.same(kept.body.definition.idFields, ['post_id', 'tag_id'])
-})
-
-eachDatabase('GET /entity-types lists every type, paginated with nextCursor', async (t, h) => {
-  const names = ['alpha', 'bravo', 'charlie', 'delta', 'echo']
-  for (const name of names) t.equal((await h.put(`/entity-types/${name}`, { exclude: [`${name}_cache`] })).status, 201)
-
-  const all = await h.get('/entity-types')
-  t.equal(all.status, 200)
-  t.equal(all.body.nextCursor, null, 'everything fits the default page')
-  t.same(all.body.items.map((i: any) => i.type).sort(), names)
-  for (const item of all.body.items) {
-    t.same(item.definition.exclude, [`${item.type as string}_cache`], `${item.type as string}: its own definition`)
-    t.equal(item.revision, 1)
-    t.ok(isTimestamp(item.createdAt) && isTimestamp(item.updatedAt), `${item.type as string}: timestamps`)
-  }
-
-  const seen: string[] = []
-  let url = '/entity-types?limit=2'
-  const sizes: number[] = []
-  for (let i = 0; i < 10; i++) {
-    const res = await h.get(url)
-    t.equal(res.status, 200)
-    t.ok(res.body.items.length <= 2, 'a page holds at most limit items')
-    sizes.push(res.body.items.length)
-    seen.push(...res.body.items.map((x: any) => x.type))
-    if (res.body.nextCursor === null) break
-    t.type(res.body.nextCursor, 'string')
-    url = `/entity-types?limit=2&cursor=${encodeURIComponent(res.body.nextCursor)}`
-  }
-  t.same(sizes, [2, 2, 1], 'three pages')
-  t.same([...seen].sort(), names, 'each type exactly once across the pages')
-
-  assertProblem(t, await h.get('/entity-types?limit=1001'), 400, 'limit above 1000')
-  assertProblem(t, await h.get('/entity-types?limit=0'), 400, 'limit 0')
-  assertProblem(t, await h.get('/entity-types?cursor=not-a-cursor'), 400, 'a cursor that was never issued')
-})
-
-eachDatabase('GET /entity-types/{type} reads one type; an unknown type is 404', async (t, h) => {
-  t.equal((await h.put('/entity-types/article', ARTICLE)).status, 201)
-  const changed = await h.put('/entity-types/article', { ...ARTICLE, exclude: [] })
-  const read = await h.get('/entity-types/article')
-  t.equal(read.status, 200)
-  t.same(read.body, changed.body, 'the latest revision')
-
-  assertProblem(t, await h.get('/entity-types/nothing_here'), 404, 'unknown type')
-  assertProblem(t, await h.get('/entity-types/nothing_here/revisions'), 404, 'revisions of an unknown type')
-})
-
-eachDatabase('GET /entity-types/{type}/revisions keeps every revision of the definition', async (t, h) => {
-  const definitions = [
-    { idFields: ['id'], exclude: [], relations: {} },
-    { idFields: ['id'], exclude: ['a'], relations: {} },
-    { idFields: ['id'], exclude: ['a', 'b'], relations: { owner: { kind: 'manyToOne', target: 'user', foreignKey: 'owner_id' } } },
-    { idFields: ['id'], exclude: [], relations: {} } // back to the first: still a change, a new revision
-  ]
-  const answers: Reply[] = []
-  for (const definition of definitions) {
-    answers.push(await h.put('/entity-types/doc', definition))
-    t.equal((await h.put('/entity-types/doc', definition)).status, 200, 'a repeated PUT is unchanged')
-  }
-  t.same(answers.map((a) => a.status), [201, 200, 200, 200])
-  t.same(answers.map((a) => a.body.revision), [1, 2, 3, 4])
-
-  const revisions = await allRevisions(h, 'doc')
-  t.equal(revisions.length, 4, 'every revision kept, unchanged PUTs add none')
-  const byRevision = [...revisions].sort((a, b) => a.revision - b.revision)
-  t.same(byRevision.map((r) => r.revision), [1, 2, 3, 4])
-  t.same(byRevision.map((r) => r.definition), definitions, 'each revision holds its definition')
-  for (const r of byRevision) t.ok(isTimestamp(r.createdAt), `revision ${r.revision as number} has createdAt`)
-
-  const paged = await allRevisions(h, 'doc', 1)
-  t.same(paged.map((r) => r.revision).sort(), [1, 2, 3, 4], 'pagination by one yields each revision once')
-  const first = await h.get('/entity-types/doc/revisions?limit=3')
-  t.equal(first.body.items.length, 3)
-  t.type(first.body.nextCursor, 'string', 'a further page is announced')
-
-  const current = await h.get('/entity-types/doc')
-  t.equal(current.body.revision, 4)
-  t.same(current.body.definition, definitions[3])
+  t.strictSame(kept.body.definition.exclude, ['created'])
+  t.strictSame(kept.body.definition.idFields, ['post_id', 'tag_id'])
 })

@@ -69,7 +69,7 @@ t.test('hot reads never scan the versions table sequentially', async (t) => {
           const lines = await plan(h, statement)
           const where = `${url}: ${statement.sql.slice(0, 50).replace(/\s+/g, ' ')}…`
           t.ok(lines.some((l) => /Index (Only )?Scan using (versions|version_refs)_/.test(l)), `${where} uses an index of versions`)
-          t.same(lines.filter((l) => /Seq Scan on (versions|version_refs)\b/.test(l)), [], `${where} scans nothing sequentially`)
+          t.strictSame(lines.filter((l) => /Seq Scan on (versions|version_refs)\b/.test(l)), [], `${where} scans nothing sequentially`)
         }
       }
     })

@@ -79,7 +79,7 @@ eachDatabase('Query count: reads of an entity with 5 versions and one with 500 r
     {
       name: 'a second versions page, from a cursor',
       url: async (id) => `/entities/article/${id}/versions?limit=2&cursor=${encodeURIComponent(await secondPageCursor(id))}`,
-      check: (id, body) => { t.same(body.items.map((v: any) => v.index), [2, 3], `${id}: the second page`) }
+      check: (id, body) => { t.strictSame(body.items.map((v: any) => v.index), [2, 3], `${id}: the second page`) }
     },
     {
       name: 'a version detail',
@@ -109,7 +109,7 @@ eachDatabase('Query count: reads of an entity with 5 versions and one with 500 r
     {
       name: 'a changeset between the first and the last transaction',
       url: async (id) => `/entities/article/${id}/changeset?from=${firstTx(id)}&to=${lastTx(id)}`,
-      check: (id, body) => { t.same(body.text, [`${id} 0`, `${id} ${versions[id]!.length - 1}`], `${id}: the changeset`) }
+      check: (id, body) => { t.strictSame(body.text, [`${id} 0`, `${id} ${versions[id]!.length - 1}`], `${id}: the changeset`) }
     }
   ]
 

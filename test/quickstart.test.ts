@@ -16,8 +16,8 @@ eachDatabase('the quickstart end to end: register, insert, update, list, revert 
 
   const list = await h.get('/entities/article/1/versions')
   t.equal(list.status, 200)
-  t.same(list.body.items.map((v: any) => v.operation), ['insert', 'update'])
-  t.same(list.body.items.map((v: any) => v.changeset), [
+  t.strictSame(list.body.items.map((v: any) => v.operation), ['insert', 'update'])
+  t.strictSame(list.body.items.map((v: any) => v.changeset), [
     { id: [null, 1], name: [null, 'Initial Name'], content: [null, 'Initial Content'] },
     { name: ['Initial Name', 'Updated Name'] }
   ])
@@ -26,15 +26,15 @@ eachDatabase('the quickstart end to end: register, insert, update, list, revert 
 
   const revert = await h.post('/entities/article/1/revert', { to: first })
   t.equal(revert.status, 201)
-  t.same(revert.body.changes, [{ type: 'article', op: 'update', id: '1', data: { name: 'Initial Name' } }])
-  t.same(revert.body.transaction.revertOf, { type: 'article', id: '1', to: first })
+  t.strictSame(revert.body.changes, [{ type: 'article', op: 'update', id: '1', data: { name: 'Initial Name' } }])
+  t.strictSame(revert.body.transaction.revertOf, { type: 'article', id: '1', to: first })
 
   const now = await h.get('/entities/article/1')
   t.equal(now.body.data.name, 'Initial Name')
   const after = await h.get('/entities/article/1/versions')
   t.equal(after.body.items.length, 3)
   const third = after.body.items[2]
-  t.same(third.changeset, { name: ['Updated Name', 'Initial Name'] })
+  t.strictSame(third.changeset, { name: ['Updated Name', 'Initial Name'] })
   const tx = await h.get(`/transactions/${third.transactionId}`)
-  t.same(tx.body.revertOf, { type: 'article', id: '1', to: first })
+  t.strictSame(tx.body.revertOf, { type: 'article', id: '1', to: first })
 })

@@ -1,5 +1,6 @@
 import { eachDatabase, type Harness, type Reply } from './helpers/harness.js'
-import { registerBlog, tx } from './helpers/blog.js'
+import { registerBlog } from './helpers/blog.js'
+import { tx } from './helpers/changes.js'
 
 // The number of SQL statements a relation read or a relation revert costs must not grow
 // with the number of related entities (no N+1).

@@ -1,18 +1,11 @@
 import type { Test } from 'tap'
-import { eachDatabase, type Harness, type Reply } from './helpers/harness.js'
+import { eachDatabase, type Harness } from './helpers/harness.js'
 import { assertProblem } from './helpers/assertions.js'
-import { ARTICLE, registerBlog, del, ins, link, tx, unlink, upd, type Change } from './helpers/blog.js'
+import { ARTICLE, registerBlog, link, unlink } from './helpers/blog.js'
+import { del, ins, record, tx, upd } from './helpers/changes.js'
 
 // Reading the relations of a version / state as they were at a transaction
 // (Continuum's relationship versioning): manyToOne, oneToMany, manyToMany.
-
-/** Records one transaction and returns the whole answer (201 expected). */
-async function record (h: Harness, ...changes: Change[]): Promise<Reply> {
-  const res = await h.post('/transactions', { changes })
-  if (res.status !== 201) throw new Error(`POST /transactions: ${res.status} ${JSON.stringify(res.body)}`)
-  return res
-}
-
 
 async function okGet (t: Test, h: Harness, url: string): Promise<any> {
   const res = await h.get(url)
@@ -28,13 +21,13 @@ eachDatabase('manyToMany: tags added, one removed; the version before the remova
   const created = await tx(h, ins('article', { id: 1, title: 'First' }), ins('tag', { id: 2, name: 'db' }), ins('tag', { id: 1, name: 'api' }))
 
   // Tag 2 first: the answer must still order by id.
-  const tagged = await record(h, link(1, 2), link(1, 1), upd('article', '1', { title: 'Tagged' }))
-  const taggedTx = tagged.body.transaction.id
-  t.same(tagged.body.versions[0], {
+  const tagged = await record(t, h, [link(1, 2), link(1, 1), upd('article', '1', { title: 'Tagged' })])
+  const taggedTx = tagged.transaction.id
+  t.strictSame(tagged.versions[0], {
     type: 'article_tag', id: '1,2', transactionId: taggedTx, endTransactionId: null, operation: 'insert', index: 0,
     data: { article_id: 1, tag_id: 2 }, changeset: { article_id: [null, 1], tag_id: [null, 2] }
   }, 'the association insert is a version of its own (composite key "article_id,tag_id")')
-  t.same((await okGet(t, h, '/entity-types/article_tag')).definition.idFields, ['article_id', 'tag_id'],
+  t.strictSame((await okGet(t, h, '/entity-types/article_tag')).definition.idFields, ['article_id', 'tag_id'],
     'declaring the relation registered the association type')
 
   const renamed = await tx(h, upd('tag', '1', { name: 'http-api' }))
@@ -42,25 +35,25 @@ eachDatabase('manyToMany: tags added, one removed; the version before the remova
   const retitled = await tx(h, upd('article', '1', { title: 'Untagged' }))
 
   const before = await okGet(t, h, `/entities/article/1/versions/${taggedTx}?relations=tags`)
-  t.same(Object.keys(before.relations), ['tags'], 'only the requested relation is added')
-  t.same(ids(before.relations.tags), ['1', '2'], 'both tags, ordered by id')
-  t.same(before.relations.tags.map((v: any) => v.type), ['tag', 'tag'], 'the relation lists tag versions, not associations')
-  t.same(dataOf(before.relations.tags), [{ id: 1, name: 'api' }, { id: 2, name: 'db' }], 'tags as they were then (before the rename)')
-  t.same(before.relations.tags.map((v: any) => v.transactionId), [created, created])
+  t.strictSame(Object.keys(before.relations), ['tags'], 'only the requested relation is added')
+  t.strictSame(ids(before.relations.tags), ['1', '2'], 'both tags, ordered by id')
+  t.strictSame(before.relations.tags.map((v: any) => v.type), ['tag', 'tag'], 'the relation lists tag versions, not associations')
+  t.strictSame(dataOf(before.relations.tags), [{ id: 1, name: 'api' }, { id: 2, name: 'db' }], 'tags as they were then (before the rename)')
+  t.strictSame(before.relations.tags.map((v: any) => v.transactionId), [created, created])
 
   const latest = await okGet(t, h, `/entities/article/1/versions/${retitled}?relations=tags`)
-  t.same(ids(latest.relations.tags), ['1'], 'after the removal only one tag is left')
-  t.same(latest.relations.tags[0].data, { id: 1, name: 'http-api' })
+  t.strictSame(ids(latest.relations.tags), ['1'], 'after the removal only one tag is left')
+  t.strictSame(latest.relations.tags[0].data, { id: 1, name: 'http-api' })
   t.equal(latest.relations.tags[0].transactionId, renamed)
 
   const created0 = await okGet(t, h, `/entities/article/1/versions/${created}?relations=tags`)
-  t.same(created0.relations.tags, [], 'no tags before the associations were inserted')
+  t.strictSame(created0.relations.tags, [], 'no tags before the associations were inserted')
 
   const now = await okGet(t, h, '/entities/article/1?relations=tags')
-  t.same(ids(now.relations.tags), ['1'])
+  t.strictSame(ids(now.relations.tags), ['1'])
 
   const assoc = await okGet(t, h, '/entities/article_tag/1,2/versions')
-  t.same(assoc.items.map((v: any) => [v.operation, v.transactionId]), [['insert', taggedTx], ['delete', removed]],
+  t.strictSame(assoc.items.map((v: any) => [v.operation, v.transactionId]), [['insert', taggedTx], ['delete', removed]],
     'membership changes are versions of the association entity')
 
   const plain = await okGet(t, h, `/entities/article/1/versions/${taggedTx}`)
@@ -82,19 +75,19 @@ eachDatabase('oneToMany: comments updated, deleted, added and moved after a vers
   const last = await tx(h, upd('article', '1', { title: 'One!' }))
 
   const then = await okGet(t, h, `/entities/article/1/versions/${first}?relations=comments`)
-  t.same(dataOf(then.relations.comments), [
+  t.strictSame(dataOf(then.relations.comments), [
     { id: 1, article_id: 1, text: 'first' },
     { id: 2, article_id: 1, text: 'second' },
     { id: 3, article_id: 1, text: 'third' }
   ], 'the comments of article 1 at the first transaction, with their texts then')
-  t.same(then.relations.comments.map((v: any) => [v.type, v.operation, v.transactionId]),
+  t.strictSame(then.relations.comments.map((v: any) => [v.type, v.operation, v.transactionId]),
     [['comment', 'insert', first], ['comment', 'insert', first], ['comment', 'insert', first]])
 
   const other = await okGet(t, h, `/entities/article/2/versions/${first}?relations=comments`)
-  t.same(ids(other.relations.comments), ['4'], 'comment 4 belonged to article 2 then, not comment 3')
+  t.strictSame(ids(other.relations.comments), ['4'], 'comment 4 belonged to article 2 then, not comment 3')
 
   const now = await okGet(t, h, `/entities/article/1/versions/${last}?relations=comments`)
-  t.same(dataOf(now.relations.comments), [
+  t.strictSame(dataOf(now.relations.comments), [
     { id: 1, article_id: 1, text: 'first (edited)' },
     { id: 4, article_id: 1, text: 'elsewhere' },
     { id: 5, article_id: 1, text: 'late' }
@@ -116,18 +109,18 @@ eachDatabase('manyToOne: the author as of a version, null when the author did no
   const v2 = await okGet(t, h, `/entities/article/1/versions/${withAnn}?relations=author`)
   t.equal(v2.relations.author.type, 'user')
   t.equal(v2.relations.author.id, '7')
-  t.same(v2.relations.author.data, { id: 7, name: 'Ann' }, 'the author as it was then, not renamed yet')
+  t.strictSame(v2.relations.author.data, { id: 7, name: 'Ann' }, 'the author as it was then, not renamed yet')
   t.notOk(Array.isArray(v2.relations.author), 'a manyToOne is one version, not a list')
 
   const v3 = await okGet(t, h, `/entities/article/1/versions/${withBob}?relations=author`)
-  t.same(v3.relations.author.data, { id: 8, name: 'Bob' })
+  t.strictSame(v3.relations.author.data, { id: 8, name: 'Bob' })
 
   const now = await okGet(t, h, '/entities/article/1?relations=author')
   t.equal(now.relations.author, null, 'the author was deleted since')
   const unset = await tx(h, ins('article', { id: 2, title: 'no author', author_id: null }))
   t.equal((await okGet(t, h, `/entities/article/2/versions/${unset}?relations=author`)).relations.author, null, 'a null foreign key: null')
   const atBob = await okGet(t, h, `/entities/article/1?at=${withBob}&relations=author`)
-  t.same(atBob.relations.author?.data, { id: 8, name: 'Bob' })
+  t.strictSame(atBob.relations.author?.data, { id: 8, name: 'Bob' })
 })
 
 eachDatabase('GET /entities/{type}/{id}?at=&relations=author,comments,tags reads the state and all relations then', async (t, h) => {
@@ -142,18 +135,18 @@ eachDatabase('GET /entities/{type}/{id}?at=&relations=author,comments,tags reads
   await tx(h, upd('article', '1', { title: 'New', author_id: 2 }), del('comment', '1'), unlink(1, 1), upd('tag', '2', { name: 'b2' }))
 
   const state = await okGet(t, h, `/entities/article/1?at=${middle}&relations=author,comments,tags`)
-  t.same(state.data, { id: 1, title: 'Old', author_id: 1 })
+  t.strictSame(state.data, { id: 1, title: 'Old', author_id: 1 })
   t.equal(state.transactionId, setup, 'the version holding that state')
-  t.same(Object.keys(state.relations).sort(), ['author', 'comments', 'tags'])
-  t.same(state.relations.author.data, { id: 1, name: 'Ann' })
-  t.same(dataOf(state.relations.comments), [{ id: 1, article_id: 1, text: 'c1' }, { id: 2, article_id: 1, text: 'c2' }])
-  t.same(dataOf(state.relations.tags), [{ id: 1, name: 'a' }, { id: 2, name: 'b' }])
+  t.strictSame(Object.keys(state.relations).sort(), ['author', 'comments', 'tags'])
+  t.strictSame(state.relations.author.data, { id: 1, name: 'Ann' })
+  t.strictSame(dataOf(state.relations.comments), [{ id: 1, article_id: 1, text: 'c1' }, { id: 2, article_id: 1, text: 'c2' }])
+  t.strictSame(dataOf(state.relations.tags), [{ id: 1, name: 'a' }, { id: 2, name: 'b' }])
 
   const now = await okGet(t, h, '/entities/article/1?relations=author,comments,tags')
-  t.same(now.data, { id: 1, title: 'New', author_id: 2 })
-  t.same(now.relations.author.data, { id: 2, name: 'Bob' })
-  t.same(dataOf(now.relations.comments), [{ id: 2, article_id: 1, text: 'c2' }])
-  t.same(dataOf(now.relations.tags), [{ id: 2, name: 'b2' }])
+  t.strictSame(now.data, { id: 1, title: 'New', author_id: 2 })
+  t.strictSame(now.relations.author.data, { id: 2, name: 'Bob' })
+  t.strictSame(dataOf(now.relations.comments), [{ id: 2, article_id: 1, text: 'c2' }])
+  t.strictSame(dataOf(now.relations.tags), [{ id: 2, name: 'b2' }])
 
 })
 
@@ -178,7 +171,7 @@ eachDatabase('relations: an unknown relation name or an unregistered target type
   const later = await okGet(t, h, `/entities/post/1/versions/${first}?relations=editor`)
   t.equal(later.relations.editor, null, 'once registered, the relation reads (editor 3 did not exist then)')
   const now = await okGet(t, h, '/entities/post/1?relations=editor')
-  t.same(now.relations.editor.data, { id: 3, name: 'Eve' })
+  t.strictSame(now.relations.editor.data, { id: 3, name: 'Eve' })
 })
 
 eachDatabase('relations are ordered by id values: numbers numerically (2 before 10), strings by code point', async (t, h) => {
@@ -198,10 +191,10 @@ eachDatabase('relations are ordered by id values: numbers numerically (2 before 
     ...['b', 'B', 'a', 'é', 'A', 'aa'].map((id) => ins('shelf_label', { shelf_id: 's', label_id: id })))
 
   const v = await okGet(t, h, `/entities/article/1/versions/${first}?relations=comments,tags`)
-  t.same(ids(v.relations.comments), ['1', '2', '9', '10', '100'])
-  t.same(ids(v.relations.tags), ['1', '2', '10'])
+  t.strictSame(ids(v.relations.comments), ['1', '2', '9', '10', '100'])
+  t.strictSame(ids(v.relations.tags), ['1', '2', '10'])
   const s = await okGet(t, h, `/entities/shelf/s/versions/${first}?relations=labels`)
-  t.same(ids(s.relations.labels), ['A', 'B', 'a', 'aa', 'b', 'é'])
+  t.strictSame(ids(s.relations.labels), ['A', 'B', 'a', 'aa', 'b', 'é'])
 })
 
 eachDatabase('a relation declared after data was ingested still finds the older children and associations', async (t, h) => {
@@ -223,11 +216,11 @@ eachDatabase('a relation declared after data was ingested still finds the older 
   const after = await tx(h, ins('comment', { id: 3, article_id: 1, text: 'new' }), upd('article', '1', { title: 'T2' }))
 
   const then = await okGet(t, h, `/entities/article/1/versions/${first}?relations=author,comments,tags`)
-  t.same(then.relations.author.data, { id: 5, name: 'Ann' })
-  t.same(dataOf(then.relations.comments), [{ id: 1, article_id: 1, text: 'old' }, { id: 2, article_id: 1, text: 'gone later' }])
-  t.same(ids(then.relations.tags), ['1', '2'])
+  t.strictSame(then.relations.author.data, { id: 5, name: 'Ann' })
+  t.strictSame(dataOf(then.relations.comments), [{ id: 1, article_id: 1, text: 'old' }, { id: 2, article_id: 1, text: 'gone later' }])
+  t.strictSame(ids(then.relations.tags), ['1', '2'])
 
   const now = await okGet(t, h, `/entities/article/1/versions/${after}?relations=comments,tags`)
-  t.same(dataOf(now.relations.comments), [{ id: 1, article_id: 1, text: 'edited' }, { id: 3, article_id: 1, text: 'new' }])
-  t.same(ids(now.relations.tags), ['1'])
+  t.strictSame(dataOf(now.relations.comments), [{ id: 1, article_id: 1, text: 'edited' }, { id: 3, article_id: 1, text: 'new' }])
+  t.strictSame(ids(now.relations.tags), ['1'])
 })

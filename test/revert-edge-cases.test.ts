@@ -1,15 +1,9 @@
-import type { Test } from 'tap'
-import { eachDatabase, type Harness } from './helpers/harness.js'
+import { eachDatabase } from './helpers/harness.js'
 import { registerBlog } from './helpers/blog.js'
+import { tx } from './helpers/changes.js'
 
 // Reverts whose answer must respect relations in less common shapes: an entity deleted
 // now, references dropped by an update, trees of one type, related along two paths.
-
-async function tx (t: Test, h: Harness, ...changes: unknown[]): Promise<number> {
-  const res = await h.post('/transactions', { changes })
-  t.equal(res.status, 201, `recorded: ${JSON.stringify(changes).slice(0, 120)}`)
-  return res.body.transaction.id
-}
 
 const CAT = {
   relations: {
@@ -22,48 +16,48 @@ const ops = (changes: Array<{ op: string, type: string, id: string }>): string[]
 
 eachDatabase('revert with relations of an entity deleted now also deletes the children that joined since', async (t, h) => {
   await registerBlog(h)
-  const t1 = await tx(t, h, { type: 'article', op: 'insert', data: { id: 1, title: 'A' } },
+  const t1 = await tx(h, { type: 'article', op: 'insert', data: { id: 1, title: 'A' } },
     { type: 'comment', op: 'insert', data: { id: 2, article_id: 1, body: 'then' } })
-  await tx(t, h, { type: 'article', op: 'delete', id: '1' })
-  await tx(t, h, { type: 'comment', op: 'insert', data: { id: 3, article_id: 1, body: 'joined later' } })
+  await tx(h, { type: 'article', op: 'delete', id: '1' })
+  await tx(h, { type: 'comment', op: 'insert', data: { id: 3, article_id: 1, body: 'joined later' } })
   const res = await h.post('/entities/article/1/revert', { to: t1, relations: ['comments'] })
   t.equal(res.status, 201)
-  t.same(ops(res.body.changes), ['delete comment 3', 'insert article 1'])
+  t.strictSame(ops(res.body.changes), ['delete comment 3', 'insert article 1'])
   const now = await h.get('/entities/article/1?relations=comments')
   const then = await h.get(`/entities/article/1?at=${t1}&relations=comments`)
-  t.same(now.body.relations.comments.map((c: any) => c.data), then.body.relations.comments.map((c: any) => c.data))
+  t.strictSame(now.body.relations.comments.map((c: any) => c.data), then.body.relations.comments.map((c: any) => c.data))
 })
 
 eachDatabase('a revert drops a reference before it deletes the entity referenced', async (t, h) => {
   await registerBlog(h)
-  await tx(t, h, { type: 'article', op: 'insert', data: { id: 1, author_id: null } })
-  const t2 = await tx(t, h, { type: 'user', op: 'insert', data: { id: 1, name: 'Ann' } },
+  await tx(h, { type: 'article', op: 'insert', data: { id: 1, author_id: null } })
+  const t2 = await tx(h, { type: 'user', op: 'insert', data: { id: 1, name: 'Ann' } },
     { type: 'article', op: 'update', id: '1', data: { author_id: 1 } })
   const res = await h.post(`/transactions/${t2}/revert`, { dryRun: true })
   t.equal(res.status, 200)
-  t.same(ops(res.body.changes), ['update article 1', 'delete user 1'], 'the article lets go of the user first')
+  t.strictSame(ops(res.body.changes), ['update article 1', 'delete user 1'], 'the article lets go of the user first')
 })
 
 eachDatabase('inserts of a tree of one type come parents first, deletes children first', async (t, h) => {
   t.equal((await h.put('/entity-types/cat', CAT)).status, 201)
-  await tx(t, h, { type: 'cat', op: 'insert', data: { id: 1, parent_id: null } },
+  await tx(h, { type: 'cat', op: 'insert', data: { id: 1, parent_id: null } },
     { type: 'cat', op: 'insert', data: { id: 2, parent_id: 1 } }, { type: 'cat', op: 'insert', data: { id: 3, parent_id: 2 } })
-  const removal = await tx(t, h, { type: 'cat', op: 'delete', id: '3' }, { type: 'cat', op: 'delete', id: '2' }, { type: 'cat', op: 'delete', id: '1' })
+  const removal = await tx(h, { type: 'cat', op: 'delete', id: '3' }, { type: 'cat', op: 'delete', id: '2' }, { type: 'cat', op: 'delete', id: '1' })
   const back = await h.post(`/transactions/${removal}/revert`, { dryRun: true })
-  t.same(ops(back.body.changes), ['insert cat 1', 'insert cat 2', 'insert cat 3'])
+  t.strictSame(ops(back.body.changes), ['insert cat 1', 'insert cat 2', 'insert cat 3'])
   const recorded = await h.post(`/transactions/${removal}/revert`, {})
   t.equal(recorded.status, 201)
   const undo = await h.post(`/transactions/${recorded.body.transaction.id}/revert`, { dryRun: true })
-  t.same(ops(undo.body.changes), ['delete cat 3', 'delete cat 2', 'delete cat 1'])
+  t.strictSame(ops(undo.body.changes), ['delete cat 3', 'delete cat 2', 'delete cat 1'])
 })
 
 eachDatabase('an entity related then along a dotted path is reverted, not deleted as a newcomer', async (t, h) => {
   t.equal((await h.put('/entity-types/cat', CAT)).status, 201)
-  const t1 = await tx(t, h, { type: 'cat', op: 'insert', data: { id: 1, parent_id: null } },
+  const t1 = await tx(h, { type: 'cat', op: 'insert', data: { id: 1, parent_id: null } },
     { type: 'cat', op: 'insert', data: { id: 2, parent_id: 1 } }, { type: 'cat', op: 'insert', data: { id: 3, parent_id: 2 } })
-  await tx(t, h, { type: 'cat', op: 'update', id: '3', data: { parent_id: 1 } })
+  await tx(h, { type: 'cat', op: 'update', id: '3', data: { parent_id: 1 } })
   const res = await h.post('/entities/cat/1/revert', { to: t1, relations: ['children', 'children.children'] })
   t.equal(res.status, 201)
-  t.same(res.body.changes, [{ type: 'cat', op: 'update', id: '3', data: { parent_id: 2 } }])
+  t.strictSame(res.body.changes, [{ type: 'cat', op: 'update', id: '3', data: { parent_id: 2 } }])
   t.equal((await h.get('/entities/cat/3')).body.data.parent_id, 2)
 })

@@ -1,13 +1,7 @@
 import type { Test } from 'tap'
 import { eachDatabase, type Harness } from './helpers/harness.js'
 import { allPages, assertProblem } from './helpers/assertions.js'
-
-/** Posts one transaction, checks it was recorded, and answers its body ({transaction, versions}). */
-async function record (t: Test, h: Harness, body: Record<string, unknown>): Promise<any> {
-  const res = await h.post('/transactions', body)
-  t.equal(res.status, 201, `transaction recorded: ${JSON.stringify(body)}`)
-  return res.body
-}
+import { ins, record } from './helpers/changes.js'
 
 /**
  * Six transactions, a day apart (explicit issuedAt), by alice, bob or nobody, touching
@@ -42,7 +36,7 @@ async function history (t: Test, h: Harness): Promise<any[]> {
     }
   ]
   const recorded: any[] = []
-  for (const body of bodies) recorded.push(await record(t, h, body))
+  for (const { changes, ...extra } of bodies) recorded.push(await record(t, h, changes, extra))
   return recorded.map((r) => r.transaction)
 }
 
@@ -51,33 +45,33 @@ eachDatabase('Transactions: newest first, paginated', async (t, h) => {
   // A transaction that changes nothing is not recorded and not listed.
   const noop = await h.post('/transactions', { actor: 'alice', issuedAt: '2026-01-07T00:00:00Z', changes: [{ type: 'article', op: 'update', id: '2', data: { title: 'Two!' } }] })
   t.equal(noop.status, 200)
-  t.same(noop.body, { transaction: null, versions: [] })
+  t.strictSame(noop.body, { transaction: null, versions: [] })
 
   const list = await h.get('/transactions')
   t.equal(list.status, 200)
-  t.same(list.body, { items: [...txs].reverse(), nextCursor: null }, 'every recorded transaction, newest first, as recorded')
+  t.strictSame(list.body, { items: [...txs].reverse(), nextCursor: null }, 'every recorded transaction, newest first, as recorded')
   for (const item of list.body.items) t.notOk('versions' in item, `transaction ${item.id as number} in a list has no versions member`)
   const ids: number[] = list.body.items.map((x: any) => x.id)
-  t.same(ids, [...ids].sort((a, b) => b - a), 'ids descending')
+  t.strictSame(ids, [...ids].sort((a, b) => b - a), 'ids descending')
   t.equal(list.body.items[0].actor, 'alice')
   t.equal(list.body.items[1].actor, null, 'no actor is null')
-  t.same(list.body.items[3].meta, { reason: 'edit form', remoteAddr: '10.1.2.3' }, 'meta as posted')
-  t.same(list.body.items.map((x: any) => Date.parse(x.issuedAt)),
+  t.strictSame(list.body.items[3].meta, { reason: 'edit form', remoteAddr: '10.1.2.3' }, 'meta as posted')
+  t.strictSame(list.body.items.map((x: any) => Date.parse(x.issuedAt)),
     [6, 5, 4, 3, 2, 1].map((d) => Date.parse(`2026-01-0${d}T00:00:00Z`)), 'issuedAt as posted')
 
   for (const limit of [1, 2, 4, 6, 7]) {
     const pages = await allPages(t, h, `/transactions?limit=${limit}`)
-    t.same(pages.flatMap((p) => p.items.map((x: any) => x.id)), ids, `limit=${limit}: every transaction once, newest first`)
-    t.same(pages.map((p) => p.items.length), Array.from({ length: Math.ceil(6 / limit) }, (_, i) => Math.min(limit, 6 - i * limit)),
+    t.strictSame(pages.flatMap((p) => p.items.map((x: any) => x.id)), ids, `limit=${limit}: every transaction once, newest first`)
+    t.strictSame(pages.map((p) => p.items.length), Array.from({ length: Math.ceil(6 / limit) }, (_, i) => Math.min(limit, 6 - i * limit)),
       `limit=${limit}: full pages then the rest, no empty page`)
     t.equal(pages.at(-1)?.nextCursor, null, `limit=${limit}: nextCursor null at the end`)
   }
 
   // A transaction recorded while paging shows up on a new first page, not in the middle of the old pages.
   const first = await h.get('/transactions?limit=2')
-  await record(t, h, { changes: [{ type: 'tag', op: 'insert', data: { id: 'new' } }] })
+  await record(t, h, [ins('tag', { id: 'new' })])
   const rest = await allPages(t, h, '/transactions?limit=2', first.body.nextCursor)
-  t.same([...first.body.items, ...rest.flatMap((p) => p.items)].map((x: any) => x.id), ids, 'a cursor keeps its place')
+  t.strictSame([...first.body.items, ...rest.flatMap((p) => p.items)].map((x: any) => x.id), ids, 'a cursor keeps its place')
 
   assertProblem(t, await h.get('/transactions?limit=0'), 400, 'limit=0')
   assertProblem(t, await h.get('/transactions?limit=1001'), 400, 'limit=1001')
@@ -121,19 +115,19 @@ eachDatabase('Transactions: filters by actor, type, since and until, alone and c
     ['actor=bob&type=article&until=2026-01-04T00:00:00Z', []]
   ]
   for (const [query, want] of cases) {
-    t.same(await ids(query), want, `GET /transactions?${query}`)
+    t.strictSame(await ids(query), want, `GET /transactions?${query}`)
   }
 
   // Filtered lists are paginated like the full list.
   for (const [query, want] of [['type=article', [T6, T4, T3, T1]], ['actor=alice&since=2026-01-02T00:00:00Z', [T6, T3]]] as const) {
     const pages = await allPages(t, h, `/transactions?${query}&limit=1`)
-    t.same(pages.flatMap((p) => p.items.map((x: any) => x.id)), want, `${query}, one per page`)
+    t.strictSame(pages.flatMap((p) => p.items.map((x: any) => x.id)), want, `${query}, one per page`)
     t.equal(pages.length, want.length, `${query}, one per page: no empty last page`)
     t.equal(pages.at(-1)?.nextCursor, null)
   }
   // The filtered items are whole transactions.
   const alice = await h.get('/transactions?actor=alice&type=comment')
-  t.same(alice.body.items[0].meta, { reason: 'edit form', remoteAddr: '10.1.2.3' })
+  t.strictSame(alice.body.items[0].meta, { reason: 'edit form', remoteAddr: '10.1.2.3' })
   t.equal(Date.parse(alice.body.items[0].issuedAt), Date.parse('2026-01-03T00:00:00Z'))
 
   assertProblem(t, await h.get('/transactions?since=yesterday'), 400, 'since not a time')
@@ -150,28 +144,28 @@ eachDatabase('Transactions: one transaction with its versions in order of first 
   const three = await h.get(`/transactions/${T3.id as number}`)
   t.equal(three.status, 200)
   const { versions, ...transaction } = three.body
-  t.same(transaction, T3, 'the transaction as recorded, with its actor, meta and times')
-  t.same(versions.map((v: any) => [v.type, v.id, v.operation]), [['comment', '2', 'insert'], ['article', '1', 'update']],
+  t.strictSame(transaction, T3, 'the transaction as recorded, with its actor, meta and times')
+  t.strictSame(versions.map((v: any) => [v.type, v.id, v.operation]), [['comment', '2', 'insert'], ['article', '1', 'update']],
     'one version per entity, in the order the entities were first touched')
-  t.same(versions[0].data, { id: 2, text: 'second!' }, 'the insert holds the final state')
-  t.same(versions[0].changeset, { id: [null, 2], text: [null, 'second!'] })
-  t.same(versions[1].changeset, { title: ['One', 'One!'] })
+  t.strictSame(versions[0].data, { id: 2, text: 'second!' }, 'the insert holds the final state')
+  t.strictSame(versions[0].changeset, { id: [null, 2], text: [null, 'second!'] })
+  t.strictSame(versions[1].changeset, { title: ['One', 'One!'] })
   // The versions are the entities' versions, endTransactionId included (article 1 changed again in T6).
   const article = (await h.get('/entities/article/1/versions')).body.items
   const comment = (await h.get('/entities/comment/2/versions')).body.items
-  t.same(versions[1], article.find((v: any) => v.transactionId === T3.id), 'the same version as the entity\'s list shows')
-  t.same(versions[0], comment.find((v: any) => v.transactionId === T3.id), 'the same version as the entity\'s list shows')
+  t.strictSame(versions[1], article.find((v: any) => v.transactionId === T3.id), 'the same version as the entity\'s list shows')
+  t.strictSame(versions[0], comment.find((v: any) => v.transactionId === T3.id), 'the same version as the entity\'s list shows')
   t.equal(versions[1].endTransactionId, T6.id, 'endTransactionId is the next version\'s transaction')
   t.equal(versions[0].endTransactionId, null, 'the latest version has no end')
-  t.same(versions.map((v: any) => v.transactionId), [T3.id, T3.id])
+  t.strictSame(versions.map((v: any) => v.transactionId), [T3.id, T3.id])
 
   const one = await h.get(`/transactions/${T1.id as number}`)
   t.equal(one.status, 200)
-  t.same(one.body, { ...T1, versions: [article[0]] })
+  t.strictSame(one.body, { ...T1, versions: [article[0]] })
 
   const six = await h.get(`/transactions/${T6.id as number}`)
   t.equal(six.status, 200)
-  t.same(six.body.versions.map((v: any) => [v.type, v.id, v.operation]), [['article', '2', 'update'], ['article', '1', 'delete']])
+  t.strictSame(six.body.versions.map((v: any) => [v.type, v.id, v.operation]), [['article', '2', 'update'], ['article', '1', 'delete']])
 
   assertProblem(t, await h.get(`/transactions/${(T6.id as number) + 1000}`), 404, 'an unknown transaction id')
   assertProblem(t, await h.get('/transactions/abc'), 400, 'a non-integer id')

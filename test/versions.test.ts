@@ -1,13 +1,7 @@
 import type { Test } from 'tap'
 import { eachDatabase, type Harness, type Reply } from './helpers/harness.js'
 import { allPages, assertProblem } from './helpers/assertions.js'
-
-/** Posts one transaction, checks it was recorded, and answers its body ({transaction, versions}). */
-async function record (t: Test, h: Harness, changes: unknown[], extra: Record<string, unknown> = {}): Promise<any> {
-  const res = await h.post('/transactions', { ...extra, changes })
-  t.equal(res.status, 201, `transaction recorded: ${JSON.stringify(changes)}`)
-  return res.body
-}
+import { record } from './helpers/changes.js'
 
 /**
  * A history with gaps: article 1 is inserted, updated twice, deleted and brought back;
@@ -49,23 +43,23 @@ eachDatabase('Versions: an entity\'s versions ascending and descending, with ind
 
   const asc = await h.get('/entities/article/1/versions')
   t.equal(asc.status, 200)
-  t.same(asc.body, { items: expected, nextCursor: null }, 'ascending by transaction id, each version complete')
+  t.strictSame(asc.body, { items: expected, nextCursor: null }, 'ascending by transaction id, each version complete')
 
   const explicitAsc = await h.get('/entities/article/1/versions?order=asc')
   t.equal(explicitAsc.status, 200)
-  t.same(explicitAsc.body, { items: expected, nextCursor: null }, '?order=asc is the default order')
+  t.strictSame(explicitAsc.body, { items: expected, nextCursor: null }, '?order=asc is the default order')
 
   const desc = await h.get('/entities/article/1/versions?order=desc')
   t.equal(desc.status, 200)
-  t.same(desc.body, { items: [...expected].reverse(), nextCursor: null }, '?order=desc is newest first, same versions')
+  t.strictSame(desc.body, { items: [...expected].reverse(), nextCursor: null }, '?order=desc is newest first, same versions')
 
   // The versions POST /transactions answered are the same versions (endTransactionId aside: it was not known then).
-  t.same({ ...t1.versions[0], endTransactionId: ids[1] }, expected[0], 'list agrees with what POST /transactions answered')
+  t.strictSame({ ...t1.versions[0], endTransactionId: ids[1] }, expected[0], 'list agrees with what POST /transactions answered')
 
   const other = await h.get('/entities/article/2/versions')
   t.equal(other.status, 200)
-  t.same(other.body.items.map((v: any) => v.index), [0, 1, 2], 'index counts this entity\'s versions only')
-  t.same(other.body.items.map((v: any) => v.id), ['2', '2', '2'], 'only the named entity\'s versions')
+  t.strictSame(other.body.items.map((v: any) => v.index), [0, 1, 2], 'index counts this entity\'s versions only')
+  t.strictSame(other.body.items.map((v: any) => v.id), ['2', '2', '2'], 'only the named entity\'s versions')
 
   assertProblem(t, await h.get('/entities/article/1/versions?order=sideways'), 400, 'an unknown order')
 })
@@ -84,20 +78,20 @@ eachDatabase('Versions: cursor pagination over several pages, both orders', asyn
   t.equal(full.body.items.length, 7, 'seven versions')
   t.equal(full.body.nextCursor, null, 'one page holds them all')
   const ascIds: number[] = full.body.items.map((v: any) => v.transactionId)
-  t.same(full.body.items.map((v: any) => v.data.n), [0, 1, 2, 3, 4, 5, 6])
+  t.strictSame(full.body.items.map((v: any) => v.data.n), [0, 1, 2, 3, 4, 5, 6])
 
   for (const order of ['asc', 'desc'] as const) {
     const want = order === 'asc' ? ascIds : [...ascIds].reverse()
     for (const limit of [1, 2, 3, 7, 8]) {
       const pages = await allPages(t, h, `/entities/article/1/versions?order=${order}&limit=${limit}`)
       const seen = pages.flatMap((p) => p.items.map((v: any) => v.transactionId))
-      t.same(seen, want, `order=${order} limit=${limit}: every version once, in order`)
-      t.same(pages.map((p) => p.items.length), Array.from({ length: Math.ceil(7 / limit) }, (_, i) => Math.min(limit, 7 - i * limit)),
+      t.strictSame(seen, want, `order=${order} limit=${limit}: every version once, in order`)
+      t.strictSame(pages.map((p) => p.items.length), Array.from({ length: Math.ceil(7 / limit) }, (_, i) => Math.min(limit, 7 - i * limit)),
         `order=${order} limit=${limit}: full pages then the rest, no empty page`)
       t.ok(pages.slice(0, -1).every((p) => typeof p.nextCursor === 'string' && p.nextCursor.length > 0), 'a cursor on every page but the last')
       t.equal(pages.at(-1)?.nextCursor, null, `order=${order} limit=${limit}: nextCursor null at the end`)
       // The index of each version does not depend on the page it is on.
-      t.same(pages.flatMap((p) => p.items.map((v: any) => v.index)), order === 'asc' ? [0, 1, 2, 3, 4, 5, 6] : [6, 5, 4, 3, 2, 1, 0])
+      t.strictSame(pages.flatMap((p) => p.items.map((v: any) => v.index)), order === 'asc' ? [0, 1, 2, 3, 4, 5, 6] : [6, 5, 4, 3, 2, 1, 0])
     }
   }
 
@@ -113,7 +107,7 @@ eachDatabase('Versions: cursor pagination over several pages, both orders', asyn
   // The same cursor with its own order still works, and gives the next page.
   const second = await h.get(`/entities/article/1/versions?order=desc&limit=2&cursor=${encodeURIComponent(descPage.body.nextCursor)}`)
   t.equal(second.status, 200)
-  t.same(second.body.items.map((v: any) => v.transactionId), [ascIds[4], ascIds[3]])
+  t.strictSame(second.body.items.map((v: any) => v.transactionId), [ascIds[4], ascIds[3]])
 
   // Garbage cursors and a cursor of another list.
   assertProblem(t, await h.get('/entities/article/1/versions?cursor=not-a-cursor'), 400, 'a garbage cursor')
@@ -152,18 +146,18 @@ eachDatabase('Versions: 404 for an unknown type or an entity that never existed;
     changes: [{ type: 'article', op: 'insert', data: { id: 3, title: 'Ephemeral' } }, { type: 'article', op: 'delete', id: '3' }]
   })
   t.equal(none.status, 200)
-  t.same(none.body, { transaction: null, versions: [] })
+  t.strictSame(none.body, { transaction: null, versions: [] })
   assertProblem(t, await h.get('/entities/article/3/versions'), 404, 'an entity inserted and deleted in one transaction')
 
   const list = await h.get('/entities/article/1/versions')
   t.equal(list.status, 200, 'a deleted entity still lists its versions')
-  t.same(list.body.items.map((v: any) => v.operation), ['insert', 'delete'])
-  t.same(list.body.items.map((v: any) => v.endTransactionId), [gone.transaction.id, null], 'the delete is the latest version')
-  t.same(list.body.items[1].data, { id: 1, title: 'A' }, 'a delete version holds the last state')
+  t.strictSame(list.body.items.map((v: any) => v.operation), ['insert', 'delete'])
+  t.strictSame(list.body.items.map((v: any) => v.endTransactionId), [gone.transaction.id, null], 'the delete is the latest version')
+  t.strictSame(list.body.items[1].data, { id: 1, title: 'A' }, 'a delete version holds the last state')
   t.equal(list.body.nextCursor, null)
   const desc = await h.get('/entities/article/1/versions?order=desc')
   t.equal(desc.status, 200)
-  t.same(desc.body.items.map((v: any) => v.operation), ['delete', 'insert'])
+  t.strictSame(desc.body.items.map((v: any) => v.operation), ['delete', 'insert'])
 })
 
 eachDatabase('Versions: one version with previous, next and its transaction', async (t, h) => {
@@ -175,7 +169,7 @@ eachDatabase('Versions: one version with previous, next and its transaction', as
   for (let i = 0; i < list.length; i++) {
     const res = await h.get(`/entities/article/1/versions/${txs[i].id as number}`)
     t.equal(res.status, 200, `version ${i}`)
-    t.same(res.body, {
+    t.strictSame(res.body, {
       ...list[i],
       previous: i === 0 ? null : txs[i - 1].id,
       next: i === list.length - 1 ? null : txs[i + 1].id,
@@ -187,17 +181,17 @@ eachDatabase('Versions: one version with previous, next and its transaction', as
   const first = await h.get(`/entities/article/1/versions/${t1.transaction.id as number}`)
   t.equal(first.body.transaction.id, t1.transaction.id)
   t.equal(first.body.transaction.actor, 'alice')
-  t.same(first.body.transaction.meta, { reason: 'create', ip: '10.0.0.1' })
+  t.strictSame(first.body.transaction.meta, { reason: 'create', ip: '10.0.0.1' })
   t.equal(Date.parse(first.body.transaction.issuedAt), Date.parse('2026-03-01T10:00:00Z'), 'issuedAt as posted')
   t.type(first.body.transaction.recordedAt, 'string')
   t.notOk(Number.isNaN(Date.parse(first.body.transaction.recordedAt)), 'recordedAt is a time')
   const deletion = await h.get(`/entities/article/1/versions/${t4.transaction.id as number}`)
   t.equal(deletion.body.operation, 'delete')
   t.equal(deletion.body.transaction.actor, 'carol')
-  t.same(deletion.body.transaction.meta, { reason: 'spam' })
+  t.strictSame(deletion.body.transaction.meta, { reason: 'spam' })
   const plain = await h.get(`/entities/article/1/versions/${t3.transaction.id as number}`)
   t.equal(plain.body.transaction.actor, null, 'no actor is null')
-  t.same(plain.body.transaction.meta, {}, 'no meta is {}')
+  t.strictSame(plain.body.transaction.meta, {}, 'no meta is {}')
   t.equal(plain.body.previous, t2.transaction.id)
   t.equal(plain.body.next, t4.transaction.id)
   t.equal(plain.body.endTransactionId, plain.body.next, 'next is the end transaction')
@@ -219,10 +213,10 @@ eachDatabase('Versions: current state and state ?at= a transaction', async (t, h
   // Current state: transactionId is that of the version holding it, not the latest transaction.
   const now = await h.get('/entities/article/1')
   t.equal(now.status, 200)
-  t.same(now.body, { type: 'article', id: '1', data: { id: 1, title: 'C', body: null }, transactionId: id(t5) }, 'current state of article 1')
+  t.strictSame(now.body, { type: 'article', id: '1', data: { id: 1, title: 'C', body: null }, transactionId: id(t5) }, 'current state of article 1')
   const other = await h.get('/entities/article/2')
   t.equal(other.status, 200)
-  t.same(other.body, { type: 'article', id: '2', data: { id: 2, title: 'Other 2', body: 'o2' }, transactionId: id(after) })
+  t.strictSame(other.body, { type: 'article', id: '2', data: { id: 2, title: 'Other 2', body: 'o2' }, transactionId: id(after) })
 
   const states: Array<[string, number, { data: unknown, transactionId: number } | null]> = [
     ['before creation', id(t0), null],
@@ -240,7 +234,7 @@ eachDatabase('Versions: current state and state ?at= a transaction', async (t, h
       assertProblem(t, res, 404, `?at= ${what}`)
     } else {
       t.equal(res.status, 200, `?at= ${what}`)
-      t.same(res.body, { type: 'article', id: '1', ...want }, `?at= ${what}`)
+      t.strictSame(res.body, { type: 'article', id: '1', ...want }, `?at= ${what}`)
     }
   }
 
@@ -249,7 +243,7 @@ eachDatabase('Versions: current state and state ?at= a transaction', async (t, h
   assertProblem(t, await h.get('/entities/article/2'), 404, 'an entity deleted now')
   const past = await h.get(`/entities/article/2?at=${id(gap)}`)
   t.equal(past.status, 200, 'a deleted entity\'s past state')
-  t.same(past.body.data, { id: 2, title: 'Other 2', body: 'o' })
+  t.strictSame(past.body.data, { id: 2, title: 'Other 2', body: 'o' })
   t.equal(past.body.transactionId, id(gap))
 
   assertProblem(t, await h.get('/entities/article/99'), 404, 'an entity that never existed')
@@ -281,7 +275,7 @@ eachDatabase('Versions: the changeset between two transactions', async (t, h) =>
   for (const [what, from, to, want] of cases) {
     const res = await changeset(from, to)
     t.equal(res.status, 200, what)
-    t.same(res.body, want, `changeset ${what}`)
+    t.strictSame(res.body, want, `changeset ${what}`)
   }
 
   assertProblem(t, await h.get(`/entities/article/99/changeset?from=${id(t1)}&to=${id(t5)}`), 404, 'an entity that never existed')

@@ -1,4 +1,5 @@
 import type { Harness } from './harness.js'
+import { del, ins, type Change } from './changes.js'
 
 /** The article of Continuum's examples: an author, comments and tags. */
 export const ARTICLE = {
@@ -17,18 +18,7 @@ export async function registerBlog (h: Harness, user: object = {}): Promise<void
   }
 }
 
-/** One change as POST /transactions takes it. */
-export type Change = Record<string, unknown>
-
-export const ins = (type: string, data: Record<string, unknown>): Change => ({ type, op: 'insert', data })
-export const upd = (type: string, id: string, data: Record<string, unknown>): Change => ({ type, op: 'update', id, data })
-export const del = (type: string, id: string): Change => ({ type, op: 'delete', id })
+/** Tags an article (inserts the article_tag association). */
 export const link = (article: number, tag: number): Change => ins('article_tag', { article_id: article, tag_id: tag })
+/** Untags an article (deletes the article_tag association). */
 export const unlink = (article: number, tag: number): Change => del('article_tag', `${article},${tag}`)
-
-/** Records one transaction (201 expected, else throws) and returns its id. */
-export async function tx (h: Harness, ...changes: Change[]): Promise<number> {
-  const res = await h.post('/transactions', { changes })
-  if (res.status !== 201) throw new Error(`POST /transactions: ${res.status} ${JSON.stringify(res.body)}`)
-  return res.body.transaction.id
-}

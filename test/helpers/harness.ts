@@ -154,12 +154,19 @@ export async function openHarness (test: Test, kind: DatabaseKind, options: Part
   }
 }
 
+export interface EachDatabaseOptions extends Partial<Omit<AppOptions, 'db'>> {
+  /** Kinds of database the test cannot run on, each with the reason (reported as a skipped subtest). */
+  skip?: Partial<Record<DatabaseKind, string>>
+}
+
 /** Registers `fn` as one subtest per database kind, each on a fresh database. */
-export function eachDatabase (name: string, fn: (t: Test, h: Harness) => Promise<void>, options: Partial<Omit<AppOptions, 'db'>> = {}): void {
+export function eachDatabase (name: string, fn: (t: Test, h: Harness) => Promise<void>, options: EachDatabaseOptions = {}): void {
+  const { skip = {}, ...harnessOptions } = options
   t.test(name, async (group) => {
     for (const kind of await databaseKinds()) {
-      await group.test(kind, async (tt) => {
-        const h = await openHarness(tt, kind, options)
+      const reason = skip[kind]
+      await group.test(kind, reason === undefined ? {} : { skip: reason }, async (tt) => {
+        const h = await openHarness(tt, kind, harnessOptions)
         await fn(tt, h)
       })
     }
