@@ -127,7 +127,7 @@ t.test('16 concurrent clients on 20 shared entities (PostgreSQL, real HTTP)', as
   const sent: Sent[] = []
   const send = async (client: number, kind: string, method: string, path: string, body: unknown, entities: string[], headers?: Record<string, string>): Promise<Sent> => {
     const sentAt = performance.now()
-    const answer = await httpRequest(baseUrl, method, path, body, { agent, timeoutMs: 30_000, ...(headers === undefined ? {} : { headers }) })
+    const answer = await httpRequest(baseUrl, method, path, body, { agent, timeoutMs: 30_000, headers: { authorization: `Bearer ${h.adminKey}`, ...headers } })
     const record: Sent = { client, kind, method, path, body, entities, sentAt, doneAt: performance.now(), answer }
     sent.push(record)
     return record
@@ -302,7 +302,7 @@ t.test('16 concurrent clients on 20 shared entities (PostgreSQL, real HTTP)', as
     let pages = 0
     do {
       const page: HttpAnswer = await httpRequest(baseUrl, 'GET',
-        `/entities/item/${id}/versions?limit=37${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`, undefined, { agent })
+        `/entities/item/${id}/versions?limit=37${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`, undefined, { agent, headers: { authorization: `Bearer ${h.adminKey}` } })
       if (page.status !== 200) { chainProblems.push({ id, page: page.status, body: page.body }); break }
       versions.push(...page.body.items)
       cursor = page.body.nextCursor
@@ -351,7 +351,7 @@ t.test('16 concurrent clients on 20 shared entities (PostgreSQL, real HTTP)', as
       if (v.operation === 'delete') state = null
     })
     if (latestCount !== 1) problem('not exactly one latest version', { latestCount })
-    const now = await httpRequest(baseUrl, 'GET', `/entities/item/${id}`, undefined, { agent })
+    const now = await httpRequest(baseUrl, 'GET', `/entities/item/${id}`, undefined, { agent, headers: { authorization: `Bearer ${h.adminKey}` } })
     const last = versions[versions.length - 1]
     if (state === null) {
       if (now.status !== 404) problem('deleted entity is not 404', { status: now.status })
@@ -404,7 +404,7 @@ t.test('16 concurrent clients on 20 shared entities (PostgreSQL, real HTTP)', as
   const txProblems: unknown[] = []
   for (const [txId, s] of ackedTx) {
     if (s.kind !== 'multi') continue
-    const detail = await httpRequest(baseUrl, 'GET', `/transactions/${txId}`, undefined, { agent })
+    const detail = await httpRequest(baseUrl, 'GET', `/transactions/${txId}`, undefined, { agent, headers: { authorization: `Bearer ${h.adminKey}` } })
     const ids = (detail.body?.versions as any[] | undefined)?.map((v) => String(v.id)).sort()
     const answered = (s.answer.body.versions as any[]).map((v) => String(v.id)).sort()
     if (detail.status !== 200 || JSON.stringify(ids) !== JSON.stringify(answered)) txProblems.push({ txId, status: detail.status, ids, answered })
@@ -414,7 +414,7 @@ t.test('16 concurrent clients on 20 shared entities (PostgreSQL, real HTTP)', as
   // ---- a recorded revert leaves the entity as it was at its target ----
   const stateAt = async (key: string, at: number): Promise<string> => {
     if (at < 1) return 'absent' // before the first transaction
-    const a = await httpRequest(baseUrl, 'GET', `/entities/item/${key}?at=${at}`, undefined, { agent })
+    const a = await httpRequest(baseUrl, 'GET', `/entities/item/${key}?at=${at}`, undefined, { agent, headers: { authorization: `Bearer ${h.adminKey}` } })
     return a.status === 404 ? 'absent' : a.status === 200 ? normalized(a.body.data as Obj) : `status ${a.status}`
   }
   const revertProblems: unknown[] = []

@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import pg from 'pg'
 import type { FastifyInstance } from 'fastify'
+import { createApiKey } from '../src/services/api-keys.js'
 import { buildApp } from '../src/http/app.js'
 import { openDatabase } from '../src/store/database.js'
 import { migrateToLatest } from '../src/store/migrate.js'
@@ -18,8 +19,11 @@ import { startThrowawayPostgres, type ThrowawayPostgres } from './helpers/throwa
 
 interface Answer { status: number, headers: Record<string, unknown>, body: any, ms: number }
 
-async function call (app: FastifyInstance, method: 'GET' | 'POST' | 'PUT', url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+let adminKey = ''
+
+async function call (app: FastifyInstance, method: 'GET' | 'POST' | 'PUT', url: string, body?: unknown, extra: Record<string, string> = {}): Promise<Answer> {
   const started = Date.now()
+  const headers = { authorization: `Bearer ${adminKey}`, ...extra }
   const res = await app.inject({
     method,
     url,
@@ -60,6 +64,7 @@ t.test('database outage: 503 + Retry-After while down, recovery without restart'
 
   const db = await openDatabase({ databaseUrl: server.url, poolSize: 5 })
   await migrateToLatest(db)
+  adminKey = (await createApiKey(db, { tenant: 'default', name: 'outage admin', scopes: ['admin'] })).key
   const app = await buildApp({ db })
   t.teardown(async () => { await app.close() })
 

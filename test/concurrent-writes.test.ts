@@ -33,7 +33,7 @@ async function secondInstance (t: Test, h: Harness): Promise<(changes: unknown[]
   const app = await buildApp({ db: h.db, closeDatabase: false })
   t.teardown(async () => { await app.close() })
   return async (changes, extra = {}) => {
-    const res = await app.inject({ method: 'POST', url: '/transactions', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ ...extra, changes }) })
+    const res = await app.inject({ method: 'POST', url: '/transactions', headers: { 'content-type': 'application/json', authorization: `Bearer ${h.adminKey}` }, payload: JSON.stringify({ ...extra, changes }) })
     return { status: res.statusCode, body: JSON.parse(res.body) }
   }
 }

@@ -12,6 +12,9 @@ export interface HttpAnswer {
   at: number
 }
 
+/** The admin key the service processes of these tests start with (REWIND_BOOTSTRAP_KEY); sent unless a request names another. */
+export const TEST_ADMIN_KEY = 'rwd_slow-tests-admin-key-0123456789abcdefghijklmnop'
+
 export interface HttpRequestOptions {
   agent?: http.Agent
   headers?: Record<string, string>
@@ -25,7 +28,9 @@ export async function httpRequest (
   const url = new URL(path, baseUrl)
   if (url.hostname !== '127.0.0.1') throw new Error(`only 127.0.0.1 is used by these tests, not ${url.hostname}`)
   const payload = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body))
-  const headers: Record<string, string> = { accept: 'application/json, application/problem+json', ...options.headers }
+  const headers: Record<string, string> = {
+    accept: 'application/json, application/problem+json', authorization: `Bearer ${TEST_ADMIN_KEY}`, ...options.headers
+  }
   if (payload !== undefined) {
     headers['content-type'] ??= 'application/json'
     headers['content-length'] = String(payload.length)

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { httpRequest } from './http.js'
+import { httpRequest, TEST_ADMIN_KEY } from './http.js'
 import { freePort } from './throwaway-postgres.js'
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -42,6 +42,7 @@ export async function startService (options: ServiceOptions): Promise<ServicePro
     HOST: '127.0.0.1',
     LOG_LEVEL: options.logLevel ?? 'warn',
     DATA_DIR: dataDir,
+    REWIND_BOOTSTRAP_KEY: TEST_ADMIN_KEY,
     ...options.env
   }
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
