@@ -5,9 +5,11 @@
 #   docker run -p 3000:3000 -e DATABASE_URL=postgres://... rewind      # external PostgreSQL
 #
 # Migrations are compiled to dist/migrations and applied when the server starts.
+# Both stages use the current Node.js LTS image; the code itself runs on Node.js 20 or
+# newer (package.json "engines").
 
 # ---- build stage: full dependency set (TypeScript, types), tsc into dist/ ----
-FROM node:20-slim AS build
+FROM node:26-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -17,7 +19,7 @@ COPY migrations ./migrations
 RUN npm run build
 
 # ---- runtime stage: production dependencies and the compiled output only ----
-FROM node:20-slim AS runtime
+FROM node:26-slim AS runtime
 ENV NODE_ENV=production PORT=3000 HOST=0.0.0.0 DATA_DIR=/data
 WORKDIR /app
 # package-lock.json together with package.json's "overrides" (kysely-pglite-dialect ->
@@ -33,8 +35,8 @@ RUN mkdir -p /data \
 VOLUME /data
 USER node
 EXPOSE 3000
-# node:20-slim has no curl/wget: use node's own fetch. The first probe runs one interval
-# after start, well after migrations have been applied.
-HEALTHCHECK --interval=30s --timeout=5s --retries=3 \
+# node:26-slim has no curl/wget: use node's own fetch. Probes that fail during the
+# start period (migrations are applied before the server listens) do not count.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/health').then((r) => process.exit(r.ok ? 0 : 1)).catch(() => process.exit(1))"]
 CMD ["node", "dist/src/server.js"]
