@@ -85,7 +85,7 @@ eachDatabase('Ingest: an append planned on a superseded version writes nothing',
 
   await tx(h, upd('article', '1', { title: 'second' })) // another writer gets there first
   const before = { transactions: await h.count('transactions'), versions: await h.count('versions') }
-  await t.rejects(appendTransaction(h.db, TENANT, { actor: 'stale' }, planned, [], lockKeys(TENANT, [entityRef('article', '1')])),
+  await t.rejects(appendTransaction(h.db, TENANT, { actor: 'stale' }, planned, [], [entityRef('article', '1')]),
     { name: 'ConcurrentAppend' }, 'the taken version number is reported as a concurrent append')
   t.strictSame({ transactions: await h.count('transactions'), versions: await h.count('versions') }, before, 'no transaction and no version were written')
 

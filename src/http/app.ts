@@ -8,6 +8,7 @@ import { DEFAULT_LIMITS, type Limits } from '../services/context.js'
 import { Tenants } from '../services/tenants.js'
 import { registerAuth } from './auth.js'
 import { registerJsonParser } from './json-body.js'
+import { clientError, registerTrafficLimits, serverWithTimeouts } from './limits.js'
 import { swaggerOptions, swaggerUiOptions } from './openapi-config.js'
 import { frameworkError, registerProblemHandlers } from './problem.js'
 import { sharedSchemas } from './schemas.js'
@@ -44,6 +45,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     // Entity keys may be up to 1,024 characters, more once percent-encoded.
     routerOptions: { maxParamLength: 4096 },
     frameworkErrors: frameworkError,
+    serverFactory: serverWithTimeouts(options.limits?.bodyTimeoutMs ?? 10_000),
+    clientErrorHandler: clientError,
     ajv: { customOptions: { removeAdditional: false } }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
@@ -56,6 +59,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   registerJsonParser(app)
   registerProblemHandlers(app)
   registerAuth(app, tenants, keys)
+  await registerTrafficLimits(app, { ratePerSecond: options.limits?.ratePerSecond ?? 10_000, maxEventLoopDelayMs: 1000 })
 
   await app.register(swagger, swaggerOptions(API_VERSION))
   await app.register(swaggerUi, swaggerUiOptions)

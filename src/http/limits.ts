@@ -1,7 +1,10 @@
+import http from 'node:http'
+import type { Duplex } from 'node:stream'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import rateLimit from '@fastify/rate-limit'
 import underPressure from '@fastify/under-pressure'
 import { unavailable } from '../versioning/errors.js'
+import { problem } from './problem.js'
 
 export interface TrafficLimits {
   /** Requests per second one API key may send. */
@@ -35,4 +38,28 @@ export async function registerTrafficLimits (app: FastifyInstance, limits: Traff
       throw unavailable('the service is overloaded right now; retry later')
     }
   })
+}
+
+/**
+ * The HTTP server: a client must send its whole request (headers and body) within
+ * `bodyTimeoutMs`, checked every second; one that trickles its body is answered 408.
+ */
+export function serverWithTimeouts (bodyTimeoutMs: number): (handler: http.RequestListener) => http.Server {
+  return (handler) => http.createServer({
+    requestTimeout: bodyTimeoutMs,
+    headersTimeout: Math.min(bodyTimeoutMs, 60_000),
+    connectionsCheckingInterval: Math.min(1000, bodyTimeoutMs)
+  }, handler)
+}
+
+/** Errors of the connection before a request reaches Fastify: a timed-out body (408) or a malformed request (400). */
+export function clientError (error: Error & { code?: string }, socket: Duplex): void {
+  if (!socket.writable) return
+  const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+  const status = timedOut ? 408 : error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400
+  const body = JSON.stringify(problem(status, timedOut
+    ? 'the request was not received in time: send the whole body within BODY_TIMEOUT_MS'
+    : 'the request is not valid HTTP'))
+  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nContent-Type: application/problem+json\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
 }

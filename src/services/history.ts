@@ -9,7 +9,8 @@ import { entityHasVersions, getVersion, listVersions, versionsAt, versionsOfTran
 import type { ServiceContext } from './context.js'
 import type { Definitions } from './definitions.js'
 import { readPage, type Page } from './page.js'
-import { parseRelationNames, relationsView, type RelationsView } from './relations.js'
+import { presented, presentedState } from './present.js'
+import { parseRelationNames, relatedPage, relationOf, relationsView, type RelationsView } from './relations.js'
 
 /** The tenant's definitions, which hold `type` (404 otherwise). */
 export async function definitionsWith ({ db, definitions: cache }: ServiceContext, type: string): Promise<Definitions> {
@@ -28,10 +29,10 @@ const neverExisted = (type: string, key: string): Error => notFound(`${type} "${
 
 export async function entityVersions (ctx: ServiceContext, type: string, key: string, page: VersionPage): Promise<Page<Version>> {
   const { db, tenant } = ctx
-  await definitionsWith(ctx, type)
+  const definitions = await definitionsWith(ctx, type)
   const found = await readPage(page.limit, async (limit) => await listVersions(db, tenant, { type, key }, { ...page, limit }))
   if (found.items.length === 0 && (page.after === undefined || !await entityHasVersions(db, tenant, { type, key }))) throw neverExisted(type, key)
-  return found
+  return presentedPage(definitions, found)
 }
 
 export interface VersionDetail extends Version {
@@ -39,6 +40,7 @@ export interface VersionDetail extends Version {
   next: number | null
   transaction: Transaction
   relations?: RelationsView
+  truncatedRelations?: string[]
 }
 
 export async function entityVersion (
@@ -50,11 +52,26 @@ export async function entityVersion (
   const version = await getVersion(db, tenant, { type, key }, transactionId)
   if (version === undefined) throw notFound(`${type} "${key}" has no version at transaction ${transactionId}`)
   const transaction = await getTransaction(db, tenant, transactionId)
-  const detail: VersionDetail = { ...version, next: version.endTransactionId, transaction: transaction! }
+  const detail: VersionDetail = { ...presented(definitions, version), next: version.endTransactionId, transaction: transaction! }
   if (names.length > 0) {
-    detail.relations = await relationsView(db, tenant, definitions, type, { key, data: version.data }, names, transactionId)
+    const { relations: view, truncated } = await relationsView(db, tenant, definitions, type, { key, data: version.data }, names, transactionId)
+    detail.relations = view
+    if (truncated.length > 0) detail.truncatedRelations = truncated
   }
   return detail
+}
+
+/** GET /entities/{type}/{id}/versions/{t}/relations/{name}: the related entities as of t, a page at a time. */
+export async function relatedAtVersion (
+  ctx: ServiceContext, type: string, key: string, transactionId: number, name: string, after: number | undefined, limit: number
+): Promise<Page<Version & { offset: number }>> {
+  const { db, tenant } = ctx
+  const definitions = await definitionsWith(ctx, type)
+  relationOf(definitions, type, name)
+  const version = await getVersion(db, tenant, { type, key }, transactionId)
+  if (version === undefined) throw notFound(`${type} "${key}" has no version at transaction ${transactionId}`)
+  return await readPage(limit, async (count) =>
+    await relatedPage(db, tenant, definitions, type, { key, data: version.data }, name, transactionId, after, count))
 }
 
 export interface EntityState {
@@ -63,6 +80,7 @@ export interface EntityState {
   data: JsonObject
   transactionId: number
   relations?: RelationsView
+  truncatedRelations?: string[]
 }
 
 export async function entityState (
@@ -78,9 +96,11 @@ export async function entityState (
   if (version === undefined || !isLive(version)) {
     throw notFound(at === undefined ? `${type} "${key}" does not exist` : `${type} "${key}" did not exist at transaction ${at}`)
   }
-  const state: EntityState = { type, id: key, data: version.data, transactionId: version.transactionId }
+  const state: EntityState = { type, id: key, data: presentedState(definitions, type, version.data)!, transactionId: version.transactionId }
   if (names.length > 0) {
-    state.relations = await relationsView(db, tenant, definitions, type, { key, data: version.data }, names, at)
+    const { relations: view, truncated } = await relationsView(db, tenant, definitions, type, { key, data: version.data }, names, at)
+    state.relations = view
+    if (truncated.length > 0) state.truncatedRelations = truncated
   }
   return state
 }
@@ -88,11 +108,11 @@ export async function entityState (
 /** The changeset between an entity's states at two transactions ([old, new] per field). */
 export async function changesetBetween (ctx: ServiceContext, type: string, key: string, from: number, to: number): Promise<Changeset> {
   const { db, tenant } = ctx
-  await definitionsWith(ctx, type)
+  const definitions = await definitionsWith(ctx, type)
   const stateAt = async (t: number): Promise<Version | undefined> => (await versionsAt(db, tenant, [{ type, key }], t)).get(entityRef(type, key))
   const [before, after] = await Promise.all([stateAt(from), stateAt(to), requireTransactions(ctx, [from, to])])
   if (before === undefined && after === undefined && !await entityHasVersions(db, tenant, { type, key })) throw neverExisted(type, key)
-  return diffStates(liveData(before), liveData(after))
+  return diffStates(presentedState(definitions, type, liveData(before)), presentedState(definitions, type, liveData(after)))
 }
 
 export async function transactions ({ db, tenant }: ServiceContext, filter: TransactionFilter): Promise<Page<Transaction>> {
@@ -103,10 +123,14 @@ export async function transactions ({ db, tenant }: ServiceContext, filter: Tran
 export const INLINE_VERSIONS = 1000
 
 export async function transactionDetail (
-  { db, tenant }: ServiceContext, id: number
+  ctx: ServiceContext, id: number
 ): Promise<Transaction & { versions: Version[], versionsTruncated?: true }> {
-  const [transaction, versions] = await Promise.all([getTransaction(db, tenant, id), versionsOfTransaction(db, tenant, id, { limit: INLINE_VERSIONS + 1 })])
+  const { db, tenant } = ctx
+  const [transaction, stored, definitions] = await Promise.all([
+    getTransaction(db, tenant, id), versionsOfTransaction(db, tenant, id, { limit: INLINE_VERSIONS + 1 }), ctx.definitions.get(db)
+  ])
   if (transaction === undefined) throw notFound(`transaction ${id} does not exist`)
+  const versions = stored.map((v) => presented(definitions, v))
   if (versions.length <= INLINE_VERSIONS) return { ...transaction, versions }
   return { ...transaction, versions: versions.slice(0, INLINE_VERSIONS), versionsTruncated: true }
 }
@@ -115,10 +139,15 @@ export async function transactionDetail (
 export async function transactionVersions (
   ctx: ServiceContext, id: number, after: number | undefined, limit: number
 ): Promise<Page<Version & { position: number }>> {
-  const [transaction, found] = await Promise.all([
+  const [transaction, found, definitions] = await Promise.all([
     getTransaction(ctx.db, ctx.tenant, id),
-    readPage(limit, async (count) => await versionsOfTransaction(ctx.db, ctx.tenant, id, { after, limit: count }))
+    readPage(limit, async (count) => await versionsOfTransaction(ctx.db, ctx.tenant, id, { after, limit: count })),
+    ctx.definitions.get(ctx.db)
   ])
   if (transaction === undefined) throw notFound(`transaction ${id} does not exist`)
-  return found
+  return presentedPage(definitions, found)
+}
+
+function presentedPage<V extends Version> (definitions: Definitions, found: Page<V>): Page<V> {
+  return { items: found.items.map((v) => presented(definitions, v)), next: found.next }
 }

@@ -5,7 +5,7 @@ import { DomainError } from '../versioning/errors.js'
 import { planVersions, resolveChanges, type ChangeInput, type PlannedVersion, type ResolvedChange } from '../versioning/unit-of-work.js'
 import type { LatestVersion, Version } from '../versioning/version.js'
 import { inTransaction, withRetries, type Db, type Trx } from '../store/database.js'
-import { lockKeys, lockNames } from '../store/locks.js'
+import { lockEntities } from '../store/locks.js'
 import { appendTransaction } from '../store/append.js'
 import { ConcurrentAppend } from '../store/driver-errors.js'
 import type { Reference } from '../store/references.js'
@@ -108,7 +108,7 @@ async function readPlanAndAppend (
     throw error
   }
   if (hinted.size > planned.filter((v) => hinted.has(entityRef(v.type, v.key))).length) throw new UnconfirmedHint()
-  return await appendPlanned(db, tenant, definitions, input, planned, latest, lockKeys(tenant, refs))
+  return await appendPlanned(db, tenant, definitions, input, planned, latest, refs)
 }
 
 /** Locks the entities, reads their latest versions, plans and appends: inside a database transaction. */
@@ -116,17 +116,17 @@ async function recordLocked (
   trx: Trx, tenant: string, definitions: Definitions, input: TransactionInput,
   changes: readonly ResolvedChange[], entities: readonly ResolvedChange[]
 ): Promise<RecordResult> {
-  await lockNames(trx, tenant, entities.map((e) => entityRef(e.type, e.key)))
+  await lockEntities(trx, tenant, entities.map((e) => entityRef(e.type, e.key)))
   const latest = await latestVersions(trx, tenant, entities)
-  return await appendPlanned(trx, tenant, definitions, input, planVersions(definitions, changes, latest), latest, [])
+  return await appendPlanned(trx, tenant, definitions, input, planVersions(definitions, changes, latest), latest)
 }
 
 async function appendPlanned (
   db: Db, tenant: string, definitions: Definitions, input: TransactionInput,
-  planned: readonly PlannedVersion[], latest: ReadonlyMap<string, LatestVersion>, locks: readonly string[]
+  planned: readonly PlannedVersion[], latest: ReadonlyMap<string, LatestVersion>, lockRefs?: readonly string[]
 ): Promise<RecordResult> {
   if (planned.length === 0) return { transaction: null, versions: [] }
-  const transaction = await appendTransaction(db, tenant, input, planned, referencesOf(definitions, planned, latest), locks)
+  const transaction = await appendTransaction(db, tenant, input, planned, referencesOf(definitions, planned, latest), lockRefs)
   const versions = planned.map((v): Version => ({
     type: v.type, id: v.key, transactionId: transaction.id, endTransactionId: null,
     operation: v.operation, index: v.index, data: v.data, changeset: v.changeset

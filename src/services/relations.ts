@@ -7,6 +7,7 @@ import type { Db } from '../store/database.js'
 import { referrersAt } from '../store/references.js'
 import { versionsAt } from '../store/versions.js'
 import type { Definitions } from './definitions.js'
+import { presented } from './present.js'
 
 /** An entity whose relations are looked up: its key and its state at that time. */
 export interface Anchor { key: string, data: JsonObject }
@@ -78,15 +79,35 @@ export function parseRelationNames (definitions: Definitions, type: string, name
 /** The `relations` member of a version or state: manyToOne → Version | null, others → Version[]. */
 export type RelationsView = Record<string, Version | Version[] | null>
 
+/** A to-many relation lists at most this many targets inline; the rest page through relatedPage. */
+export const INLINE_RELATED = 1000
+
+/**
+ * The named relations of an anchor as of `at`, and the names of the to-many ones cut at
+ * INLINE_RELATED targets.
+ */
 export async function relationsView (
   db: Db, tenant: string, definitions: Definitions, type: string, anchor: Anchor, names: readonly string[], at: number | undefined
-): Promise<RelationsView> {
-  const out: RelationsView = {}
+): Promise<{ relations: RelationsView, truncated: string[] }> {
+  const relations: RelationsView = {}
+  const truncated: string[] = []
   for (const name of names) {
     const { targets } = await relatedAt(db, tenant, definitions, type, name, [anchor], at)
     const list = targets.get(anchor.key) ?? []
-    const value = definitions.get(type)!.relations[name]!.kind === 'manyToOne' ? (list[0] ?? null) : list
-    Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true })
+    if (list.length > INLINE_RELATED) truncated.push(name)
+    const shown = list.slice(0, INLINE_RELATED).map((v) => presented(definitions, v))
+    const value = definitions.get(type)!.relations[name]!.kind === 'manyToOne' ? (shown[0] ?? null) : shown
+    Object.defineProperty(relations, name, { value, enumerable: true, writable: true, configurable: true })
   }
-  return out
+  return { relations, truncated }
+}
+
+/** One page of the targets of one relation of an anchor as of `at` (in id order; `after` is an offset). */
+export async function relatedPage (
+  db: Db, tenant: string, definitions: Definitions, type: string, anchor: Anchor, name: string, at: number,
+  after: number | undefined, limit: number
+): Promise<Array<Version & { offset: number }>> {
+  const { targets } = await relatedAt(db, tenant, definitions, type, name, [anchor], at)
+  const start = after === undefined ? 0 : after + 1
+  return (targets.get(anchor.key) ?? []).slice(start, start + limit).map((v, i) => ({ ...presented(definitions, v), offset: start + i }))
 }

@@ -5,12 +5,13 @@ import { orderForForeignKeys, planEntityRevert, type Change, type PlannedChange 
 import { checkMeta } from '../versioning/meta.js'
 import { liveData, type Version } from '../versioning/version.js'
 import type { Trx } from '../store/database.js'
-import { lockNames } from '../store/locks.js'
+import { lockEntities, lockTenantWriters } from '../store/locks.js'
 import { firstMissingTransaction, getTransaction } from '../store/transactions.js'
 import { entityHasVersions, laterChanges, versionsAt, versionsOfTransaction, type EntityName } from '../store/versions.js'
 import { recordedBy, type ServiceContext } from './context.js'
 import type { Definitions } from './definitions.js'
 import type { IdempotentRequest, WriteOutcome } from './idempotency.js'
+import { presentedState } from './present.js'
 import { recordChanges, type RecordResult } from './record.js'
 import { relatedAt, relationOf } from './relations.js'
 import { recordInTransaction } from './write.js'
@@ -60,7 +61,9 @@ function pathTree (paths: readonly string[]): PathTree {
  */
 class RevertCollector {
   private readonly changes = new Map<string, { planned: PlannedChange | null, tentative: boolean }>()
-  constructor (private readonly ctx: ServiceContext, private readonly trx: Trx, private readonly to: number) {}
+  constructor (
+    private readonly ctx: ServiceContext, private readonly trx: Trx, private readonly definitions: Definitions, private readonly to: number
+  ) {}
 
   private get tenant (): string { return this.ctx.tenant }
 
@@ -78,13 +81,14 @@ class RevertCollector {
     if (pending.length === 0) return
     const refs = pending.map((key) => entityRef(type, key))
     this.admit(refs)
-    await lockNames(this.trx, this.tenant, refs)
+    await lockEntities(this.trx, this.tenant, refs)
     const entities = pending.map((key) => ({ type, key }))
     const [then, now] = await Promise.all([versionsAt(this.trx, this.tenant, entities, this.to), versionsAt(this.trx, this.tenant, entities)])
     for (const key of pending) {
       const ref = entityRef(type, key)
-      const before = liveData(now.get(ref))
-      const change = planEntityRevert(type, key, liveData(then.get(ref)), before)
+      // Fields the type excludes now are never handed back, even where an old version holds them.
+      const before = presentedState(this.definitions, type, liveData(now.get(ref)))
+      const change = planEntityRevert(type, key, presentedState(this.definitions, type, liveData(then.get(ref))), before)
       this.changes.set(ref, { planned: change === undefined ? null : { change, before }, tentative: false })
     }
   }
@@ -186,9 +190,11 @@ async function revertEntityIn (ctx: ServiceContext, trx: Trx, request: EntityRev
   const tree = pathTree(request.relations)
   validatePaths(definitions, type, tree)
   if (await firstMissingTransaction(trx, tenant, [to]) !== undefined) throw notFound(`transaction ${to} does not exist`)
-  await lockNames(trx, tenant, [entityRef(type, key)])
+  // A revert with relations finds its entities in stages, and they may be many: it writes alone in its tenant.
+  if (tree.size > 0) await lockTenantWriters(trx, tenant)
+  await lockEntities(trx, tenant, [entityRef(type, key)])
   if (!await entityHasVersions(trx, tenant, { type, key })) throw notFound(`${type} "${key}" has no versions`)
-  const collector = new RevertCollector(ctx, trx, to)
+  const collector = new RevertCollector(ctx, trx, definitions, to)
   await collector.revertTo(type, [key])
   if (tree.size > 0) {
     const entities = [{ type, key }]
@@ -231,7 +237,7 @@ async function revertTransactionIn (ctx: ServiceContext, trx: Trx, request: Tran
   const definitions = await ctx.definitions.get(trx)
   const touched: EntityName[] = (await versionsOfTransaction(trx, tenant, id)).map((v) => ({ type: v.type, key: v.id }))
   checkRevertSize(ctx, touched.length)
-  await lockNames(trx, tenant, touched.map((e) => entityRef(e.type, e.key)))
+  await lockEntities(trx, tenant, touched.map((e) => entityRef(e.type, e.key)))
   if (request.force !== true) {
     const later = await laterChanges(trx, tenant, touched, id, MAX_CONFLICTS, MAX_CONFLICT_IDS)
     if (later.length > 0) {
@@ -244,8 +250,8 @@ async function revertTransactionIn (ctx: ServiceContext, trx: Trx, request: Tran
   const [before, now] = await Promise.all([versionsAt(trx, tenant, touched, id - 1), versionsAt(trx, tenant, touched)])
   const changes = touched.flatMap((e): PlannedChange[] => {
     const ref = entityRef(e.type, e.key)
-    const current = liveData(now.get(ref))
-    const change = planEntityRevert(e.type, e.key, liveData(before.get(ref)), current)
+    const current = presentedState(definitions, e.type, liveData(now.get(ref)))
+    const change = planEntityRevert(e.type, e.key, presentedState(definitions, e.type, liveData(before.get(ref))), current)
     return change === undefined ? [] : [{ change, before: current }]
   })
   return await record(ctx, trx, definitions, changes, { transaction: id }, request)

@@ -1,6 +1,7 @@
 import { sql } from 'kysely'
 import type { PlannedVersion } from '../versioning/unit-of-work.js'
 import type { Db } from './database.js'
+import { entityLocksQuery } from './locks.js'
 import type { Reference } from './references.js'
 import { toTransaction, type Transaction, type TransactionRow } from './rows.js'
 import type { NewTransaction } from './transactions.js'
@@ -10,22 +11,21 @@ import type { NewTransaction } from './transactions.js'
  * statement (one round trip, whatever the number of versions; the rows travel as one
  * JSON document each, which costs less to encode than arrays of JSON texts).
  *
- * `locks` (sorted advisory-lock keys, see lockKeys) are taken by the statement itself
- * before it writes anything; they are held until its transaction ends. A caller that
- * already holds them passes none. The transaction id is drawn from the sequence after
+ * The locks of the entities `lockRefs` names (see entityLocksQuery) are taken by the
+ * statement itself before it writes anything; they are held until its transaction ends.
+ * A caller that already holds them passes none. The transaction id is drawn from the sequence after
  * the locks. Throws ConcurrentAppend (see driver-errors.ts) when a planned version number
  * is already taken.
  */
 export async function appendTransaction (
   db: Db, tenant: string, tx: NewTransaction, versions: readonly PlannedVersion[], refs: readonly Reference[],
-  locks: readonly string[] = []
+  lockRefs?: readonly string[]
 ): Promise<Transaction> {
+  const locks = lockRefs === undefined ? sql`select '0' as n` : entityLocksQuery(tenant, lockRefs)
   // Every write below reads `tx`, whose row waits for the count of taken locks: the
   // locks come first (in the given order), then the sequence, then the rows.
   const { rows } = await sql<TransactionRow>`
-    with locked as (
-      select count(*) as n from (select pg_advisory_xact_lock(k) from unnest(${locks}::bigint[]) as k) as l
-    ), tx as (
+    with locked as (${locks}), tx as (
       insert into transactions (tenant, issued_at, actor, meta, recorded_by, revert_of)
       select ${tenant}, date_trunc('milliseconds', coalesce(${tx.issuedAt ?? null}::timestamptz, now())), ${tx.actor ?? null},
         ${JSON.stringify(tx.meta ?? {})}::jsonb, ${tx.recordedBy === undefined ? null : JSON.stringify(tx.recordedBy)}::jsonb,

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { changesetBetween, entityState, entityVersion, entityVersions } from '../../services/history.js'
+import { changesetBetween, entityState, entityVersion, entityVersions, relatedAtVersion } from '../../services/history.js'
 import { idempotentRequest } from '../../services/idempotency.js'
 import { revertEntity } from '../../services/revert.js'
 import type { JsonObject } from '../../versioning/json.js'
@@ -21,7 +21,10 @@ const VersionDetail = Type.Object({
   previous: Type.Union([TransactionId, Type.Null()]),
   next: Type.Union([TransactionId, Type.Null()]),
   transaction: Type.Ref('Transaction'),
-  relations: Type.Optional(Relations)
+  relations: Type.Optional(Relations),
+  truncatedRelations: Type.Optional(Type.Array(Type.String(), {
+    description: 'The to-many relations that list only their first 1,000 targets: page through GET /entities/{type}/{id}/versions/{t}/relations/{name}.'
+  }))
 })
 
 const EntityStateSchema = Type.Object({
@@ -29,7 +32,10 @@ const EntityStateSchema = Type.Object({
   id: Type.String(),
   data: JsonObjectSchema,
   transactionId: TransactionId,
-  relations: Type.Optional(Relations)
+  relations: Type.Optional(Relations),
+  truncatedRelations: Type.Optional(Type.Array(Type.String(), {
+    description: 'The to-many relations that list only their first 1,000 targets: page through GET /entities/{type}/{id}/versions/{t}/relations/{name}.'
+  }))
 })
 
 const RevertInput = Type.Object({
@@ -73,6 +79,24 @@ export const entityRoutes = (): FastifyPluginAsyncTypebox => async (app) => {
   }, async (request) => {
     const { type, id, transactionId } = request.params
     return await entityVersion(request.ctx, type, id, transactionId, request.query.relations)
+  })
+
+  app.get('/entities/:type/:id/versions/:transactionId/relations/:name', {
+    config: { access: 'read' },
+    schema: {
+      operationId: 'listRelatedAtVersion',
+      tags: ['versions'],
+      summary: 'Page through the entities one relation named as of a version',
+      description: 'The targets of a relation of the entity as they were at that transaction, in id order: every one of them, where ?relations= lists 1,000 at most.',
+      params: Type.Object({ type: TypeName, id: EntityId, transactionId: TransactionId, name: Type.String({ minLength: 1, maxLength: 63, examples: ['comments'] }) }),
+      querystring: Query(PageQuery),
+      response: { 200: respond(page(Type.Ref('Version')), 'A page of the related entities\' versions live then'), ...problems(400, 404) }
+    }
+  }, async (request) => {
+    const { type, id, transactionId, name } = request.params
+    const list = `related:${transactionId}:${name}`
+    const found = await relatedAtVersion(request.ctx, type, id, transactionId, name, decodeCursor(list, request.query.cursor), request.query.limit ?? 50)
+    return pageBody(found, list, (v) => v.offset)
   })
 
   app.get('/entities/:type/:id', {
