@@ -25,6 +25,9 @@ export const HOT_SHARE = 0.2
 /** Versions of the hot entity at the large sizes (the small sizes get half their total). */
 export const HOT_VERSIONS = 100_000
 export const TENANT = 'default'
+/** The admin key the benchmarked service starts with (REWIND_BOOTSTRAP_KEY): every request authenticates. */
+export const BENCH_KEY = 'rwd_bench-admin-key-0123456789abcdefghijklmnopq'
+export const AUTHORIZATION = `Bearer ${BENCH_KEY}`
 
 export function profileFromArgs (argv: readonly string[]): Profile {
   const full = argv.includes('--full')

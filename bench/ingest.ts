@@ -1,6 +1,6 @@
 import autocannon from 'autocannon'
 import type pg from 'pg'
-import { CONNECTIONS, POOL_SIZE } from './config.js'
+import { AUTHORIZATION, CONNECTIONS, POOL_SIZE } from './config.js'
 import { countRows } from './db.js'
 import type { HttpClient } from './service.js'
 import { percentile } from './stats.js'
@@ -92,10 +92,10 @@ export async function ingestThroughService (
       requests: [{
         method: 'POST',
         path: '/transactions',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', authorization: AUTHORIZATION },
         setupRequest: (request) => ({
           ...request,
-          body: JSON.stringify({ actor: 'bench', meta: { source: 'autocannon' }, changes: workload.transaction(changesPerTransaction) })
+          body: JSON.stringify({ actor: 'bench', meta: { via: 'autocannon' }, changes: workload.transaction(changesPerTransaction) })
         })
       }]
     }, (error, res) => { error === null ? resolve(res) : reject(error) })

@@ -1,3 +1,4 @@
+import type { AuthFigures } from './auth.js'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
@@ -35,6 +36,7 @@ export interface Results {
   relationRevert: RelationRevertFigures[]
   reads: { sizes: ReadSize[], p99LargestOverSmallest: Record<string, number> }
   storage: StorageFigures[]
+  auth: AuthFigures
 }
 
 export const READ_P99_TARGET = 1.5
@@ -100,6 +102,12 @@ export function markdown (r: Results): string {
   }
   lines.push('')
   lines.push(`Service / ceiling in each round: ${r.ingest.rounds.map((x) => `${x.changesPerTransaction}-change ${x.ratios.map((v) => `${(v * 100).toFixed(0)} %`).join(', ')}`).join('; ')}.`)
+  lines.push('')
+  const http10 = r.ingest.service.find((f) => f.changesPerTransaction === 10 && f.label.includes('HTTP'))
+  const authShare = http10 === undefined ? undefined : r.auth.cachedMicros * http10.transactionsPerSecond / 1e6
+  lines.push(`**Authentication** (every request carries an API key): the key check costs ${r.auth.cachedMicros.toFixed(2)} µs per request ` +
+    `(SHA-256 of the secret and a cache probe; ${int(r.auth.uncachedMicros)} µs when the key is read from the database, once per key per 500 ms)` +
+    (authShare === undefined ? '.' : `: at the 10-change HTTP rate that is ${(authShare * 100).toFixed(2)} % of one core, the most it can take from ingest throughput.`))
   lines.push('')
   const per = Object.entries(r.statements.perTransaction).map(([n, s]) => `${n}: ${round(s, 1)}`).join('; ')
   lines.push(`**SQL statements per POST /transactions** (${r.statements.method}; no BEGIN/COMMIT: each statement commits on its own): ${per}. The ceiling: 4 (BEGIN, locks, its statement, COMMIT).`)

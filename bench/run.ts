@@ -1,3 +1,4 @@
+import { measureKeyCheck } from './auth.js'
 /**
  * The benchmark: `npm run bench` (quick profile) or `npm run bench -- --full`.
  * Creates a fresh PostgreSQL database, runs the service against it as a child process,
@@ -108,6 +109,10 @@ async function main (): Promise<Results> {
   log(`  ${serviceRuns.at(-1)!.label}: ${Math.round(serviceRuns.at(-1)!.versionsPerSecond)} versions/s`)
   const storage: StorageFigures[] = [await measureStorage(pool, 'after the ingest runs (written by the service)')]
 
+  log('the cost of the API key check')
+  const auth = await measureKeyCheck(databaseUrl)
+  log(`  ${auth.cachedMicros.toFixed(2)} µs per request (cached), ${auth.uncachedMicros.toFixed(0)} µs when read from the database`)
+
   log('revert with relations of an article with many comments')
   const relationRevert = await measureRelationRevert(databaseUrl, [10, 1000])
 
@@ -136,7 +141,8 @@ async function main (): Promise<Results> {
     statements,
     relationRevert,
     reads: { sizes, p99LargestOverSmallest: readRatios(sizes) },
-    storage
+    storage,
+    auth
   }
 }
 

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import http from 'node:http'
 import net from 'node:net'
 import { fileURLToPath } from 'node:url'
+import { AUTHORIZATION, BENCH_KEY } from './config.js'
 
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url))
 const HOST = '127.0.0.1'
@@ -35,7 +36,7 @@ export class HttpClient {
         path,
         agent: this.agent,
         timeout: timeoutMs,
-        headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': payload.length }
+        headers: payload === undefined ? { authorization: AUTHORIZATION } : { authorization: AUTHORIZATION, 'content-type': 'application/json', 'content-length': payload.length }
       }, (res) => {
         const chunks: Buffer[] = []
         res.on('data', (c: Buffer) => chunks.push(c))
@@ -86,7 +87,7 @@ export async function startService (databaseUrl: string, env: Record<string, str
   const port = await freePort()
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: REPO_ROOT,
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST, LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST, LOG_LEVEL: 'warn', REWIND_BOOTSTRAP_KEY: BENCH_KEY, ...env },
     stdio: ['ignore', 'inherit', 'inherit']
   })
   let exited = false

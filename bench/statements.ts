@@ -1,5 +1,6 @@
 import pg from 'pg'
 import { buildApp } from '../src/http/app.js'
+import { createApiKey } from '../src/services/api-keys.js'
 import { openDatabase } from '../src/store/database.js'
 import type { HttpClient } from './service.js'
 import { INGEST_TYPE, newArticle, type Workload } from './workload.js'
@@ -56,10 +57,12 @@ async function withOnQuery (databaseUrl: string, workload: Workload, sizes: read
     poolSize: 2,
     onQuery: (event) => { if (event.level === 'query') statements.push(event.query.sql.trim().replace(/\s+/g, ' ').split(' ').slice(0, 4).join(' ')) }
   })
-  const app = await buildApp({ db, logger: false })
+  // The key's lookup is cached for the whole run: the statements counted are the request's own.
+  const authorization = `Bearer ${(await createApiKey(db, { tenant: 'default', name: 'bench', scopes: ['admin'] })).key}`
+  const app = await buildApp({ db, logger: false, keyCacheMs: 3_600_000 })
   const post = async (changes: unknown[]): Promise<number> => {
     statements = []
-    const reply = await app.inject({ method: 'POST', url: '/transactions', payload: { actor: 'bench-count', changes } })
+    const reply = await app.inject({ method: 'POST', url: '/transactions', payload: { actor: 'bench-count', changes }, headers: { authorization } })
     if (reply.statusCode !== 201) throw new Error(`counting statements: ${reply.statusCode} ${reply.body}`)
     return statements.length
   }
