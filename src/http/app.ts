@@ -28,7 +28,7 @@ export interface AppOptions {
   /** Bytes of recently written entity states kept to skip reading them on the next write (0: none). */
   latestCacheBytes?: number
   /** Limits of one request (defaults: the contract's). */
-  limits?: Partial<Limits & { ratePerSecond: number, bodyTimeoutMs: number, requestTimeoutMs: number }>
+  limits?: Partial<Limits & { ratePerSecond: number, bodyTimeoutMs: number, maxEventLoopDelayMs: number }>
   /** How long an authenticated key is trusted without asking the database again (revocation delay). */
   keyCacheMs?: number
 }
@@ -59,7 +59,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   registerJsonParser(app)
   registerProblemHandlers(app)
   registerAuth(app, tenants, keys)
-  await registerTrafficLimits(app, { ratePerSecond: options.limits?.ratePerSecond ?? 10_000, maxEventLoopDelayMs: 1000 })
+  await registerTrafficLimits(app, { ratePerSecond: options.limits?.ratePerSecond ?? 10_000, maxEventLoopDelayMs: options.limits?.maxEventLoopDelayMs ?? 0 })
 
   await app.register(swagger, swaggerOptions(API_VERSION))
   await app.register(swaggerUi, swaggerUiOptions)

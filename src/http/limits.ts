@@ -9,7 +9,7 @@ import { problem } from './problem.js'
 export interface TrafficLimits {
   /** Requests per second one API key may send. */
   ratePerSecond: number
-  /** Event-loop delay (ms) past which the service sheds load with 503. */
+  /** Event-loop delay (ms) past which the service sheds load with 503; 0: never. */
   maxEventLoopDelayMs: number
 }
 
@@ -29,6 +29,7 @@ export async function registerTrafficLimits (app: FastifyInstance, limits: Traff
     errorResponseBuilder: (_request, context) => Object.assign(
       new Error(`this API key sent more than ${context.max} requests in a second; retry after ${context.after}`), { statusCode: 429 })
   })
+  if (limits.maxEventLoopDelayMs <= 0) return
   await app.register(underPressure, {
     maxEventLoopDelay: limits.maxEventLoopDelayMs,
     retryAfter: 5,
