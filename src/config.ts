@@ -21,9 +21,9 @@ const ConfigSchema = Type.Object({
   MAX_CHANGES: Type.Integer({ default: 10_000, minimum: 1 }),
   MAX_RELATIONS: Type.Integer({ default: 64, minimum: 1 }),
   MAX_REVERT_ENTITIES: Type.Integer({ default: 10_000, minimum: 1 }),
-  // Event-loop delay past which requests are shed with 503 (0: never). The embedded database runs its
-  // queries on the event loop, so a long one delays it by design: shedding is for PostgreSQL deployments.
-  MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ default: 1000, minimum: 0 }),
+  // Event-loop delay past which requests are shed with 503 (0: never, the default). Only with PostgreSQL:
+  // the embedded database runs its queries on the event loop, so a long one delays it by design.
+  MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ default: 0, minimum: 0 }),
   BODY_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 100 }),
   STATEMENT_TIMEOUT_MS: Type.Integer({ default: 20_000, minimum: 100 })
 })

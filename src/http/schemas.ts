@@ -106,3 +106,12 @@ export function problems (...statuses: number[]): Record<number, unknown> {
 export const respond = <T extends TSchema>(schema: T, description: string): T => ({ ...schema, description })
 
 export const sharedSchemas = [Problem, Version, Transaction, Change]
+
+/** A route's entry in the document: its operationId, tag, summary and, if any, a longer description. */
+export const doc = (operationId: string, tag: string, summary: string, description?: string): {
+  operationId: string, tags: string[], summary: string, description?: string
+} => ({ operationId, tags: [tag], summary, ...(description !== undefined ? { description } : {}) })
+
+/** The answers of a read: 200 with `schema` (described by `text`), and the problems it can answer. */
+export const answers = <T extends TSchema>(schema: T, text: string, ...statuses: number[]): { 200: T } & Record<number, unknown> =>
+  ({ 200: respond(schema, text), ...problems(...statuses) })

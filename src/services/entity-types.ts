@@ -2,7 +2,8 @@ import {
   associationDefinition, normalizeDefinition, referenceFields,
   type EntityType, type EntityTypeDefinition, type EntityTypeInput
 } from '../versioning/entity-type.js'
-import { conflict, limitExceeded, notFound } from '../versioning/errors.js'
+import { allows } from '../access/index.js'
+import { conflict, forbidden, limitExceeded, notFound } from '../versioning/errors.js'
 import { jsonEqual } from '../versioning/json.js'
 import { inTransaction, type Trx } from '../store/database.js'
 import {
@@ -34,6 +35,7 @@ export async function putEntityType (ctx: ServiceContext, type: string, input: E
     await lockNames(trx, tenant, [TYPES_LOCK])
     const before = await loadDefinitions(trx, tenant)
     const current = await getEntityType(trx, tenant, type)
+    checkExclusions(ctx, current?.definition.exclude ?? [], definition.exclude)
     let result: PutResult
     if (current === undefined) {
       result = { created: true, entityType: await saveEntityType(trx, tenant, type, 1, definition) }
@@ -87,4 +89,12 @@ export async function entityTypeRevisions (
 ): Promise<Page<EntityTypeRevision>> {
   await entityType(ctx, type)
   return await readPage(limit, async (count) => await listRevisions(ctx.db, ctx.tenant, type, after, count))
+}
+
+/** Excluding a field stops recording it (and hides what was recorded): that needs `admin`, not `types`. */
+function checkExclusions (ctx: ServiceContext, before: readonly string[], after: readonly string[]): void {
+  const added = after.filter((field) => !before.includes(field))
+  if (added.length > 0 && ctx.caller !== undefined && !allows(ctx.caller.scopes, 'admin')) {
+    throw forbidden(`excluding ${added.map((f) => `"${f}"`).join(', ')} stops recording it: that needs the "admin" scope`)
+  }
 }

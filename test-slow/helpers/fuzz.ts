@@ -33,7 +33,7 @@ export interface Case {
 export interface Answer { status: number, headers: Record<string, unknown>, body: any, text: string }
 
 export async function send (h: Harness, c: Case): Promise<Answer> {
-  const headers: Record<string, string> = { ...c.headers }
+  const headers: Record<string, string> = { authorization: `Bearer ${h.adminKey}`, ...c.headers }
   if (c.body !== undefined && c.contentType !== null) headers['content-type'] = c.contentType ?? 'application/json'
   const res = await h.app.inject({ method: c.method, url: c.url, headers, ...(c.body === undefined ? {} : { payload: c.body }) })
   let body: unknown

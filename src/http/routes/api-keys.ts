@@ -3,7 +3,7 @@ import { Type } from 'typebox'
 import { SCOPES, type AccessScope } from '../../access/index.js'
 import { createTenantKey, revokeTenantKey, tenantKeys, type KeyRing } from '../../services/api-keys.js'
 import { decodeCursor, pageBody } from '../cursor.js'
-import { PageQuery, Query, page, problems, respond } from '../schemas.js'
+import { PageQuery, Query, answers, doc, page, problems, respond } from '../schemas.js'
 
 const Scope = Type.Unsafe<AccessScope>({ type: 'string', enum: [...SCOPES], description: 'What the key may do.' })
 
@@ -24,42 +24,21 @@ const ListedKey = Type.Object({ ...KeyFields, revokedAt: Type.Union([Type.String
 
 /** API keys of the caller's tenant (admin). */
 export const apiKeyRoutes = (keys: KeyRing): FastifyPluginAsyncTypebox => async (app) => {
-  app.post('/api-keys', {
-    config: { access: 'admin' },
-    schema: {
-      operationId: 'createApiKey',
-      tags: ['access'],
-      summary: 'Create an API key in the caller\'s tenant',
-      description: 'The key gets the named scopes, which the caller must hold itself. The secret is in this answer only: it is stored hashed.',
-      body: KeyInput,
-      response: { 201: respond(CreatedKey, 'Created; `key` is the secret, shown once'), ...problems(400, 401, 403, 413, 415) }
-    }
-  }, async (request, reply) => {
-    return await reply.code(201).send(await createTenantKey(request.ctx, request.body.name, request.body.scopes))
-  })
+  app.post('/api-keys', { config: { access: 'admin' }, schema: {
+    ...doc('createApiKey', 'access', 'Create an API key in the caller\'s tenant',
+      'The key gets the named scopes, which the caller must hold itself. The secret is in this answer only: it is stored hashed.'),
+    body: KeyInput,
+    response: { 201: respond(CreatedKey, 'Created; `key` is the secret, shown once'), ...problems(400, 413, 415) }
+  } }, async ({ ctx, body }, reply) => await reply.code(201).send(await createTenantKey(ctx, body.name, body.scopes)))
 
-  app.get('/api-keys', {
-    config: { access: 'admin' },
-    schema: {
-      operationId: 'listApiKeys',
-      tags: ['access'],
-      summary: 'List the API keys of the caller\'s tenant (never their secrets)',
-      querystring: Query(PageQuery),
-      response: { 200: respond(page(ListedKey), 'A page of keys, by id, revoked ones included'), ...problems(400, 401, 403) }
-    }
-  }, async (request) => {
-    const found = await tenantKeys(request.ctx, decodeCursor('api-keys', request.query.cursor, 'string'), request.query.limit ?? 50)
-    return pageBody(found, 'api-keys', (k) => k.id)
-  })
+  app.get('/api-keys', { config: { access: 'admin' }, schema: {
+    ...doc('listApiKeys', 'access', 'List the API keys of the caller\'s tenant (never their secrets)'), querystring: Query(PageQuery),
+    response: answers(page(ListedKey), 'A page of keys, by id, revoked ones included', 400)
+  } }, async ({ ctx, query: q }) => pageBody(await tenantKeys(ctx, decodeCursor('api-keys', q.cursor, 'string'), q.limit ?? 50), 'api-keys', (k) => k.id))
 
-  app.delete('/api-keys/:id', {
-    config: { access: 'admin' },
-    schema: {
-      operationId: 'revokeApiKey',
-      tags: ['access'],
-      summary: 'Revoke an API key at once (every instance within 1 s)',
-      params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, examples: ['key_3fQm0Zx1bLk9'] }) }),
-      response: { 200: respond(ListedKey, 'Revoked (or already revoked)'), ...problems(400, 401, 403, 404) }
-    }
-  }, async (request) => await revokeTenantKey(request.ctx, keys, request.params.id))
+  app.delete('/api-keys/:id', { config: { access: 'admin' }, schema: {
+    ...doc('revokeApiKey', 'access', 'Revoke an API key at once (every instance within 1 s)'),
+    params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, examples: ['key_3fQm0Zx1bLk9'] }) }),
+    response: answers(ListedKey, 'Revoked (or already revoked)', 400, 404)
+  } }, async ({ ctx, params }) => await revokeTenantKey(ctx, keys, params.id))
 }

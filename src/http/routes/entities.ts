@@ -6,7 +6,8 @@ import { revertEntity } from '../../services/revert.js'
 import type { JsonObject } from '../../versioning/json.js'
 import { decodeCursor, pageBody } from '../cursor.js'
 import {
-  Actor, Changeset, changeset, EntityId, IdempotencyHeaders, JsonObjectSchema, PageQuery, Query, Relations, TransactionId, TypeName, Version, page, problems, respond
+  Actor, Changeset, answers, changeset, doc, EntityId, IdempotencyHeaders, JsonObjectSchema, PageQuery, Query, Relations, TransactionId, TypeName, Version, page,
+  problems
 } from '../schemas.js'
 import {
   changesetExample, entityRevertAnswerExample, entityStateExample, revertEntityExamples, versionDetailExample, versionsPageExample
@@ -14,6 +15,9 @@ import {
 import { revertResponses, sendWrite } from './write-reply.js'
 
 const EntityParams = Type.Object({ type: TypeName, id: EntityId })
+const VersionParams = Type.Object({ type: TypeName, id: EntityId, transactionId: TransactionId })
+const RelatedParams = Type.Object({ ...VersionParams.properties, name: Type.String({ minLength: 1, maxLength: 63, examples: ['comments'] }) })
+const Order = Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')], { default: 'asc' }))
 const RelationsQuery = Type.Optional(Type.String({ maxLength: 2000, description: 'Comma-separated relation names, e.g. author,comments,tags.' }))
 
 const VersionDetail = Type.Object({
@@ -48,105 +52,42 @@ const RevertInput = Type.Object({
 
 /** An entity's history: versions, one version, its state at a transaction, changesets, revert. */
 export const entityRoutes = (): FastifyPluginAsyncTypebox => async (app) => {
-  app.get('/entities/:type/:id/versions', {
-    config: { access: 'read' },
-    schema: {
-      operationId: 'listVersions',
-      tags: ['versions'],
-      summary: 'List an entity\'s versions by transaction id',
-      params: EntityParams,
-      querystring: Query({ ...PageQuery, order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')], { default: 'asc' })) }),
-      response: { 200: respond(page(Type.Ref('Version'), [versionsPageExample]), 'A page of the entity\'s versions'), ...problems(400, 404) }
-    }
-  }, async (request) => {
-    const { type, id } = request.params
-    const { limit = 50, order = 'asc', cursor } = request.query
-    const list = `versions:${order}`
-    const found = await entityVersions(request.ctx, type, id, { order, limit, after: decodeCursor(list, cursor) })
-    return pageBody(found, list, (v) => v.transactionId)
-  })
+  app.get('/entities/:type/:id/versions', { config: { access: 'read' }, schema: {
+    ...doc('listVersions', 'versions', 'List an entity\'s versions by transaction id'), params: EntityParams, querystring: Query({ ...PageQuery, order: Order }),
+    response: answers(page(Type.Ref('Version'), [versionsPageExample]), 'A page of the entity\'s versions', 400, 404)
+  } }, async ({ ctx, params, query: { limit = 50, order = 'asc', cursor } }) =>
+    pageBody(await entityVersions(ctx, params.type, params.id, { order, limit, after: decodeCursor(`versions:${order}`, cursor) }), `versions:${order}`, (v) => v.transactionId))
 
-  app.get('/entities/:type/:id/versions/:transactionId', {
-    config: { access: 'read' },
-    schema: {
-      operationId: 'getVersion',
-      tags: ['versions'],
-      summary: 'Read one version with its neighbours, its transaction and, on request, its relations as they were',
-      params: Type.Object({ type: TypeName, id: EntityId, transactionId: TransactionId }),
-      querystring: Query({ relations: RelationsQuery }),
-      response: { 200: respond(Type.Object(VersionDetail.properties, { examples: [versionDetailExample] }), 'The version, its neighbours and its transaction'), ...problems(400, 404) }
-    }
-  }, async (request) => {
-    const { type, id, transactionId } = request.params
-    return await entityVersion(request.ctx, type, id, transactionId, request.query.relations)
-  })
+  app.get('/entities/:type/:id/versions/:transactionId', { config: { access: 'read' }, schema: {
+    ...doc('getVersion', 'versions', 'Read one version with its neighbours, its transaction and, on request, its relations as they were'),
+    params: VersionParams, querystring: Query({ relations: RelationsQuery }),
+    response: answers(Type.Object(VersionDetail.properties, { examples: [versionDetailExample] }), 'The version, its neighbours and its transaction', 400, 404)
+  } }, async ({ ctx, params: p, query }) => await entityVersion(ctx, p.type, p.id, p.transactionId, query.relations))
 
-  app.get('/entities/:type/:id/versions/:transactionId/relations/:name', {
-    config: { access: 'read' },
-    schema: {
-      operationId: 'listRelatedAtVersion',
-      tags: ['versions'],
-      summary: 'Page through the entities one relation named as of a version',
-      description: 'The targets of a relation of the entity as they were at that transaction, in id order: every one of them, where ?relations= lists 1,000 at most.',
-      params: Type.Object({ type: TypeName, id: EntityId, transactionId: TransactionId, name: Type.String({ minLength: 1, maxLength: 63, examples: ['comments'] }) }),
-      querystring: Query(PageQuery),
-      response: { 200: respond(page(Type.Ref('Version')), 'A page of the related entities\' versions live then'), ...problems(400, 404) }
-    }
-  }, async (request) => {
-    const { type, id, transactionId, name } = request.params
-    const list = `related:${transactionId}:${name}`
-    const found = await relatedAtVersion(request.ctx, type, id, transactionId, name, decodeCursor(list, request.query.cursor), request.query.limit ?? 50)
-    return pageBody(found, list, (v) => v.offset)
-  })
+  app.get('/entities/:type/:id/versions/:transactionId/relations/:name', { config: { access: 'read' }, schema: {
+    ...doc('listRelatedAtVersion', 'versions', 'Page through the entities one relation named as of a version',
+      'The targets of a relation of the entity as they were at that transaction, in id order: every one of them, where ?relations= lists 1,000 at most.'),
+    params: RelatedParams, querystring: Query(PageQuery), response: answers(page(Type.Ref('Version')), 'A page of the related entities\' versions live then', 400, 404)
+  } }, async ({ ctx, params: p, query: q }) => pageBody(await relatedAtVersion(ctx, p.type, p.id, p.transactionId, p.name,
+    decodeCursor(`related:${p.transactionId}:${p.name}`, q.cursor), q.limit ?? 50), `related:${p.transactionId}:${p.name}`, (v) => v.offset))
 
-  app.get('/entities/:type/:id', {
-    config: { access: 'read' },
-    schema: {
-      operationId: 'getEntityState',
-      tags: ['entities'],
-      summary: 'Read an entity\'s current state, or its state at a transaction',
-      params: EntityParams,
-      querystring: Query({ at: Type.Optional(TransactionId), relations: RelationsQuery }),
-      response: { 200: respond(Type.Object(EntityStateSchema.properties, { examples: [entityStateExample] }), 'The entity\'s state, and the transaction of the version that holds it'), ...problems(400, 404) }
-    }
-  }, async (request) => {
-    const { type, id } = request.params
-    return await entityState(request.ctx, type, id, request.query.at, request.query.relations)
-  })
+  app.get('/entities/:type/:id', { config: { access: 'read' }, schema: {
+    ...doc('getEntityState', 'entities', 'Read an entity\'s current state, or its state at a transaction'),
+    params: EntityParams, querystring: Query({ at: Type.Optional(TransactionId), relations: RelationsQuery }),
+    response: answers(Type.Object(EntityStateSchema.properties, { examples: [entityStateExample] }), 'The entity\'s state, and the transaction of the version that holds it', 400, 404)
+  } }, async ({ ctx, params: p, query: q }) => await entityState(ctx, p.type, p.id, q.at, q.relations))
 
-  app.get('/entities/:type/:id/changeset', {
-    config: { access: 'read' },
-    schema: {
-      operationId: 'getChangeset',
-      tags: ['versions'],
-      summary: 'The changeset between an entity\'s states at two transactions',
-      params: EntityParams,
-      querystring: Query({ from: TransactionId, to: TransactionId }),
-      response: { 200: respond(changeset([changesetExample]), 'Field → [old, new] for each field that differs'), ...problems(400, 404) }
-    }
-  }, async (request) => {
-    const { type, id } = request.params
-    return await changesetBetween(request.ctx, type, id, request.query.from, request.query.to)
-  })
+  app.get('/entities/:type/:id/changeset', { config: { access: 'read' }, schema: {
+    ...doc('getChangeset', 'versions', 'The changeset between an entity\'s states at two transactions'), params: EntityParams,
+    querystring: Query({ from: TransactionId, to: TransactionId }), response: answers(changeset([changesetExample]), 'Field → [old, new] for each field that differs', 400, 404)
+  } }, async ({ ctx, params: p, query: q }) => await changesetBetween(ctx, p.type, p.id, q.from, q.to))
 
-  app.post('/entities/:type/:id/revert', {
-    config: { access: 'revert' },
-    schema: {
-      operationId: 'revertEntity',
-      tags: ['revert'],
-      summary: 'Bring an entity (and the named relations) back to its state at a transaction',
-      description: 'Recorded as a new transaction (unless dryRun); the answer lists the changes for the backend to apply, in an order that keeps foreign keys valid.',
-      params: EntityParams,
-      headers: IdempotencyHeaders,
-      body: RevertInput,
-      response: { ...revertResponses(entityRevertAnswerExample), ...problems(400, 404, 409, 413, 415, 422) }
-    }
-  }, async (request, reply) => {
-    const { type, id } = request.params
-    const body = request.body
-    const outcome = await revertEntity(request.ctx, {
-      type, key: id, to: body.to, relations: body.relations ?? [], dryRun: body.dryRun, actor: body.actor ?? undefined, meta: body.meta as JsonObject | undefined
-    }, idempotentRequest(request.headers['idempotency-key'], `POST /entities/${type}/${id}/revert`, body))
-    return await sendWrite(reply, outcome)
-  })
+  app.post('/entities/:type/:id/revert', { config: { access: 'revert' }, schema: {
+    ...doc('revertEntity', 'revert', 'Bring an entity (and the named relations) back to its state at a transaction',
+      'Recorded as a new transaction (unless dryRun); the answer lists the changes for the backend to apply, in an order that keeps foreign keys valid.'),
+    params: EntityParams, headers: IdempotencyHeaders, body: RevertInput,
+    response: { ...revertResponses(entityRevertAnswerExample), ...problems(400, 404, 409, 413, 415, 422) }
+  } }, async ({ ctx, params: { type, id }, body, headers }, reply) => await sendWrite(reply, await revertEntity(ctx, {
+    type, key: id, to: body.to, relations: body.relations ?? [], dryRun: body.dryRun, actor: body.actor ?? undefined, meta: body.meta as JsonObject | undefined
+  }, idempotentRequest(headers['idempotency-key'], `POST /entities/${type}/${id}/revert`, body))))
 }

@@ -3,7 +3,7 @@ import { Type } from 'typebox'
 import { entityType, entityTypeRevisions, entityTypes, putEntityType } from '../../services/entity-types.js'
 import { decodeCursor, pageBody } from '../cursor.js'
 import { entityTypeExample, putEntityTypeExamples } from '../examples.js'
-import { PageQuery, Query, TypeName, page, problems, respond } from '../schemas.js'
+import { PageQuery, Query, TypeName, answers, doc, page, problems, respond } from '../schemas.js'
 
 const FieldName = Type.String({ minLength: 1, maxLength: 255 })
 
@@ -59,63 +59,31 @@ const TypeParams = Type.Object({ type: TypeName })
 
 /** Registering versioned entity types and reading them with their revisions. */
 export const entityTypeRoutes = (): FastifyPluginAsyncTypebox => async (app) => {
-  app.put('/entity-types/:type', {
-    config: { access: 'types' },
-    schema: {
-      operationId: 'putEntityType',
-      tags: ['entity types'],
-      summary: 'Register or change a versioned entity type',
-      params: TypeParams,
-      body: DefinitionInput,
-      response: {
-        200: respond(EntityTypeSchema, 'Changed (revision raised) or unchanged'),
-        201: respond(EntityTypeSchema, 'Registered: revision 1'),
-        ...problems(400, 409, 413, 415)
-      }
+  app.put('/entity-types/:type', { config: { access: 'types' }, schema: {
+    ...doc('putEntityType', 'entity types', 'Register or change a versioned entity type',
+      'Excluding a field that was versioned stops recording it: that needs the `admin` scope.'),
+    params: TypeParams, body: DefinitionInput,
+    response: {
+      200: respond(EntityTypeSchema, 'Changed (revision raised) or unchanged'),
+      201: respond(EntityTypeSchema, 'Registered: revision 1'),
+      ...problems(400, 409, 413, 415)
     }
-  }, async (request, reply) => {
-    const { created, entityType } = await putEntityType(request.ctx, request.params.type, request.body)
+  } }, async ({ ctx, params, body }, reply) => {
+    const { created, entityType } = await putEntityType(ctx, params.type, body)
     return await reply.code(created ? 201 : 200).send(entityType)
   })
 
-  app.get('/entity-types', {
-    config: { access: 'read' },
-    schema: {
-      operationId: 'listEntityTypes',
-      tags: ['entity types'],
-      summary: 'List the registered entity types (by name)',
-      querystring: Query(PageQuery),
-      response: { 200: respond(page(EntityTypeSchema), 'A page of entity types, by name'), ...problems(400) }
-    }
-  }, async (request) => {
-    const found = await entityTypes(request.ctx, decodeCursor('entity-types', request.query.cursor, 'string'), request.query.limit ?? 50)
-    return pageBody(found, 'entity-types', (t) => t.type)
-  })
+  app.get('/entity-types', { config: { access: 'read' }, schema: {
+    ...doc('listEntityTypes', 'entity types', 'List the registered entity types (by name)'), querystring: Query(PageQuery),
+    response: answers(page(EntityTypeSchema), 'A page of entity types, by name', 400)
+  } }, async ({ ctx, query: q }) => pageBody(await entityTypes(ctx, decodeCursor('entity-types', q.cursor, 'string'), q.limit ?? 50), 'entity-types', (t) => t.type))
 
-  app.get('/entity-types/:type', {
-    config: { access: 'read' },
-    schema: {
-      operationId: 'getEntityType',
-      tags: ['entity types'],
-      summary: 'Read one entity type',
-      params: TypeParams,
-      response: { 200: respond(EntityTypeSchema, 'The entity type and its current definition'), ...problems(400, 404) }
-    }
-  }, async (request) => await entityType(request.ctx, request.params.type))
+  app.get('/entity-types/:type', { config: { access: 'read' }, schema: { ...doc('getEntityType', 'entity types', 'Read one entity type'), params: TypeParams, response: answers(EntityTypeSchema, 'The entity type and its current definition', 400, 404) }
+  }, async ({ ctx, params }) => await entityType(ctx, params.type))
 
-  app.get('/entity-types/:type/revisions', {
-    config: { access: 'read' },
-    schema: {
-      operationId: 'listEntityTypeRevisions',
-      tags: ['entity types'],
-      summary: 'List every kept revision of an entity type definition',
-      params: TypeParams,
-      querystring: Query(PageQuery),
-      response: { 200: respond(page(Revision), 'A page of the type\'s revisions, oldest first'), ...problems(400, 404) }
-    }
-  }, async (request) => {
-    const { type } = request.params
-    const found = await entityTypeRevisions(request.ctx, type, decodeCursor(`revisions:${type}`, request.query.cursor), request.query.limit ?? 50)
-    return pageBody(found, `revisions:${type}`, (r) => r.revision)
-  })
+  app.get('/entity-types/:type/revisions', { config: { access: 'read' }, schema: {
+    ...doc('listEntityTypeRevisions', 'entity types', 'List every kept revision of an entity type definition'), params: TypeParams, querystring: Query(PageQuery),
+    response: answers(page(Revision), 'A page of the type\'s revisions, oldest first', 400, 404)
+  } }, async ({ ctx, params: { type }, query: q }) =>
+    pageBody(await entityTypeRevisions(ctx, type, decodeCursor(`revisions:${type}`, q.cursor), q.limit ?? 50), `revisions:${type}`, (r) => r.revision))
 }

@@ -1,21 +1,17 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { problem, sendProblem } from '../problem.js'
-import { problems } from '../schemas.js'
+import { answers, doc } from '../schemas.js'
 import { checkDatabase } from '../../services/health.js'
 
 const Status = Type.Object({ status: Type.String() })
 
 /** Liveness and readiness probes. */
 export const serviceRoutes = (): FastifyPluginAsyncTypebox => async (app) => {
-  app.get('/health', {
-    config: { access: 'public' },
-    schema: { operationId: 'health', tags: ['service'], summary: 'The process is up', response: { 200: Status } }
+  app.get('/health', { config: { access: 'public' }, schema: { ...doc('health', 'service', 'The process is up'), response: { 200: Status } }
   }, async () => ({ status: 'ok' }))
 
-  app.get('/ready', {
-    config: { access: 'public' },
-    schema: { operationId: 'ready', tags: ['service'], summary: 'The database is reachable', response: { 200: Status, ...problems(503) } }
+  app.get('/ready', { config: { access: 'public' }, schema: { ...doc('ready', 'service', 'The database is reachable'), response: answers(Status, 'The database answered', 503) }
   }, async (request, reply) => {
     try {
       await checkDatabase(request.ctx)
