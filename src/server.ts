@@ -51,7 +51,9 @@ const app = await buildApp({
   }
 })
 if (adminKeyFile !== undefined) {
-  app.log.warn(`first start: created an admin API key for tenant "default"; it is in ${adminKeyFile} (readable by this user only)`)
+  app.log.warn(adminKeyFile === 'REWIND_BOOTSTRAP_KEY'
+    ? 'first start: the admin API key of tenant "default" is the one REWIND_BOOTSTRAP_KEY gave'
+    : `first start: created an admin API key for tenant "default"; it is in ${adminKeyFile} (readable by this user only)`)
 }
 
 // Idempotency keys are kept for the retention period, then purged by the service itself.

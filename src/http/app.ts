@@ -7,6 +7,7 @@ import { KeyRing } from '../services/api-keys.js'
 import { DEFAULT_LIMITS, type Limits } from '../services/context.js'
 import { Tenants } from '../services/tenants.js'
 import { registerAuth } from './auth.js'
+import { unmarkExactIntegers } from '../versioning/json.js'
 import { registerJsonParser } from './json-body.js'
 import { clientError, registerTrafficLimits, serverWithTimeouts } from './limits.js'
 import { swaggerOptions, swaggerUiOptions } from './openapi-config.js'
@@ -58,6 +59,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   registerValidators(app, sharedSchemas)
   registerJsonParser(app)
   registerProblemHandlers(app)
+  // Integers beyond ±(2^53−1) leave as the exact digits they came with (see ExactInteger).
+  app.addHook('onSend', async (_request, _reply, payload) => typeof payload === 'string' ? unmarkExactIntegers(payload) : payload)
   registerAuth(app, tenants, keys)
   await registerTrafficLimits(app, { ratePerSecond: options.limits?.ratePerSecond ?? 10_000, maxEventLoopDelayMs: options.limits?.maxEventLoopDelayMs ?? 0 })
 

@@ -1,13 +1,13 @@
 import type { FastifyInstance } from 'fastify'
 import { invalid } from '../versioning/errors.js'
-import { hasNonFiniteNumber, jsonTextDepth } from '../versioning/json.js'
+import { hasNonFiniteNumber, jsonTextDepth, parseJson } from '../versioning/json.js'
 
 export const MAX_DEPTH = 64
 const MAYBE_HUGE_NUMBER = /[eE]\+?\d{3}|\d{300}/
 
 /**
- * Parses JSON bodies: at most MAX_DEPTH levels deep, and keys such as `__proto__` kept as
- * ordinary data (JSON.parse defines them as own properties, never as prototypes).
+ * Parses JSON bodies: at most MAX_DEPTH levels deep, integers beyond ±(2^53−1) kept exact,
+ * and keys such as `__proto__` kept as ordinary data (own properties, never prototypes).
  */
 export function registerJsonParser (app: FastifyInstance): void {
   // Only JSON is accepted: anything else (text/plain included) is a 415.
@@ -18,7 +18,7 @@ export function registerJsonParser (app: FastifyInstance): void {
     if (jsonTextDepth(text) > MAX_DEPTH) return done(invalid(`the body nests deeper than ${MAX_DEPTH} levels`), undefined)
     let value: unknown
     try {
-      value = JSON.parse(text)
+      value = parseJson(text) // integers past ±(2^53−1) stay exact
     } catch (error) {
       return done(invalid(`the body is not valid JSON: ${(error as Error).message}`), undefined)
     }

@@ -12,7 +12,8 @@ const DOMAIN_STATUS: Record<ProblemKind, number> = {
 }
 const SLUGS: Record<number, string> = {
   400: 'invalid-request', 404: 'not-found', 405: 'method-not-allowed', 409: 'conflict', 413: 'body-too-large',
-  414: 'uri-too-long', 415: 'unsupported-media-type', 422: 'idempotency-key-reused', 500: 'internal-error', 503: 'unavailable'
+  414: 'uri-too-long', 415: 'unsupported-media-type', 422: 'idempotency-key-reused', 500: 'internal-error', 503: 'unavailable',
+  401: 'unauthorized', 403: 'forbidden', 408: 'request-timeout', 429: 'rate-limited', 431: 'headers-too-large'
 }
 
 export interface ProblemBody {
@@ -37,6 +38,7 @@ export function problem (status: number, detail: string, extensions: Record<stri
 export function sendProblem (reply: FastifyReply, body: ProblemBody): FastifyReply {
   if (body.status === 503) reply.header('retry-after', '5')
   if (body.status === 401) reply.header('www-authenticate', 'Bearer realm="rewind"')
+  if (body.status === 403) reply.header('www-authenticate', 'Bearer realm="rewind", error="insufficient_scope"')
   return reply.code(body.status).type('application/problem+json').send(body)
 }
 

@@ -82,9 +82,10 @@ export class KeyRing {
 
 /**
  * First start: on a database that never had a key, creates an admin key of tenant
- * `default` (REWIND_BOOTSTRAP_KEY's value, or a new one) and writes it to
- * `$DATA_DIR/admin-key`, readable by this user only. Answers that path, or undefined when
- * keys existed already. One instance does it: the check and the insert hold a lock.
+ * `default`: REWIND_BOOTSTRAP_KEY's value (the operator has it: no copy is written), or a
+ * new one written to `$DATA_DIR/admin-key`, readable by this user only. Answers where the
+ * key is, or undefined when keys existed already. One instance does it: the check and
+ * the insert hold a lock.
  */
 export async function bootstrapAdminKey (db: Db, dataDir: string, secret: string | undefined): Promise<string | undefined> {
   const created = await inTransaction(db, async (trx) => {
@@ -93,8 +94,9 @@ export async function bootstrapAdminKey (db: Db, dataDir: string, secret: string
     return await createApiKey(trx, { tenant: 'default', name: 'bootstrap admin', scopes: ['admin'], secret })
   })
   if (created === undefined) return undefined
+  if (secret !== undefined) return 'REWIND_BOOTSTRAP_KEY'
   const file = path.resolve(dataDir, 'admin-key')
-  await mkdir(path.dirname(file), { recursive: true })
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 })
   await writeFile(file, created.key + '\n', { mode: 0o600 })
   await chmod(file, 0o600)
   return file

@@ -1,4 +1,5 @@
 import { sql } from 'kysely'
+import { toJsonText } from '../versioning/json.js'
 import type { PlannedVersion } from '../versioning/unit-of-work.js'
 import type { Db } from './database.js'
 import { entityLocksQuery } from './locks.js'
@@ -28,14 +29,14 @@ export async function appendTransaction (
     with locked as (${locks}), tx as (
       insert into transactions (tenant, issued_at, actor, meta, recorded_by, revert_of)
       select ${tenant}, date_trunc('milliseconds', coalesce(${tx.issuedAt ?? null}::timestamptz, now())), ${tx.actor ?? null},
-        ${JSON.stringify(tx.meta ?? {})}::jsonb, ${tx.recordedBy === undefined ? null : JSON.stringify(tx.recordedBy)}::jsonb,
-        ${tx.revertOf === undefined ? null : JSON.stringify(tx.revertOf)}::jsonb
+        ${toJsonText(tx.meta ?? {})}::jsonb, ${tx.recordedBy === undefined ? null : JSON.stringify(tx.recordedBy)}::jsonb,
+        ${tx.revertOf === undefined ? null : toJsonText(tx.revertOf)}::jsonb
       from locked
       returning id, issued_at, recorded_at, actor, meta, recorded_by, revert_of
     ), v as (
       insert into versions (tenant, type, entity_key, transaction_id, seq, position, operation, data, changeset)
       select ${tenant}, u.type, u.key, tx.id, u.seq, u.position, u.operation, u.data, u.changeset
-      from tx, jsonb_to_recordset(${JSON.stringify(versions.map((v, position) => ({
+      from tx, jsonb_to_recordset(${toJsonText(versions.map((v, position) => ({
         type: v.type, key: v.key, seq: v.index, position, operation: v.operation, data: v.data, changeset: v.changeset
       })))}::jsonb) as u(type text, key text, seq int, position int, operation text, data jsonb, changeset jsonb)
     ), r as (

@@ -4,6 +4,7 @@ import { PGliteDialect } from 'kysely-pglite-dialect'
 import { PGlite, types } from '@electric-sql/pglite'
 import pg from 'pg'
 import { unavailable } from '../versioning/errors.js'
+import { parseJson } from '../versioning/json.js'
 import { isRetryable, translatingDialect } from './driver-errors.js'
 import { PreparingClient } from './prepared-client.js'
 import type { Database } from './schema.js'
@@ -37,6 +38,7 @@ export async function openDatabase (options: DatabaseOptions): Promise<Db> {
       Client: PreparingClient,
       connectionString: options.databaseUrl,
       max: options.poolSize ?? 10,
+      types: { getTypeParser: typeParser },
       options: [
         ...(options.searchPath !== undefined ? [`-c search_path=${options.searchPath}`] : []),
         ...(options.statementTimeoutMs !== undefined
@@ -58,11 +60,18 @@ export async function openDatabase (options: DatabaseOptions): Promise<Db> {
   return new Kysely<Database>({ dialect: translatingDialect(new PGliteDialect(pglite)), ...(log ? { log } : {}) })
 }
 
-/** PGlite with int8 read as strings, as `pg` does (numbers past 2^53 would lose digits). */
+/** PGlite with int8 read as strings, as `pg` does, and JSON with exact integers (numbers past 2^53 would lose digits). */
 export async function createPGlite (dataDir: string): Promise<PGlite> {
-  if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true })
-  return PGlite.create({ dataDir, parsers: { [types.INT8]: (value: string) => value } })
+  // The folder holds the database (and the first admin key): the service's user alone may read or change it.
+  if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  return PGlite.create({ dataDir, parsers: { [types.INT8]: (value: string) => value, [types.JSON]: parseJson, [types.JSONB]: parseJson } })
 }
+
+const JSON_TYPES = new Set([114, 3802]) // json, jsonb
+
+/** pg's parsers, but JSON keeps integers beyond ±(2^53−1) exact. */
+const typeParser = ((oid: number, format?: 'text' | 'binary') =>
+  JSON_TYPES.has(oid) && format !== 'binary' ? parseJson : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser
 
 /**
  * Runs `work`, running it again (a few times, after a short random pause) when PostgreSQL

@@ -10,8 +10,13 @@ import { DomainError, invalid, unavailable } from '../versioning/errors.js'
  * ConcurrentAppend, a retryable conflict that withRetries recognises, or a bug.
  */
 
-/** Error codes of a database that is not reachable (connection refused, shutting down, …). */
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08006'])
+/**
+ * Error codes of a database that cannot serve the request now: not reachable (connection
+ * refused, shutting down, …), out of connections, or a statement past statement_timeout (57014).
+ */
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '57014', '53300', '08000', '08001', '08003', '08006'
+])
 
 /** Serialization failure and deadlock: PostgreSQL aborted the work; running it again is safe. */
 const RETRYABLE_CODES = new Set(['40001', '40P01'])

@@ -1,4 +1,5 @@
 import { sql } from 'kysely'
+import { toJsonText } from '../versioning/json.js'
 import type { Db } from './database.js'
 
 export interface StoredResponse { requestHash: string, statusCode: number, body: unknown }
@@ -14,7 +15,7 @@ export async function findIdempotencyKey (db: Db, name: IdempotencyKeyName): Pro
 
 export async function saveIdempotencyKey (db: Db, name: IdempotencyKeyName, stored: StoredResponse): Promise<void> {
   await db.insertInto('idempotency_keys').values({
-    tenant: name.tenant, api_key_id: name.apiKeyId, key: name.key, request_hash: stored.requestHash, status_code: stored.statusCode, response: JSON.stringify(stored.body)
+    tenant: name.tenant, api_key_id: name.apiKeyId, key: name.key, request_hash: stored.requestHash, status_code: stored.statusCode, response: toJsonText(stored.body)
   }).execute()
 }
 

@@ -1,10 +1,11 @@
 import { invalid } from './errors.js'
-import type { JsonObject, JsonValue } from './json.js'
+import { ExactInteger, type JsonObject, type JsonValue } from './json.js'
 
-/** The string form of one id value: a string or an integer. */
+/** The string form of one id value: a string or an integer (of any size). */
 export function idValueString (value: JsonValue | undefined): string | undefined {
   if (typeof value === 'string') return value
   if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value)
+  if (value instanceof ExactInteger) return value.digits
   return undefined
 }
 
@@ -48,9 +49,11 @@ export function compareByIds (idFields: readonly string[], a: JsonObject, b: Jso
 }
 
 function compareIdValues (x: JsonValue | undefined, y: JsonValue | undefined): number {
-  if (typeof x === 'number' && typeof y === 'number') return x - y
-  if (typeof x === 'number') return -1
-  if (typeof y === 'number') return 1
+  const a = integerOf(x)
+  const b = integerOf(y)
+  if (a !== undefined && b !== undefined) return a < b ? -1 : a > b ? 1 : 0
+  if (a !== undefined) return -1
+  if (b !== undefined) return 1
   return compareCodePoints(String(x ?? ''), String(y ?? ''))
 }
 
@@ -62,4 +65,9 @@ function compareCodePoints (x: string, y: string): number {
     if (d !== 0) return d
   }
   return a.length - b.length
+}
+
+function integerOf (value: JsonValue | undefined): bigint | number | undefined {
+  if (typeof value === 'number') return value
+  return value instanceof ExactInteger ? BigInt(value.digits) : undefined
 }
