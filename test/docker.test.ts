@@ -1,9 +1,12 @@
 // Static checks of the Docker files (no Docker engine is needed): the Dockerfile, the
 // .dockerignore and docker-compose.yml must stay in step with package.json, tsconfig.json
-// and the repository layout. The compose file is read with a small YAML-subset reader
-// (no dependency); it refuses constructs it does not understand instead of guessing.
-import { existsSync, readFileSync } from 'node:fs'
+// and the repository layout, and the compose file must stay hardened (no password in it,
+// ports on 127.0.0.1, read-only root file system, no capabilities). The compose file is
+// read with a small YAML-subset reader (no dependency); it refuses constructs it does not
+// understand instead of guessing.
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
+import { tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import path from 'node:path'
 import t from 'tap'
@@ -328,18 +331,48 @@ function environment (service: Record<string, Yaml>): Record<string, string> {
   return Object.fromEntries(Object.entries(asMap(env)).map(([k, v]) => [k, v === null ? '' : String(v)]))
 }
 
-/** Container ports a service publishes, as "published->target" pairs. */
-function publishedPorts (service: Record<string, Yaml>): Array<{ published: string, target: string }> {
+/** Container ports a service publishes, as host address, published and target port. */
+function publishedPorts (service: Record<string, Yaml>): Array<{ host: string, published: string, target: string }> {
   const ports = Array.isArray(service.ports) ? service.ports : []
   return ports.map((p) => {
     if (typeof p === 'string') {
-      const parts = p.replace(/\/(tcp|udp)$/, '').split(':')
-      return { published: parts.length > 1 ? parts.at(-2)! : '', target: parts.at(-1)! }
+      // [host:][published:]target[/protocol], the host possibly an [IPv6] address
+      const bracketed = /^\[([^\]]*)\]:(.*)$/.exec(p)
+      const parts = (bracketed?.[2] ?? p).replace(/\/(tcp|udp)$/, '').split(':')
+      const host = bracketed?.[1] ?? (parts.length > 2 ? parts[0]! : '')
+      return { host, published: parts.length > 1 ? parts.at(-2)! : '', target: parts.at(-1)! }
     }
     const long = asMap(p)
-    return { published: String(long.published ?? ''), target: String(long.target ?? '') }
+    return { host: String(long.host_ip ?? ''), published: String(long.published ?? ''), target: String(long.target ?? '') }
   })
 }
+
+/** A list-valued option (`cap_drop: [ALL]`, or a block sequence) as strings. */
+const list = (value: Yaml | undefined): string[] => Array.isArray(value) ? value.map(String) : value === undefined || value === null ? [] : [String(value)]
+
+/** The names of the variables a compose value interpolates (`${NAME}`, `${NAME:-default}`, `${NAME:?error}`…). */
+const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}/g
+const references = (value: string): string[] => [...value.matchAll(REFERENCE)].map((m) => m[1]!)
+
+/** What Compose makes of a value with these variables (`$$` is a literal `$`); throws where Compose would refuse. */
+function interpolate (value: string, vars: Record<string, string>): string {
+  return value.split('$$').map((piece) => piece.replace(REFERENCE, (_all, name: string, op: string | undefined, arg: string | undefined) => {
+    const v = vars[name]
+    const missing = op?.startsWith(':') === true ? v === undefined || v === '' : v === undefined
+    if (missing && op?.endsWith('?') === true) throw new Error(`${name}: ${arg ?? 'required'}`)
+    if (missing && op?.endsWith('-') === true) return arg ?? ''
+    return v ?? ''
+  })).join('$')
+}
+
+/** KEY=value lines of an env file (comments and blank lines left out). */
+function envFile (text: string): Record<string, string> {
+  return Object.fromEntries(text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'))
+    .map((l) => [l.slice(0, l.indexOf('=')).trim(), l.slice(l.indexOf('=') + 1).trim()]))
+}
+
+/** Settings that are secrets, whatever the service: their values must come from outside the file. */
+const SECRET_NAME = /PASSWORD|SECRET|TOKEN|(^|_)KEY$/i
 
 const compose = asMap(parseYaml(read('docker-compose.yml')))
 const services = asMap(compose.services)
@@ -355,7 +388,8 @@ t.test('docker-compose.yml: postgres service', async (t) => {
   const postgres = asMap(services.postgres)
   t.match(String(postgres.image), /^postgres:15(\b|$)/, 'postgres:15 image')
   const env = environment(postgres)
-  for (const key of ['POSTGRES_USER', 'POSTGRES_PASSWORD', 'POSTGRES_DB']) t.ok(env[key], `${key} is set`)
+  for (const key of ['POSTGRES_USER', 'POSTGRES_DB']) t.ok(env[key], `${key} is set`)
+  t.ok(env.POSTGRES_PASSWORD !== undefined || env.POSTGRES_PASSWORD_FILE !== undefined, 'POSTGRES_PASSWORD (or POSTGRES_PASSWORD_FILE) is set')
   const volumes = (Array.isArray(postgres.volumes) ? postgres.volumes : []).map(String)
   const named = volumes.map((v) => v.split(':')[0]!).filter((v) => /^[\w-]+$/.test(v))
   t.ok(volumes.some((v) => v.split(':')[1] === '/var/lib/postgresql/data'), 'the data directory is on a volume')
@@ -368,8 +402,10 @@ t.test('docker-compose.yml: rewind service', async (t) => {
   const rewind = asMap(services.rewind)
   const build = rewind.build
   t.equal(typeof build === 'string' ? build : asMap(build).context, '.', 'built from this repository')
-  const env = environment(rewind)
-  const pgEnv = environment(asMap(services.postgres))
+  // As Compose runs it with a password from .env
+  const vars = { POSTGRES_PASSWORD: 'Test0nly' }
+  const env = Object.fromEntries(Object.entries(environment(rewind)).map(([k, v]) => [k, interpolate(v, vars)]))
+  const pgEnv = Object.fromEntries(Object.entries(environment(asMap(services.postgres))).map(([k, v]) => [k, interpolate(v, vars)]))
   const url = new URL(env.DATABASE_URL ?? 'invalid:')
   t.match(url.protocol, /^postgres(ql)?:$/, 'DATABASE_URL is a postgres:// URL (what config.ts accepts)')
   t.equal(url.hostname, 'postgres', 'DATABASE_URL points at the postgres service')
@@ -382,10 +418,83 @@ t.test('docker-compose.yml: rewind service', async (t) => {
   t.equal(rewind.restart, 'unless-stopped')
 })
 
+t.test('docker-compose.yml: no password or other secret is written in the file', async (t) => {
+  const text = read('docker-compose.yml')
+  t.notMatch(text, /postgres(ql)?:\/\/[^:@\s/]+:(?!\$\{)[^@\s]+@/, 'no URL carries a literal password')
+  t.notMatch(text, /POSTGRES_HOST_AUTH_METHOD/, 'PostgreSQL keeps password authentication')
+  const referenced = new Set<string>()
+  for (const [name, service] of Object.entries(services)) {
+    for (const [key, value] of Object.entries(environment(asMap(service)))) {
+      references(value).forEach((v) => referenced.add(v))
+      if (SECRET_NAME.test(key) && !key.endsWith('_FILE')) {
+        t.match(value, /^\$\{[A-Za-z_][A-Za-z0-9_]*(:\?[^}]*)?\}$/, `${name}: ${key} is only a required \${VARIABLE} (from .env or the environment)`)
+      }
+      if (key === 'DATABASE_URL') {
+        const userinfo = /^postgres(?:ql)?:\/\/([^@]*)@/.exec(value)?.[1] ?? ''
+        const password = userinfo.includes(':') ? userinfo.slice(userinfo.indexOf(':') + 1) : ''
+        t.match(password, /^\$\{[A-Za-z_][A-Za-z0-9_]*(:\?[^}]*)?\}$/, `${name}: the password in DATABASE_URL is only a required \${VARIABLE}`)
+      }
+    }
+  }
+  t.ok(referenced.has('POSTGRES_PASSWORD'), 'the password comes from the variable POSTGRES_PASSWORD')
+  // The committed example lists every variable and gives no password (so none is shared by every copy).
+  t.ok(existsSync(path.join(root, '.env.example')), '.env.example exists')
+  const example = existsSync(path.join(root, '.env.example')) ? envFile(read('.env.example')) : {}
+  for (const v of referenced) t.ok(v in example, `.env.example lists ${v}`)
+  for (const [key, value] of Object.entries(example)) {
+    if (SECRET_NAME.test(key)) t.equal(value, '', `.env.example leaves ${key} empty`)
+  }
+  t.throws(() => interpolate(environment(asMap(services.postgres)).POSTGRES_PASSWORD ?? '', example), 'Compose refuses to start with the example unchanged')
+  const gitignore = read('.gitignore').split(/\r?\n/).map((l) => l.trim())
+  t.ok(gitignore.includes('.env') || gitignore.includes('/.env'), '.env is git-ignored')
+  t.ok(dockerignored(ignorePatterns, '.env'), '.env stays out of the build context')
+})
+
+t.test('docker-compose.yml: published ports are bound to 127.0.0.1', async (t) => {
+  for (const [name, service] of Object.entries(services)) {
+    for (const port of publishedPorts(asMap(service))) {
+      t.ok(['127.0.0.1', '::1'].includes(port.host), `${name}: ${port.published}:${port.target} is published on loopback only (${port.host === '' ? 'every address' : port.host})`)
+    }
+  }
+  t.same(publishedPorts(asMap(services.postgres)), [], 'postgres publishes no port')
+})
+
+t.test('docker-compose.yml: containers are hardened', async (t) => {
+  const rewind = asMap(services.rewind)
+  t.equal(rewind.read_only, 'true', 'rewind: read_only: true')
+  t.ok(list(rewind.tmpfs).some((m) => m.split(':')[0] === '/tmp'), 'rewind: /tmp is a tmpfs')
+  const dataVolume = list(rewind.volumes).find((v) => v.split(':')[1] === '/data')
+  t.ok(dataVolume !== undefined && dataVolume.split(':')[0]! in asMap(compose.volumes), 'rewind: /data (where the first admin key is written) is a named volume')
+  t.same(list(rewind.cap_drop), ['ALL'], 'rewind: cap_drop: [ALL]')
+  t.same(list(rewind.cap_add), [], 'rewind: no capability added back')
+  const postgres = asMap(services.postgres)
+  t.same(list(postgres.cap_drop), ['ALL'], 'postgres: cap_drop: [ALL]')
+  // What the postgres image's entrypoint needs to prepare its directories and switch user.
+  const needed = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETGID', 'SETUID']
+  t.same([...list(postgres.cap_add)].sort(), needed, `postgres: adds back only ${needed.join(', ')}`)
+  for (const [name, service] of Object.entries(services)) {
+    t.ok(list(asMap(service).security_opt).some((o) => /^no-new-privileges(:true)?$/.test(o)), `${name}: security_opt no-new-privileges:true`)
+    t.notOk(asMap(service).privileged === 'true', `${name}: not privileged`)
+    t.notOk(['host'].includes(String(asMap(service).network_mode)), `${name}: not on the host network`)
+  }
+})
+
 const composeCli = spawnSync('docker-compose', ['version'], { encoding: 'utf8' })
 const noComposeCli = composeCli.error !== undefined || composeCli.status !== 0
 
-t.test('docker-compose.yml: `docker-compose config` accepts it', { skip: noComposeCli && 'docker-compose is not installed' }, async (t) => {
-  const result = spawnSync('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q'], { cwd: root, encoding: 'utf8' })
-  t.equal(result.status, 0, result.stderr)
+t.test('docker-compose.yml: `docker-compose config` accepts it with a password, and refuses it without', { skip: noComposeCli && 'docker-compose is not installed' }, async (t) => {
+  // Our own env files, so that a developer's .env or environment does not change the outcome.
+  const dir = mkdtempSync(path.join(tmpdir(), 'rewind-compose-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  const withPassword = path.join(dir, 'test.env')
+  writeFileSync(withPassword, 'POSTGRES_PASSWORD=Test0nly\n')
+  const env = { ...process.env }
+  delete env.POSTGRES_PASSWORD
+  const config = (envFile: string): ReturnType<typeof spawnSync> =>
+    spawnSync('docker-compose', ['--env-file', envFile, '-f', 'docker-compose.yml', 'config', '-q'], { cwd: root, encoding: 'utf8', env })
+  const accepted = config(withPassword)
+  t.equal(accepted.status, 0, `with a password it is accepted ${String(accepted.stderr)}`)
+  const refused = config(path.join(root, '.env.example'))
+  t.not(refused.status, 0, 'with .env.example unchanged (no password) it refuses')
+  t.match(String(refused.stderr), /POSTGRES_PASSWORD/, 'and says which variable to set')
 })
