@@ -16,3 +16,17 @@ export function presented<V extends Version> (definitions: Definitions, version:
 export function presentedState (definitions: Definitions, type: string, data: JsonObject | null): JsonObject | null {
   return data === null ? null : omitFields(data, definitions.get(type)?.exclude ?? [])
 }
+
+/**
+ * A stored answer of a write (replayed for its Idempotency-Key) as answers show it now:
+ * its versions and revert changes without the fields their types exclude now.
+ */
+export function presentedAnswer (definitions: Definitions, body: unknown): unknown {
+  if (typeof body !== 'object' || body === null) return body
+  const answer = body as { versions?: Version[], changes?: Array<{ type: string, data: JsonObject | null }> }
+  return {
+    ...answer,
+    ...(Array.isArray(answer.versions) ? { versions: answer.versions.map((v) => presented(definitions, v)) } : {}),
+    ...(Array.isArray(answer.changes) ? { changes: answer.changes.map((c) => ({ ...c, data: presentedState(definitions, c.type, c.data) })) } : {})
+  }
+}

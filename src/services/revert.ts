@@ -7,7 +7,7 @@ import { liveData, type Version } from '../versioning/version.js'
 import type { Trx } from '../store/database.js'
 import { lockEntities, lockTenantWriters } from '../store/locks.js'
 import { firstMissingTransaction, getTransaction } from '../store/transactions.js'
-import { entityHasVersions, laterChanges, versionsAt, versionsOfTransaction, type EntityName } from '../store/versions.js'
+import { entitiesOfTransaction, entityHasVersions, laterChanges, versionsAt, type EntityName } from '../store/versions.js'
 import { recordedBy, type ServiceContext } from './context.js'
 import type { Definitions } from './definitions.js'
 import type { IdempotentRequest, WriteOutcome } from './idempotency.js'
@@ -235,7 +235,7 @@ async function revertTransactionIn (ctx: ServiceContext, trx: Trx, request: Tran
   const transaction = await getTransaction(trx, tenant, id)
   if (transaction === undefined) throw notFound(`transaction ${id} does not exist`)
   const definitions = await ctx.definitions.get(trx)
-  const touched: EntityName[] = (await versionsOfTransaction(trx, tenant, id)).map((v) => ({ type: v.type, key: v.id }))
+  const touched: EntityName[] = await entitiesOfTransaction(trx, tenant, id)
   checkRevertSize(ctx, touched.length)
   await lockEntities(trx, tenant, touched.map((e) => entityRef(e.type, e.key)))
   if (request.force !== true) {

@@ -1,6 +1,7 @@
 import type { Trx } from '../store/database.js'
 import type { ServiceContext } from './context.js'
 import { runWrite, writeResponse, type IdempotentRequest, type WriteOutcome } from './idempotency.js'
+import { presentedAnswer } from './present.js'
 import type { RecordResult } from './record.js'
 
 /**
@@ -17,7 +18,9 @@ export async function recordInTransaction<R extends RecordResult> (
     recorded = await write(trx)
     return writeResponse(recorded)
   })
-  // A replay recorded nothing; otherwise the last attempt's result is what committed.
-  if (!outcome.replayed && recorded !== undefined) ctx.latest?.rememberVersions(ctx.tenant, recorded.versions)
+  // A replay recorded nothing, and shows its stored answer as answers are shown now (excluded fields gone).
+  if (outcome.replayed) return { ...outcome, body: presentedAnswer(await ctx.definitions.get(ctx.db), outcome.body) }
+  // Otherwise the last attempt's result is what committed.
+  if (recorded !== undefined) ctx.latest?.rememberVersions(ctx.tenant, recorded.versions)
   return outcome
 }

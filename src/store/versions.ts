@@ -105,6 +105,13 @@ export async function versionsOfTransaction (
   return rows.map((r) => ({ ...toVersion(r), position: r.position }))
 }
 
+/** The entities a transaction changed, in the order they were first touched (keys only). */
+export async function entitiesOfTransaction (db: Db, tenant: string, transactionId: number): Promise<EntityName[]> {
+  const rows = await db.selectFrom('versions').select(['type', 'entity_key'])
+    .where('tenant', '=', tenant).where('transaction_id', '=', String(transactionId) as never).orderBy('position').execute()
+  return rows.map((r) => ({ type: r.type, key: r.entity_key }))
+}
+
 /** An entity changed by transactions after a given one: their ids (the first `perEntity`) and whether more exist. */
 export interface LaterChanges { type: string, key: string, transactionIds: number[], more: boolean }
 
