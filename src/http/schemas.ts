@@ -6,9 +6,9 @@ import { exampleParams, transactionExample, versionExample } from './examples.js
 /** Shared TypeBox schemas of the API's payloads; route-specific ones sit beside their routes. */
 
 export const JsonObjectSchema = Type.Object({}, { additionalProperties: true, description: 'A JSON object (any fields).' })
-export const TransactionId = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'A transaction id.', examples: [exampleParams.transactionId] })
-export const TypeName = Type.String({ pattern: TYPE_NAME_PATTERN, description: 'An entity type name.', examples: [exampleParams.type] })
-export const EntityId = Type.String({ minLength: 1, maxLength: MAX_KEY_LENGTH, description: 'An entity key: its id values joined by ",".', examples: [exampleParams.id] })
+export const TransactionId = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'A transaction id.', example: exampleParams.transactionId })
+export const TypeName = Type.String({ pattern: TYPE_NAME_PATTERN, description: 'An entity type name.', example: exampleParams.type })
+export const EntityId = Type.String({ minLength: 1, maxLength: MAX_KEY_LENGTH, description: 'An entity key: its id values joined by ",".', example: exampleParams.id })
 export const Operation = Type.Union([Type.Literal('insert'), Type.Literal('update'), Type.Literal('delete')])
 export const Actor = Type.Union([Type.String({ maxLength: 255 }), Type.Null()], { description: 'Who made the change, as the caller names them.' })
 

@@ -38,7 +38,7 @@ export const apiKeyRoutes = (keys: KeyRing): FastifyPluginAsyncTypebox => async 
 
   app.delete('/api-keys/:id', { config: { access: 'admin' }, schema: {
     ...doc('revokeApiKey', 'access', 'Revoke an API key at once (every instance within 1 s)'),
-    params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, examples: ['key_3fQm0Zx1bLk9'] }) }),
+    params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, example: 'key_3fQm0Zx1bLk9' }) }),
     response: answers(ListedKey, 'Revoked (or already revoked)', 400, 404)
   } }, async ({ ctx, params }) => await revokeTenantKey(ctx, keys, params.id))
 }

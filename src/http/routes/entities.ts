@@ -16,7 +16,7 @@ import { revertResponses, sendWrite } from './write-reply.js'
 
 const EntityParams = Type.Object({ type: TypeName, id: EntityId })
 const VersionParams = Type.Object({ type: TypeName, id: EntityId, transactionId: TransactionId })
-const RelatedParams = Type.Object({ ...VersionParams.properties, name: Type.String({ minLength: 1, maxLength: 63, examples: ['comments'] }) })
+const RelatedParams = Type.Object({ ...VersionParams.properties, name: Type.String({ minLength: 1, maxLength: 63, example: 'comments' }) })
 const Order = Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')], { default: 'asc' }))
 const RelationsQuery = Type.Optional(Type.String({ maxLength: 2000, description: 'Comma-separated relation names, e.g. author,comments,tags.' }))
 

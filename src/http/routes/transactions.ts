@@ -62,7 +62,7 @@ const TransactionFilter = {
 
 const IdParams = Type.Object({ id: TransactionId })
 /** The walk-through undoes its entity revert (transaction 3), which nothing changed since. */
-const RevertIdParams = Type.Object({ id: Type.Integer({ ...TransactionId, examples: [exampleParams.revertTransactionId] }) })
+const RevertIdParams = Type.Object({ id: Type.Integer({ ...TransactionId, example: exampleParams.revertTransactionId }) })
 
 /** Recording transactions, reading them, and undoing one. */
 export const transactionRoutes = (): FastifyPluginAsyncTypebox => async (app) => {
