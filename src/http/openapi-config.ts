@@ -8,7 +8,8 @@ export const API_TITLE = 'Rewind'
 const DESCRIPTION = [
   'Versioning and audit history as a service: SQLAlchemy-Continuum\'s model over HTTP.',
   'A backend registers its entity types, then posts the changes of each of its database transactions; Rewind records ' +
-    'one version per changed entity. On a fresh database, "Try it out" with the examples in this order walks the ' +
+    'one version per changed entity. Every operation but the probes needs an API key: press "Authorize" and paste one ' +
+    '(the first start writes an admin key to `./data/admin-key`). On a fresh database, "Try it out" with the examples in this order walks the ' +
     'quickstart: `PUT /entity-types/article`, `POST /transactions` (insert, then update), ' +
     '`GET /entities/article/1/versions`, `POST /entities/article/1/revert` (transaction 3), ' +
     '`POST /transactions/3/revert` (transaction 4).',
@@ -60,7 +61,7 @@ export function swaggerOptions (version: string): FastifyDynamicSwaggerOptions {
   return {
     openapi: {
       openapi: '3.0.3',
-      info: { title: API_TITLE, version, description: DESCRIPTION, license: { name: 'Proprietary' } },
+      info: { title: API_TITLE, version, description: DESCRIPTION },
       servers: [{ url: 'http://localhost:3000', description: 'npm start on this machine' }],
       tags: TAGS,
       components: {
