@@ -186,7 +186,7 @@ t.test('Dockerfile: CMD runs what npm run start:prod runs', async (t) => {
   const cmd = last(runtime, 'CMD')
   t.ok(cmd?.args.startsWith('['), 'CMD is in exec form (node gets the signals for graceful shutdown)')
   const argv = words(cmd?.args ?? '[]')
-  t.same(argv, words(pkg.scripts['start:prod']!), 'CMD equals the start:prod script')
+  t.strictSame(argv, words(pkg.scripts['start:prod']!), 'CMD equals the start:prod script')
   // The script is a tsc output: dist/<path> comes from <rootDir>/<path>.ts in the sources.
   const outDir = path.posix.normalize(tsconfig.compilerOptions.outDir ?? '.')
   const script = argv.find((a) => a.endsWith('.js'))
@@ -378,7 +378,7 @@ const compose = asMap(parseYaml(read('docker-compose.yml')))
 const services = asMap(compose.services)
 
 t.test('docker-compose.yml: the YAML reader understands the file', async (t) => {
-  t.same(parseYaml('a:\n  b: "x # y" # c\n  c:\n  - 1\n  - k: v\n    l: w\nd: [\"e\", \"f\"]\n'),
+  t.strictSame(parseYaml('a:\n  b: "x # y" # c\n  c:\n  - 1\n  - k: v\n    l: w\nd: [\"e\", \"f\"]\n'),
     { a: { b: 'x # y', c: ['1', { k: 'v', l: 'w' }] }, d: ['e', 'f'] })
   t.throws(() => parseYaml('a: &x 1\nb: *x\n'), 'refuses what it cannot read')
   t.ok('rewind' in services && 'postgres' in services, 'services rewind and postgres')
@@ -456,7 +456,7 @@ t.test('docker-compose.yml: published ports are bound to 127.0.0.1', async (t) =
       t.ok(['127.0.0.1', '::1'].includes(port.host), `${name}: ${port.published}:${port.target} is published on loopback only (${port.host === '' ? 'every address' : port.host})`)
     }
   }
-  t.same(publishedPorts(asMap(services.postgres)), [], 'postgres publishes no port')
+  t.strictSame(publishedPorts(asMap(services.postgres)), [], 'postgres publishes no port')
 })
 
 t.test('docker-compose.yml: containers are hardened', async (t) => {
@@ -465,13 +465,13 @@ t.test('docker-compose.yml: containers are hardened', async (t) => {
   t.ok(list(rewind.tmpfs).some((m) => m.split(':')[0] === '/tmp'), 'rewind: /tmp is a tmpfs')
   const dataVolume = list(rewind.volumes).find((v) => v.split(':')[1] === '/data')
   t.ok(dataVolume !== undefined && dataVolume.split(':')[0]! in asMap(compose.volumes), 'rewind: /data (where the first admin key is written) is a named volume')
-  t.same(list(rewind.cap_drop), ['ALL'], 'rewind: cap_drop: [ALL]')
-  t.same(list(rewind.cap_add), [], 'rewind: no capability added back')
+  t.strictSame(list(rewind.cap_drop), ['ALL'], 'rewind: cap_drop: [ALL]')
+  t.strictSame(list(rewind.cap_add), [], 'rewind: no capability added back')
   const postgres = asMap(services.postgres)
-  t.same(list(postgres.cap_drop), ['ALL'], 'postgres: cap_drop: [ALL]')
+  t.strictSame(list(postgres.cap_drop), ['ALL'], 'postgres: cap_drop: [ALL]')
   // What the postgres image's entrypoint needs to prepare its directories and switch user.
   const needed = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETGID', 'SETUID']
-  t.same([...list(postgres.cap_add)].sort(), needed, `postgres: adds back only ${needed.join(', ')}`)
+  t.strictSame([...list(postgres.cap_add)].sort(), needed, `postgres: adds back only ${needed.join(', ')}`)
   for (const [name, service] of Object.entries(services)) {
     t.ok(list(asMap(service).security_opt).some((o) => /^no-new-privileges(:true)?$/.test(o)), `${name}: security_opt no-new-privileges:true`)
     t.notOk(asMap(service).privileged === 'true', `${name}: not privileged`)
