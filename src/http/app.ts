@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import helmet from '@fastify/helmet'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -64,6 +65,9 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   registerAuth(app, tenants, keys)
   await registerTrafficLimits(app, { ratePerSecond: options.limits?.ratePerSecond ?? 10_000, maxEventLoopDelayMs: options.limits?.maxEventLoopDelayMs ?? 0 })
 
+  // Security headers on every answer; the Content-Security-Policy is what the HTML of /docs needs (same-origin
+  // scripts, Swagger UI's inline styles, data: images). Plain HTTP is allowed: no upgrade-insecure-requests.
+  await app.register(helmet, { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } })
   await app.register(swagger, swaggerOptions(API_VERSION))
   await app.register(swaggerUi, swaggerUiOptions)
 

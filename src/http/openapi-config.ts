@@ -62,7 +62,7 @@ export function swaggerOptions (version: string): FastifyDynamicSwaggerOptions {
     openapi: {
       openapi: '3.0.3',
       info: { title: API_TITLE, version, description: DESCRIPTION },
-      servers: [{ url: 'http://localhost:3000', description: 'npm start on this machine' }],
+      servers: [{ url: '/', description: 'the service that serves this document' }],
       tags: TAGS,
       components: {
         securitySchemes: {
