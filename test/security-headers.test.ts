@@ -3,7 +3,7 @@ import { eachDatabase } from './helpers/harness.js'
 // Security headers (@fastify/helmet) on the HTML of /docs and on every API answer.
 
 eachDatabase('the HTML of /docs and the API answers carry security headers', async (t, h) => {
-  const html = await h.app.inject({ method: 'GET', url: '/docs/static/index.html' })
+  const html = await h.app.inject({ method: 'GET', url: '/docs/' })
   t.equal(html.statusCode, 200)
   t.match(String(html.headers['content-type']), /^text\/html/)
   const csp = String(html.headers['content-security-policy'])
