@@ -29,7 +29,8 @@ export function unmarkExactIntegers (text: string): string {
   return text.includes('\\u0000int:') ? text.replace(EXACT_IN_TEXT, '$1') : text
 }
 
-const MAYBE_UNSAFE_INTEGER = /\d{16}/
+/** 16 or more digits that do not follow a decimal point: only then can a number be an unsafe integer. */
+const MAYBE_UNSAFE_INTEGER = /(?<![.\d])\d{16}/
 
 /**
  * Parses JSON keeping integers beyond ±(2^53−1) exact (as ExactInteger); JSON.parse
