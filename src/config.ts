@@ -21,6 +21,8 @@ const ConfigSchema = Type.Object({
   MAX_CHANGES: Type.Integer({ default: 10_000, minimum: 1 }),
   MAX_RELATIONS: Type.Integer({ default: 64, minimum: 1 }),
   MAX_REVERT_ENTITIES: Type.Integer({ default: 10_000, minimum: 1 }),
+  // Longest a read may run (503 past it). A write always answers its outcome: PostgreSQL's timeouts end it.
+  REQUEST_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 100 }),
   // Event-loop delay past which requests are shed with 503 (0: never, the default). Only with PostgreSQL:
   // the embedded database runs its queries on the event loop, so a long one delays it by design.
   MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ default: 0, minimum: 0 }),

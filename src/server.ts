@@ -47,6 +47,7 @@ const app = await buildApp({
     maxRevertEntities: config.MAX_REVERT_ENTITIES,
     ratePerSecond: config.RATE_LIMIT_PER_SECOND,
     bodyTimeoutMs: config.BODY_TIMEOUT_MS,
+    requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
     maxEventLoopDelayMs: config.DATABASE_URL === undefined || config.DATABASE_URL === '' ? 0 : config.MAX_EVENT_LOOP_DELAY_MS
   }
 })

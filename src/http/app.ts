@@ -10,7 +10,7 @@ import { Tenants } from '../services/tenants.js'
 import { registerAuth } from './auth.js'
 import { unmarkExactIntegers } from '../versioning/json.js'
 import { registerJsonParser } from './json-body.js'
-import { clientError, registerTrafficLimits, serverWithTimeouts } from './limits.js'
+import { clientError, exemptWritesFromTimeout, registerTrafficLimits, serverWithTimeouts } from './limits.js'
 import { swaggerOptions, swaggerUiOptions } from './openapi-config.js'
 import { frameworkError, registerProblemHandlers } from './problem.js'
 import { sharedSchemas } from './schemas.js'
@@ -30,7 +30,7 @@ export interface AppOptions {
   /** Bytes of recently written entity states kept to skip reading them on the next write (0: none). */
   latestCacheBytes?: number
   /** Limits of one request (defaults: the contract's). */
-  limits?: Partial<Limits & { ratePerSecond: number, bodyTimeoutMs: number, maxEventLoopDelayMs: number }>
+  limits?: Partial<Limits & { ratePerSecond: number, bodyTimeoutMs: number, requestTimeoutMs: number, maxEventLoopDelayMs: number }>
   /** How long an authenticated key is trusted without asking the database again (revocation delay). */
   keyCacheMs?: number
 }
@@ -49,6 +49,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     frameworkErrors: frameworkError,
     serverFactory: serverWithTimeouts(options.limits?.bodyTimeoutMs ?? 10_000),
     clientErrorHandler: clientError,
+    handlerTimeout: options.limits?.requestTimeoutMs ?? 30_000,
     ajv: { customOptions: { removeAdditional: false } }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
@@ -63,6 +64,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   // Integers beyond ±(2^53−1) leave as the exact digits they came with (see ExactInteger).
   app.addHook('onSend', async (_request, _reply, payload) => typeof payload === 'string' ? unmarkExactIntegers(payload) : payload)
   registerAuth(app, tenants, keys)
+  exemptWritesFromTimeout(app)
   await registerTrafficLimits(app, { ratePerSecond: options.limits?.ratePerSecond ?? 10_000, maxEventLoopDelayMs: options.limits?.maxEventLoopDelayMs ?? 0 })
 
   // Security headers on every answer; the Content-Security-Policy is what the HTML of /docs needs (same-origin

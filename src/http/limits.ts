@@ -64,3 +64,18 @@ export function clientError (error: Error & { code?: string }, socket: Duplex): 
   socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nContent-Type: application/problem+json\r\n` +
     `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
 }
+
+/** A day: longer than any write takes, since PostgreSQL's statement and idle timeouts end it first. */
+const WRITE_HANDLER_TIMEOUT_MS = 86_400_000
+
+/**
+ * Reads that run past the request timeout are answered 503 (Fastify's handlerTimeout). A
+ * write is not: it answers its outcome, so that a write that committed is never reported
+ * as failed; PostgreSQL's statement_timeout and idle_in_transaction_session_timeout bound it.
+ */
+export function exemptWritesFromTimeout (app: FastifyInstance): void {
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method]
+    if (methods.some((m) => m !== 'GET' && m !== 'HEAD')) route.handlerTimeout = WRITE_HANDLER_TIMEOUT_MS
+  })
+}

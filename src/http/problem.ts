@@ -45,6 +45,7 @@ export function sendProblem (reply: FastifyReply, body: ProblemBody): FastifyRep
 function toProblem (error: FastifyError, request: FastifyRequest): ProblemBody {
   if (error instanceof DomainError) return problem(DOMAIN_STATUS[error.kind], error.message, error.extensions, error.kind)
   if (error.validation !== undefined) return validationProblem(error)
+  if (error.code === 'FST_ERR_HANDLER_TIMEOUT') return problem(503, 'the request took longer than REQUEST_TIMEOUT_MS and was stopped; retry later')
   if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return problem(413, 'the request body is larger than the limit')
   if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return problem(415, `content type "${request.headers['content-type'] ?? ''}" is not supported: send application/json`)
   const status = error.statusCode ?? 500
