@@ -111,7 +111,6 @@ t.test('non-scalar, missing and malformed ids', async (t) => {
     ['id is true', insert({ id: true })],
     ['id is null', insert({ id: null })],
     ['id is a fraction', insert({ id: 1.5 })],
-    ['id is an unsafe integer', '{"changes":[{"type":"item","op":"insert","data":{"id":9007199254740993}}]}'],
     ['id is 1e400', '{"changes":[{"type":"item","op":"insert","data":{"id":1e400}}]}'],
     ['id is empty', insert({ id: '' })],
     ['id is missing', insert({ name: 'no id' })],

@@ -176,7 +176,7 @@ export function transactionCases (fx: Fixture): fc.Arbitrary<Case> {
     fc.constant({ change: { type: 'item', op: 'insert' }, status: 400 }),
     smallObject.filter((d) => !Object.hasOwn(d, 'id')).map((data) => ({ change: { type: 'item', op: 'insert', data }, status: 400 })),
     fc.oneof(smallObject, fc.array(anyJson, { maxLength: 2 }), fc.boolean(), fc.constant(null), fc.double({ noInteger: true, noNaN: true }),
-      fc.constantFrom(MAX_SAFE + 2, -(MAX_SAFE + 2), ''))
+      fc.constant(''))  // integers past ±(2^53−1) are ids like any other: kept exact (test/exact-integers.test.ts)
       .map((id) => ({ change: { type: 'item', op: 'insert', data: { id, x: 1 } }, status: 400 })),
     fc.tuple(fc.integer({ min: 2000, max: 9999 }), fc.integer({ min: 10_000, max: 99_999 }))
       .map(([a, b]) => ({ change: { type: 'item', op: 'insert', id: String(a), data: { id: b } }, status: 400 })),
