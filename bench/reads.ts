@@ -77,6 +77,8 @@ async function time (client: HttpClient, name: string, profile: Profile, next: (
     if (status !== 200) errors++
     samples.push(ms)
   }
+  // A read that fails is not a figure: stop rather than time error answers.
+  if (errors > 0) throw new Error(`${name}: ${errors} of ${profile.readRequests} requests did not answer 200`)
   samples.sort((a, b) => a - b)
   return {
     name,

@@ -58,7 +58,7 @@ export class HttpClient {
   async timeGet (path: string): Promise<{ ms: number, status: number }> {
     return await new Promise((resolve, reject) => {
       const start = process.hrtime.bigint()
-      const req = http.request({ host: HOST, port: this.port, method: 'GET', path, agent: this.agent, timeout: 60_000 }, (res) => {
+      const req = http.request({ host: HOST, port: this.port, method: 'GET', path, agent: this.agent, timeout: 60_000, headers: { authorization: AUTHORIZATION } }, (res) => {
         res.on('data', () => {})
         res.on('end', () => resolve({ ms: Number(process.hrtime.bigint() - start) / 1e6, status: res.statusCode ?? 0 }))
         res.on('error', reject)

@@ -67,11 +67,13 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   exemptWritesFromTimeout(app)
   await registerTrafficLimits(app, { ratePerSecond: options.limits?.ratePerSecond ?? 10_000, maxEventLoopDelayMs: options.limits?.maxEventLoopDelayMs ?? 0 })
 
-  // Security headers on every answer; the Content-Security-Policy is what the HTML of /docs needs (same-origin
-  // scripts, Swagger UI's inline styles, data: images). Plain HTTP is allowed: no upgrade-insecure-requests.
-  await app.register(helmet, { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } })
   await app.register(swagger, swaggerOptions(API_VERSION))
-  await app.register(swaggerUi, swaggerUiOptions)
+  // Security headers where HTML is served (/docs); the Content-Security-Policy is what Swagger UI needs
+  // (same-origin scripts, inline styles, data: images). Plain HTTP is allowed: no upgrade-insecure-requests.
+  await app.register(async (docs) => {
+    await docs.register(helmet, { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } })
+    await docs.register(swaggerUi, swaggerUiOptions)
+  })
 
   await app.register(serviceRoutes())
   await app.register(entityTypeRoutes())

@@ -26,6 +26,9 @@ export async function registerTrafficLimits (app: FastifyInstance, limits: Traff
     hook: 'preHandler',
     keyGenerator: (request: FastifyRequest) => request.caller?.keyId ?? request.ip,
     allowList: (request: FastifyRequest) => request.caller === undefined,
+    // Only a refused request says when to retry; the others carry no rate-limit headers.
+    addHeadersOnExceeding: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false },
+    addHeaders: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false, 'retry-after': true },
     errorResponseBuilder: (_request, context) => Object.assign(
       new Error(`this API key sent more than ${context.max} requests in a second; retry after ${context.after}`), { statusCode: 429 })
   })
