@@ -21,6 +21,10 @@ const ConfigSchema = Type.Object({
   MAX_CHANGES: Type.Integer({ default: 10_000, minimum: 1 }),
   MAX_RELATIONS: Type.Integer({ default: 64, minimum: 1 }),
   MAX_REVERT_ENTITIES: Type.Integer({ default: 10_000, minimum: 1 }),
+  MAX_CONFLICT_ENTITIES: Type.Integer({ default: 100, minimum: 1 }),
+  MAX_CONFLICT_IDS: Type.Integer({ default: 100, minimum: 1 }),
+  MAX_INLINE_RELATED: Type.Integer({ default: 1000, minimum: 1 }),
+  MAX_INLINE_VERSIONS: Type.Integer({ default: 1000, minimum: 1 }),
   // Longest a read may run (503 past it). A write always answers its outcome: PostgreSQL's timeouts end it.
   REQUEST_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 100 }),
   // Event-loop delay past which requests are shed with 503 (0: never, the default). Only with PostgreSQL:

@@ -1,7 +1,7 @@
 import closeWithGrace from 'close-with-grace'
 import { loadConfig, type Config } from './config.js'
 import { buildApp } from './http/app.js'
-import { openDatabase } from './store/database.js'
+import { claimEmbeddedDatabase, openDatabase } from './store/database.js'
 import { purgeIdempotencyKeys } from './store/idempotency.js'
 import { migrateToLatest } from './store/migrate.js'
 import { bootstrapAdminKey } from './services/api-keys.js'
@@ -18,6 +18,15 @@ try {
 } catch (error) {
   fail('invalid configuration', error)
 }
+const embedded = config.DATABASE_URL === undefined || config.DATABASE_URL === ''
+let release = (): void => {}
+if (embedded) {
+  try {
+    release = claimEmbeddedDatabase(config.DATA_DIR)
+  } catch (error) {
+    fail('cannot open the embedded database', error)
+  }
+}
 const db = await openDatabase({
   databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DB_POOL_SIZE, statementTimeoutMs: config.STATEMENT_TIMEOUT_MS
 })
@@ -25,7 +34,8 @@ try {
   await migrateToLatest(db)
 } catch (error) {
   await db.destroy().catch(() => {})
-  fail(`cannot prepare the database${config.DATABASE_URL === undefined || config.DATABASE_URL === '' ? ` in ${config.DATA_DIR}` : ''}`, error)
+  release()
+  fail(`cannot prepare the database${embedded ? ` in ${config.DATA_DIR}` : ''}`, error)
 }
 
 let adminKeyFile: string | undefined
@@ -33,6 +43,7 @@ try {
   adminKeyFile = await bootstrapAdminKey(db, config.DATA_DIR, config.REWIND_BOOTSTRAP_KEY)
 } catch (error) {
   await db.destroy().catch(() => {})
+  release()
   fail('cannot create the first admin key', error)
 }
 
@@ -45,6 +56,10 @@ const app = await buildApp({
     maxChanges: config.MAX_CHANGES,
     maxRelations: config.MAX_RELATIONS,
     maxRevertEntities: config.MAX_REVERT_ENTITIES,
+    maxConflictEntities: config.MAX_CONFLICT_ENTITIES,
+    maxConflictIds: config.MAX_CONFLICT_IDS,
+    maxInlineRelated: config.MAX_INLINE_RELATED,
+    maxInlineVersions: config.MAX_INLINE_VERSIONS,
     ratePerSecond: config.RATE_LIMIT_PER_SECOND,
     bodyTimeoutMs: config.BODY_TIMEOUT_MS,
     requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
@@ -66,6 +81,8 @@ const purge = (): void => {
 const timer = setInterval(purge, 15 * 60 * 1000)
 timer.unref()
 app.addHook('onClose', async () => { clearInterval(timer) })
+// After the database is closed (the app's own onClose hook), the embedded database is free again.
+app.addHook('onClose', async () => { release() })
 
 // SIGTERM/SIGINT: stop accepting, let in-flight requests finish, then close the database.
 closeWithGrace({ delay: 10_000 }, async ({ err, signal }) => {

@@ -8,7 +8,7 @@ import { snapshot } from './helpers/store.js'
 // Limits (v2) of writes: changes per transaction, relations per type, entities per revert,
 // and the members of a body that a caller may not set (meta.source, recordedBy).
 
-const LIMIT_EXCEEDED = 'urn:rewind:problem:limit-exceeded'
+const LIMIT_EXCEEDED = 'urn:rewind:problem/limit-exceeded'
 
 function assertLimitExceeded (t: Test, res: Reply, what: string): void {
   assertProblem(t, res, 400, what)

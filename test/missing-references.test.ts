@@ -46,7 +46,11 @@ eachDatabase('an unknown query parameter is 400 and names the parameter', async 
     `/entities/article/1/changeset?from=${first}&to=${first}&order=asc`,
     '/transactions?actr=me',
     '/entity-types?page=2',
-    '/entity-types/article/revisions?foo=1'
+    '/entity-types/article/revisions?foo=1',
+    `/transactions/${first}?x=1`,
+    '/entity-types/article?x=1',
+    '/api-keys?pge=2',
+    '/health?verbose=1'
   ]) {
     const res = await h.get(url)
     assertProblem(t, res, 400, url)
@@ -54,6 +58,14 @@ eachDatabase('an unknown query parameter is 400 and names the parameter', async 
     const unknown = [...name.keys()].find((k) => !['from', 'to'].includes(k))!
     t.match(res.body.detail, unknown, `${url}: the detail names "${unknown}"`)
   }
+  for (const [method, url, body] of [
+    ['POST', '/transactions?x=1', { changes: [] }], ['PUT', '/entity-types/other?x=1', {}], ['POST', `/transactions/${first}/revert?x=1`, { dryRun: true }]
+  ] as const) {
+    const res = await h.request(method, url, body)
+    assertProblem(t, res, 400, `${method} ${url}`)
+    t.match(res.body.detail, '"x"', `${method} ${url}: the detail names "x"`)
+  }
+  t.equal((await h.get('/entity-types/other')).status, 404, 'the refused PUT registered nothing')
 })
 
 eachDatabase('a revert keeps the latest-state hints current: the next write reads nothing and skips no id', async (t, h) => {

@@ -151,7 +151,7 @@ eachDatabase('each schema-invalid request answers a 400 whose detail names the f
     const res = await c.send(h)
     assertProblem(t, res, 400, c.what)
     t.equal(res.body.detail, c.detail, c.what)
-    t.equal(res.body.type, 'urn:rewind:problem:invalid-request', `${c.what}: problem type`)
+    t.equal(res.body.type, 'urn:rewind:problem/invalid-request', `${c.what}: problem type`)
   }
   t.equal(await h.count('transactions'), 0, 'nothing was recorded')
   t.equal(await h.count('entity_types'), 0, 'no type was registered')

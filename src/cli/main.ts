@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError } from 'commander'
 import { isScope, SCOPES, type AccessScope } from '../access/index.js'
 import { loadConfig } from '../config.js'
 import { createApiKey } from '../services/api-keys.js'
-import { openDatabase, type Db } from '../store/database.js'
+import { claimEmbeddedDatabase, openDatabase, type Db } from '../store/database.js'
 import { listAllKeys, revokeKeyById } from '../services/operator.js'
 import { migrateToLatest } from '../store/migrate.js'
 
@@ -18,12 +18,18 @@ const program = new Command('rewind')
 
 async function withDatabase<T> (work: (db: Db) => Promise<T>): Promise<T> {
   const config = loadConfig()
-  const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: 2 })
+  // The embedded database is one process's: refused while the service (or another command) has it open.
+  const release = config.DATABASE_URL === undefined || config.DATABASE_URL === '' ? claimEmbeddedDatabase(config.DATA_DIR) : () => {}
   try {
-    await migrateToLatest(db)
-    return await work(db)
+    const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: 2 })
+    try {
+      await migrateToLatest(db)
+      return await work(db)
+    } finally {
+      await db.destroy()
+    }
   } finally {
-    await db.destroy()
+    release()
   }
 }
 

@@ -14,7 +14,7 @@ import { clientError, exemptWritesFromTimeout, registerTrafficLimits, serverWith
 import { swaggerOptions, swaggerUiOptions } from './openapi-config.js'
 import { frameworkError, registerProblemHandlers } from './problem.js'
 import { sharedSchemas } from './schemas.js'
-import { registerValidators } from './validation.js'
+import { refuseUnknownQueryParameters, registerValidators } from './validation.js'
 import { apiKeyRoutes } from './routes/api-keys.js'
 import { entityRoutes } from './routes/entities.js'
 import { entityTypeRoutes } from './routes/entity-types.js'
@@ -59,6 +59,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
 
   for (const schema of sharedSchemas) app.addSchema(schema)
   registerValidators(app, sharedSchemas)
+  refuseUnknownQueryParameters(app)
   registerJsonParser(app)
   registerProblemHandlers(app)
   // Integers beyond ±(2^53−1) leave as the exact digits they came with (see ExactInteger).

@@ -206,7 +206,7 @@ export const transactionRevertAnswerExample = {
 
 /** A 400 for a request that does not match its schema (the `errors` member lists each field). */
 export const validationProblemExample = {
-  type: 'urn:rewind:problem:invalid-request',
+  type: 'urn:rewind:problem/invalid-request',
   title: 'Bad Request',
   status: 400,
   detail: 'body.changes[0].op must be one of insert, update, delete (got "upsert")',

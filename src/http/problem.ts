@@ -28,7 +28,7 @@ export interface ProblemBody {
 export function problem (status: number, detail: string, extensions: Record<string, unknown> = {}, slug?: string): ProblemBody {
   return {
     ...extensions,
-    type: `urn:rewind:problem:${slug ?? SLUGS[status] ?? 'error'}`,
+    type: `urn:rewind:problem/${slug ?? SLUGS[status] ?? 'error'}`,
     title: TITLES[status] ?? 'Error',
     status,
     detail

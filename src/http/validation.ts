@@ -48,3 +48,17 @@ export function registerValidators (app: FastifyInstance, schemas: readonly unkn
   app.setValidatorCompiler(({ schema, httpPart }: { schema: FastifySchema, httpPart?: string }) =>
     capped((httpPart === 'body' ? strict : coercing).compile(schema as object)))
 }
+
+/** The query string of a route that names no parameter: none may be sent. */
+const NO_PARAMETERS = { type: 'object', properties: {}, additionalProperties: false }
+
+/**
+ * An unknown query parameter is a 400 on every route of the API, also on those that take
+ * none (routes with a `querystring` schema refuse unknown ones through it). /docs is not ours.
+ */
+export function refuseUnknownQueryParameters (app: FastifyInstance): void {
+  app.addHook('onRoute', (route) => {
+    if (route.config?.access === undefined || route.schema === undefined || route.schema.querystring !== undefined) return
+    route.schema = { ...route.schema, querystring: NO_PARAMETERS }
+  })
+}

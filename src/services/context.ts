@@ -26,9 +26,17 @@ export interface Limits {
   maxRelations: number
   /** Entities one revert touches. */
   maxRevertEntities: number
+  /** Entities a transaction revert's `conflicts` names, and later transaction ids per entity. */
+  maxConflictEntities: number
+  maxConflictIds: number
+  /** Targets of a to-many relation listed inline (`?relations=`), and versions inline in GET /transactions/{id}. */
+  maxInlineRelated: number
+  maxInlineVersions: number
 }
 
-export const DEFAULT_LIMITS: Limits = { maxChanges: 10_000, maxRelations: 64, maxRevertEntities: 10_000 }
+export const DEFAULT_LIMITS: Limits = {
+  maxChanges: 10_000, maxRelations: 64, maxRevertEntities: 10_000, maxConflictEntities: 100, maxConflictIds: 100, maxInlineRelated: 1000, maxInlineVersions: 1000
+}
 
 /** What a transaction recorded for this caller carries as `recordedBy`. */
 export const recordedBy = (ctx: ServiceContext): RecordedBy | undefined =>

@@ -54,7 +54,7 @@ export async function entityVersion (
   const transaction = await getTransaction(db, tenant, transactionId)
   const detail: VersionDetail = { ...presented(definitions, version), next: version.endTransactionId, transaction: transaction! }
   if (names.length > 0) {
-    const { relations: view, truncated } = await relationsView(db, tenant, definitions, type, { key, data: version.data }, names, transactionId)
+    const { relations: view, truncated } = await relationsView(db, tenant, definitions, type, { key, data: version.data }, names, transactionId, ctx.limits.maxInlineRelated)
     detail.relations = view
     if (truncated.length > 0) detail.truncatedRelations = truncated
   }
@@ -98,7 +98,7 @@ export async function entityState (
   }
   const state: EntityState = { type, id: key, data: presentedState(definitions, type, version.data)!, transactionId: version.transactionId }
   if (names.length > 0) {
-    const { relations: view, truncated } = await relationsView(db, tenant, definitions, type, { key, data: version.data }, names, at)
+    const { relations: view, truncated } = await relationsView(db, tenant, definitions, type, { key, data: version.data }, names, at, ctx.limits.maxInlineRelated)
     state.relations = view
     if (truncated.length > 0) state.truncatedRelations = truncated
   }
@@ -119,20 +119,18 @@ export async function transactions ({ db, tenant }: ServiceContext, filter: Tran
   return await readPage(filter.limit, async (limit) => await listTransactions(db, tenant, { ...filter, limit }))
 }
 
-/** GET /transactions/{id} lists at most this many versions inline (the rest: transactionVersions). */
-export const INLINE_VERSIONS = 1000
-
 export async function transactionDetail (
   ctx: ServiceContext, id: number
 ): Promise<Transaction & { versions: Version[], versionsTruncated?: true }> {
   const { db, tenant } = ctx
   const [transaction, stored, definitions] = await Promise.all([
-    getTransaction(db, tenant, id), versionsOfTransaction(db, tenant, id, { limit: INLINE_VERSIONS + 1 }), ctx.definitions.get(db)
+    getTransaction(db, tenant, id), versionsOfTransaction(db, tenant, id, { limit: ctx.limits.maxInlineVersions + 1 }), ctx.definitions.get(db)
   ])
   if (transaction === undefined) throw notFound(`transaction ${id} does not exist`)
   const versions = stored.map((v) => presented(definitions, v))
-  if (versions.length <= INLINE_VERSIONS) return { ...transaction, versions }
-  return { ...transaction, versions: versions.slice(0, INLINE_VERSIONS), versionsTruncated: true }
+  // At most maxInlineVersions inline; the rest page through transactionVersions.
+  if (versions.length <= ctx.limits.maxInlineVersions) return { ...transaction, versions }
+  return { ...transaction, versions: versions.slice(0, ctx.limits.maxInlineVersions), versionsTruncated: true }
 }
 
 /** The versions a transaction created, a page at a time (after a position). */

@@ -79,23 +79,21 @@ export function parseRelationNames (definitions: Definitions, type: string, name
 /** The `relations` member of a version or state: manyToOne → Version | null, others → Version[]. */
 export type RelationsView = Record<string, Version | Version[] | null>
 
-/** A to-many relation lists at most this many targets inline; the rest page through relatedPage. */
-export const INLINE_RELATED = 1000
-
 /**
  * The named relations of an anchor as of `at`, and the names of the to-many ones cut at
- * INLINE_RELATED targets.
+ * `inline` targets (the rest page through relatedPage).
  */
 export async function relationsView (
-  db: Db, tenant: string, definitions: Definitions, type: string, anchor: Anchor, names: readonly string[], at: number | undefined
+  db: Db, tenant: string, definitions: Definitions, type: string, anchor: Anchor, names: readonly string[], at: number | undefined,
+  inline: number
 ): Promise<{ relations: RelationsView, truncated: string[] }> {
   const relations: RelationsView = {}
   const truncated: string[] = []
   for (const name of names) {
     const { targets } = await relatedAt(db, tenant, definitions, type, name, [anchor], at)
     const list = targets.get(anchor.key) ?? []
-    if (list.length > INLINE_RELATED) truncated.push(name)
-    const shown = list.slice(0, INLINE_RELATED).map((v) => presented(definitions, v))
+    if (list.length > inline) truncated.push(name)
+    const shown = list.slice(0, inline).map((v) => presented(definitions, v))
     const value = definitions.get(type)!.relations[name]!.kind === 'manyToOne' ? (shown[0] ?? null) : shown
     Object.defineProperty(relations, name, { value, enumerable: true, writable: true, configurable: true })
   }

@@ -26,9 +26,6 @@ export interface RevertResult extends RecordResult {
   changes: Change[]
 }
 
-/** A conflict list names at most this many entities, each with at most MAX_CONFLICT_IDS later transactions. */
-const MAX_CONFLICTS = 100
-const MAX_CONFLICT_IDS = 100
 
 /** A revert touches at most `limits.maxRevertEntities` entities: checked before their locks are taken. */
 function checkRevertSize (ctx: ServiceContext, entities: number): void {
@@ -239,11 +236,13 @@ async function revertTransactionIn (ctx: ServiceContext, trx: Trx, request: Tran
   checkRevertSize(ctx, touched.length)
   await lockEntities(trx, tenant, touched.map((e) => entityRef(e.type, e.key)))
   if (request.force !== true) {
-    const later = await laterChanges(trx, tenant, touched, id, MAX_CONFLICTS, MAX_CONFLICT_IDS)
+    // At most maxConflictEntities entities, each with at most maxConflictIds later transactions.
+    const { maxConflictEntities, maxConflictIds } = ctx.limits
+    const later = await laterChanges(trx, tenant, touched, id, maxConflictEntities, maxConflictIds)
     if (later.length > 0) {
-      const truncated = later.length > MAX_CONFLICTS || later.some((c) => c.more)
-      const conflicts = later.slice(0, MAX_CONFLICTS).map((c) => ({ type: c.type, id: c.key, transactionIds: c.transactionIds }))
-      throw conflict(`transaction ${id} cannot be reverted: later transactions changed ${truncated ? 'more than one' : conflicts.length} of its entities (use "force": true to revert anyway)`,
+      const truncated = later.length > maxConflictEntities || later.some((c) => c.more)
+      const conflicts = later.slice(0, maxConflictEntities).map((c) => ({ type: c.type, id: c.key, transactionIds: c.transactionIds }))
+      throw conflict(`transaction ${id} cannot be reverted: later transactions changed ${later.length > maxConflictEntities ? `more than ${maxConflictEntities}` : conflicts.length} of its entities (use "force": true to revert anyway)`,
         truncated ? { conflicts, truncated } : { conflicts })
     }
   }

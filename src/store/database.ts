@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
 import { Kysely, PostgresDialect, sql, type LogEvent, type Transaction } from 'kysely'
 import { PGliteDialect } from 'kysely-pglite-dialect'
 import { PGlite, types } from '@electric-sql/pglite'
@@ -98,4 +99,41 @@ export async function inTransaction<T> (db: Db, work: (trx: Trx) => Promise<T>, 
 /** One round trip to the database; throws when it is not reachable. */
 export async function pingDatabase (db: Db): Promise<void> {
   await sql`select 1`.execute(db)
+}
+
+const isRunning = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as { code?: string }).code === 'EPERM'
+  }
+}
+
+/**
+ * The embedded database in `dataDir` is one process's at a time (two would corrupt it, or
+ * one would not see the other's writes): a pid file says whose it is. Throws when a
+ * running process holds it; answers the release, to call once the database is closed.
+ */
+export function claimEmbeddedDatabase (dataDir: string): () => void {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  const file = path.join(dataDir, 'rewind.pid')
+  for (let attempt = 0; ; attempt++) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx', mode: 0o600 })
+      break
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'EEXIST' || attempt > 0) throw error
+      const holder = Number(readFileSync(file, 'utf8'))
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isRunning(holder)) {
+        throw new Error(`the embedded database in ${dataDir} is in use by process ${holder}: stop it first (or use DATABASE_URL)`)
+      }
+      unlinkSync(file) // left by a process that is gone
+    }
+  }
+  return () => {
+    try {
+      if (readFileSync(file, 'utf8') === String(process.pid)) unlinkSync(file)
+    } catch { /* already gone */ }
+  }
 }
