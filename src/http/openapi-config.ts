@@ -75,6 +75,13 @@ export function swaggerOptions (version: string): FastifyDynamicSwaggerOptions {
       },
       security: [{ apiKey: [] }]
     },
+    // The body of POST /transactions/{id}/revert may be left out altogether (every member is optional).
+    transformObject: (documentObject) => {
+      const document = (documentObject as { openapiObject: { paths?: Record<string, Record<string, { requestBody?: { required?: boolean } }>> } }).openapiObject
+      const body = document.paths?.['/transactions/{id}/revert']?.post?.requestBody
+      if (body !== undefined) body.required = false
+      return document as never
+    },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` }
   }
 }
