@@ -62,7 +62,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   refuseUnknownQueryParameters(app)
   registerJsonParser(app)
   registerProblemHandlers(app)
-  // Integers beyond ±(2^53−1) leave as the exact digits they came with (see ExactInteger).
+  // Integers beyond ±(2^53−1) leave as the exact digits they came with (bigints: see versioning/json.ts).
   app.addHook('onSend', async (_request, _reply, payload) => typeof payload === 'string' ? unmarkExactIntegers(payload) : payload)
   registerAuth(app, tenants, keys)
   exemptWritesFromTimeout(app)

@@ -119,7 +119,7 @@ function got (value: unknown): string {
   if (value === undefined) return ''
   if (value === null) return ' (got null)'
   if (typeof value === 'string') return value.length <= 40 ? ` (got ${JSON.stringify(value)})` : ` (got a string of ${value.length} characters)`
-  if (typeof value === 'number' || typeof value === 'boolean') return ` (got ${String(value)})`
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return ` (got ${String(value)})`
   return Array.isArray(value) ? ' (got an array)' : ' (got an object)'
 }
 

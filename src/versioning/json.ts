@@ -1,30 +1,34 @@
 import { parse } from 'lossless-json'
 
 /** JSON values and the few operations on them that versioning needs. */
-export type JsonValue = null | boolean | number | string | ExactInteger | JsonValue[] | JsonObject
+export type JsonValue = null | boolean | number | string | bigint | JsonValue[] | JsonObject
 export interface JsonObject { [key: string]: JsonValue }
 
-/** Marks an ExactInteger in JSON text made by JSON.stringify; toJsonText writes the bare digits instead. */
+/** Marks a bigint in JSON text made by JSON.stringify; toJsonText writes the bare digits instead. */
 const EXACT_MARK = '\u0000int:'
 const EXACT_IN_TEXT = /"\\u0000int:(-?\d+)\\u0000"/g
 
-/**
- * An integer beyond ±(2^53−1), kept as its exact digits: a JavaScript number would round
- * it. Written back as the same digits by toJsonText (and by every answer).
+/*
+ * An integer beyond ±(2^53−1) is a bigint here (a JavaScript number would round it): to
+ * schemas it is neither a number nor an object, to equality it compares by value. JSON.stringify
+ * writes it as a marked string (no JSON string can hold U+0000: PostgreSQL refuses it in data),
+ * which toJsonText and every answer turn back into the bare digits.
  */
-export class ExactInteger {
-  constructor (readonly digits: string) {}
-  /** JSON.stringify writes a marked string (no JSON string can hold U+0000: PostgreSQL refuses it in data). */
-  toJSON (): string { return `${EXACT_MARK}${this.digits}\u0000` }
+if (!Object.hasOwn(BigInt.prototype, 'toJSON')) {
+  Object.defineProperty(BigInt.prototype, 'toJSON', {
+    value: function (this: bigint): string { return `${EXACT_MARK}${this.toString()}\u0000` },
+    writable: true,
+    configurable: true
+  })
 }
 
-/** JSON text of a value, with every ExactInteger written as its digits. */
+/** JSON text of a value, with every bigint written as its digits. */
 export function toJsonText (value: unknown): string {
   const text = JSON.stringify(value)
   return text.includes('\\u0000int:') ? text.replace(EXACT_IN_TEXT, '$1') : text
 }
 
-/** JSON text with ExactInteger markers (from JSON.stringify, or a serializer that uses it) turned into digits. */
+/** JSON text with bigint markers (from JSON.stringify, or a serializer that uses it) turned into digits. */
 export function unmarkExactIntegers (text: string): string {
   return text.includes('\\u0000int:') ? text.replace(EXACT_IN_TEXT, '$1') : text
 }
@@ -33,7 +37,7 @@ export function unmarkExactIntegers (text: string): string {
 const MAYBE_UNSAFE_INTEGER = /(?<![.\d])\d{16}/
 
 /**
- * Parses JSON keeping integers beyond ±(2^53−1) exact (as ExactInteger); JSON.parse
+ * Parses JSON keeping integers beyond ±(2^53−1) exact (as bigint); JSON.parse
  * where no number can be that long. Duplicate keys: the last wins, as with JSON.parse.
  */
 export function parseJson (text: string): unknown {
@@ -41,23 +45,20 @@ export function parseJson (text: string): unknown {
   return parse(text, null, {
     parseNumber: (digits: string) => {
       const n = Number(digits)
-      return Number.isSafeInteger(n) || !/^-?\d+$/.test(digits) ? n : new ExactInteger(digits)
+      return Number.isSafeInteger(n) || !/^-?\d+$/.test(digits) ? n : BigInt(digits)
     },
     onDuplicateKey: ({ newValue }) => newValue
   })
 }
 
 export function isJsonObject (value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof ExactInteger)
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 /** Equality of JSON values: objects are compared by keys, not key order. */
 export function jsonEqual (a: unknown, b: unknown): boolean {
   if (a === b) return true
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false
-  if (a instanceof ExactInteger || b instanceof ExactInteger) {
-    return a instanceof ExactInteger && b instanceof ExactInteger && a.digits === b.digits
-  }
   if (Array.isArray(a) || Array.isArray(b)) {
     if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false
     return a.every((item, i) => jsonEqual(item, b[i]))

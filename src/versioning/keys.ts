@@ -1,11 +1,11 @@
 import { invalid } from './errors.js'
-import { ExactInteger, type JsonObject, type JsonValue } from './json.js'
+import type { JsonObject, JsonValue } from './json.js'
 
 /** The string form of one id value: a string or an integer (of any size). */
 export function idValueString (value: JsonValue | undefined): string | undefined {
   if (typeof value === 'string') return value
   if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value)
-  if (value instanceof ExactInteger) return value.digits
+  if (typeof value === 'bigint') return value.toString()
   return undefined
 }
 
@@ -69,5 +69,5 @@ function compareCodePoints (x: string, y: string): number {
 
 function integerOf (value: JsonValue | undefined): bigint | number | undefined {
   if (typeof value === 'number') return value
-  return value instanceof ExactInteger ? BigInt(value.digits) : undefined
+  return typeof value === 'bigint' ? value : undefined
 }
