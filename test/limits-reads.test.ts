@@ -80,6 +80,20 @@ eachDatabase('conflicts: a transaction of 101 entities: 100 changed later are al
   t.equal((await h.post(`/transactions/${target}/revert`, { force: true })).status, 201, 'force still reverts')
 })
 
+/**
+ * Appends, in bulk SQL, `perEntity` transactions that each update entities n/1 … n/`entities`
+ * (already inserted, with one version each): their versions 1 … perEntity.
+ */
+async function seedLaterVersions (h: Harness, entities: number, perEntity: number): Promise<void> {
+  await sql`with t as (
+      insert into transactions (tenant, issued_at, recorded_at, actor, meta, recorded_by)
+      select 'default', now(), now(), 'seed', '{}'::jsonb, '{"keyId": null, "keyName": "seed"}'::jsonb
+      from generate_series(1, ${perEntity}::int) returning id)
+    insert into versions (tenant, type, entity_key, transaction_id, seq, position, operation, data, changeset)
+    select 'default', 'n', e::text, id, k::int, e - 1, 'update', jsonb_build_object('id', e, 'v', k), jsonb_build_object('v', jsonb_build_array(k - 1, k))
+    from (select id, row_number() over (order by id) as k from t) s cross join generate_series(1, ${entities}::int) e`.execute(h.db)
+}
+
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
 /**
@@ -115,13 +129,7 @@ eachDatabase('conflicts over 100,000 later versions of one entity: fast, and the
   await tx(h, upd('n', '2', { v: 1 }))
 
   const seeding = Date.now()
-  await sql`with t as (
-      insert into transactions (tenant, issued_at, recorded_at, actor, meta, recorded_by)
-      select 'default', now(), now(), 'seed', '{}'::jsonb, '{"keyId": null, "keyName": "seed"}'::jsonb
-      from generate_series(1, 100000) returning id)
-    insert into versions (tenant, type, entity_key, transaction_id, seq, position, operation, data, changeset)
-    select 'default', 'n', '1', id, k::int, 0, 'update', jsonb_build_object('id', 1, 'v', k), jsonb_build_object('v', jsonb_build_array(k - 1, k))
-    from (select id, row_number() over (order by id) as k from t) s`.execute(h.db)
+  await seedLaterVersions(h, 1, 100_000)
   t.comment(`seeding 100,000 versions on ${h.kind}: ${Date.now() - seeding} ms`)
   t.equal(await h.count('versions'), 100_003)
   const latest = await h.get('/entities/n/1')
@@ -142,13 +150,7 @@ eachDatabase('conflicts of a 1,000-entity transaction, each entity with 100 late
   t.equal((await h.put('/entity-types/n', {})).status, 201)
   const target = await tx(h, ...Array.from({ length: 1000 }, (_, i) => ins('n', { id: i + 1, v: 0 })))
   const seeding = Date.now()
-  await sql`with t as (
-      insert into transactions (tenant, issued_at, recorded_at, actor, meta, recorded_by)
-      select 'default', now(), now(), 'seed', '{}'::jsonb, '{"keyId": null, "keyName": "seed"}'::jsonb
-      from generate_series(1, 100) returning id)
-    insert into versions (tenant, type, entity_key, transaction_id, seq, position, operation, data, changeset)
-    select 'default', 'n', e::text, id, k::int, e - 1, 'update', jsonb_build_object('id', e, 'v', k), jsonb_build_object('v', jsonb_build_array(k - 1, k))
-    from (select id, row_number() over (order by id) as k from t) s cross join generate_series(1, 1000) e`.execute(h.db)
+  await seedLaterVersions(h, 1000, 100)
   t.comment(`seeding 100,000 versions on ${h.kind}: ${Date.now() - seeding} ms`)
   t.equal(await h.count('versions'), 101_000)
   const seeded = (await h.get('/transactions?limit=100')).body?.items?.map((x: any) => x.id).reverse() ?? []
