@@ -1,3 +1,4 @@
+import { ephemeralSigner } from '../src/services/signing-key.js'
 import { Tenants } from '../src/services/tenants.js'
 import { ingestTransaction } from '../src/services/ingest.js'
 import { DEFAULT_LATEST_CACHE_BYTES } from '../src/http/app.js'
@@ -15,7 +16,7 @@ import type { Workload } from './workload.js'
  */
 export async function ingestInProcess (databaseUrl: string, workload: Workload, changesPerTransaction: number, seconds: number, label: string): Promise<LoadFigures> {
   const db = await openDatabase({ databaseUrl, poolSize: CONNECTIONS })
-  const scope = new Tenants(db, DEFAULT_LATEST_CACHE_BYTES).context(undefined, TENANT)
+  const scope = new Tenants(db, DEFAULT_LATEST_CACHE_BYTES, ephemeralSigner()).context(undefined, TENANT)
   const latencies: number[] = []
   let transactions = 0
   let versions = 0

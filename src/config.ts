@@ -31,7 +31,13 @@ const ConfigSchema = Type.Object({
   // the embedded database runs its queries on the event loop, so a long one delays it by design.
   MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ default: 0, minimum: 0 }),
   BODY_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 100 }),
-  STATEMENT_TIMEOUT_MS: Type.Integer({ default: 20_000, minimum: 100 })
+  STATEMENT_TIMEOUT_MS: Type.Integer({ default: 20_000, minimum: 100 }),
+  // The Ed25519 key checkpoints are signed with (PKCS#8 PEM), or a file holding it; the same on every instance.
+  // Neither: one is generated into DATA_DIR/signing-key.pem (a key beside the data proves less).
+  SIGNING_KEY: Type.Optional(Type.String()),
+  SIGNING_KEY_FILE: Type.Optional(Type.String()),
+  CHECKPOINT_INTERVAL_MS: Type.Integer({ default: 60_000, minimum: 0 }),
+  RETENTION_INTERVAL_MS: Type.Integer({ default: 3_600_000, minimum: 0 })
 })
 
 export type Config = Static<typeof ConfigSchema>

@@ -1,10 +1,11 @@
 import closeWithGrace from 'close-with-grace'
 import { loadConfig, type Config } from './config.js'
 import { buildApp } from './http/app.js'
-import { claimEmbeddedDatabase, openDatabase } from './store/database.js'
+import { asRuntimeRole, claimEmbeddedDatabase, openDatabase, type Db } from './store/database.js'
 import { purgeIdempotencyKeys } from './store/idempotency.js'
 import { migrateToLatest } from './store/migrate.js'
 import { bootstrapAdminKey } from './services/api-keys.js'
+import { loadSigner, type Signer } from './services/signing-key.js'
 
 /** Start-up failures a person can fix get one clear line, not a stack trace. */
 function fail (what: string, error: unknown): never {
@@ -18,6 +19,12 @@ try {
 } catch (error) {
   fail('invalid configuration', error)
 }
+let signing: { signer: Signer, generated?: string }
+try {
+  signing = loadSigner({ key: config.SIGNING_KEY, keyFile: config.SIGNING_KEY_FILE, dataDir: config.DATA_DIR })
+} catch (error) {
+  fail('cannot load the checkpoint signing key', error)
+}
 const embedded = config.DATABASE_URL === undefined || config.DATABASE_URL === ''
 let release = (): void => {}
 if (embedded) {
@@ -27,11 +34,14 @@ if (embedded) {
     fail('cannot open the embedded database', error)
   }
 }
-const db = await openDatabase({
+const databaseOptions = {
   databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: config.DB_POOL_SIZE, statementTimeoutMs: config.STATEMENT_TIMEOUT_MS
-})
+}
+let db: Db = await openDatabase(databaseOptions)
 try {
   await migrateToLatest(db)
+  // Migrated as the owner; from here on the service works as rewind_runtime (it can only read and add to history).
+  db = await asRuntimeRole(db, databaseOptions)
 } catch (error) {
   await db.destroy().catch(() => {})
   release()
@@ -49,6 +59,9 @@ try {
 
 const app = await buildApp({
   db,
+  signer: signing.signer,
+  checkpointIntervalMs: config.CHECKPOINT_INTERVAL_MS,
+  retentionIntervalMs: config.RETENTION_INTERVAL_MS,
   bodyLimit: config.BODY_LIMIT,
   logger: { level: config.LOG_LEVEL, redact: { paths: ['req.headers.authorization', 'req.headers["idempotency-key"]'], censor: '[redacted]' } },
   latestCacheBytes: Math.round(config.LATEST_CACHE_MB * 1024 * 1024),
@@ -66,6 +79,10 @@ const app = await buildApp({
     maxEventLoopDelayMs: config.DATABASE_URL === undefined || config.DATABASE_URL === '' ? 0 : config.MAX_EVENT_LOOP_DELAY_MS
   }
 })
+if (signing.generated !== undefined) {
+  app.log.warn(`checkpoints are signed with the key in ${signing.generated}, beside the data: whoever can rewrite the data can also sign. ` +
+    'Keep the key elsewhere (SIGNING_KEY or SIGNING_KEY_FILE) and publish GET /integrity/public-key where clients keep it.')
+}
 if (adminKeyFile !== undefined) {
   app.log.warn(adminKeyFile === 'REWIND_BOOTSTRAP_KEY'
     ? 'first start: the admin API key of tenant "default" is the one REWIND_BOOTSTRAP_KEY gave'

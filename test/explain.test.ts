@@ -18,16 +18,16 @@ async function seed (h: Harness): Promise<void> {
   // Bulk history straight in SQL: ENTITIES articles × VERSIONS_PER_ENTITY versions, one transaction per round.
   await sql`insert into transactions (issued_at, actor, meta)
     select now() - make_interval(secs => ${VERSIONS_PER_ENTITY} - g), 'seed', '{}'::jsonb from generate_series(1, ${VERSIONS_PER_ENTITY}) g`.execute(h.db)
-  await sql`insert into versions (type, entity_key, transaction_id, seq, position, operation, data, changeset)
+  await sql`insert into versions (type, entity_key, transaction_id, seq, position, operation, data, changeset, salts, hash)
     select 'article', e::text, tx.id, tx.id - 1, e, case when tx.id = 1 then 'insert' else 'update' end,
-      jsonb_build_object('id', e, 'title', 'v' || tx.id, 'author_id', 1), jsonb_build_object('title', jsonb_build_array(null, 'v' || tx.id))
+      jsonb_build_object('id', e, 'title', 'v' || tx.id, 'author_id', 1), jsonb_build_object('title', jsonb_build_array(null, 'v' || tx.id)), '{}'::jsonb, md5(e::text || tx.id)
     from generate_series(1, ${ENTITIES}) e, transactions tx`.execute(h.db)
-  await sql`insert into versions (type, entity_key, transaction_id, seq, position, operation, data, changeset)
-    select 'comment', e::text, 1, 0, ${ENTITIES} + e, 'insert', jsonb_build_object('id', e, 'article_id', 1 + e % ${ENTITIES}), '{}'::jsonb
+  await sql`insert into versions (type, entity_key, transaction_id, seq, position, operation, data, changeset, salts, hash)
+    select 'comment', e::text, 1, 0, ${ENTITIES} + e, 'insert', jsonb_build_object('id', e, 'article_id', 1 + e % ${ENTITIES}), '{}'::jsonb, '{}'::jsonb, md5(e::text)
     from generate_series(1, ${ENTITIES}) e`.execute(h.db)
   await sql`insert into version_refs (target_type, target_key, source_type, source_field, source_key, transaction_id)
     select 'article', (1 + e % ${ENTITIES})::text, 'comment', 'article_id', e::text, 1 from generate_series(1, ${ENTITIES}) e`.execute(h.db)
-  await sql`analyze`.execute(h.db)
+  await h.asOwner(async (owner) => await sql`analyze`.execute(owner))
 }
 
 /** The statement's plan, one line per node (its parameters inlined as literals). */

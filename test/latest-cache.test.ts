@@ -2,7 +2,7 @@ import t from 'tap'
 import { LatestVersionCache } from '../src/services/latest-cache.js'
 import type { LatestVersion } from '../src/versioning/version.js'
 
-const version = (index: number, data: LatestVersion['data'] = { id: 1 }): LatestVersion => ({ transactionId: 10 + index, index, operation: 'update', data })
+const version = (index: number, data: LatestVersion['data'] = { id: 1 }): LatestVersion => ({ transactionId: 10 + index, index, operation: 'update', data, hash: `hash-${index}` })
 
 t.test('LatestVersionCache', async (t) => {
   const cache = new LatestVersionCache(1024 * 1024)

@@ -7,6 +7,7 @@ import type { Db } from '../store/database.js'
 import { KeyRing } from '../services/api-keys.js'
 import { DEFAULT_LIMITS, type Limits } from '../services/context.js'
 import { Tenants } from '../services/tenants.js'
+import { ephemeralSigner, type Signer } from '../services/signing-key.js'
 import { registerAuth } from './auth.js'
 import { unmarkExactIntegers } from '../versioning/json.js'
 import { registerJsonParser } from './json-body.js'
@@ -16,6 +17,9 @@ import { frameworkError, registerProblemHandlers } from './problem.js'
 import { sharedSchemas } from './schemas.js'
 import { refuseUnknownQueryParameters, registerValidators } from './validation.js'
 import { apiKeyRoutes } from './routes/api-keys.js'
+import { integrityRoutes } from './routes/integrity.js'
+import { retentionRoutes } from './routes/retention.js'
+import { startIntegrityJobs } from '../services/jobs.js'
 import { entityRoutes } from './routes/entities.js'
 import { entityTypeRoutes } from './routes/entity-types.js'
 import { serviceRoutes } from './routes/service.js'
@@ -33,6 +37,11 @@ export interface AppOptions {
   limits?: Partial<Limits & { ratePerSecond: number, bodyTimeoutMs: number, requestTimeoutMs: number, maxEventLoopDelayMs: number }>
   /** How long an authenticated key is trusted without asking the database again (revocation delay). */
   keyCacheMs?: number
+  /** The checkpoint signing key (default: one made for this process, which proves nothing once it ends). */
+  signer?: Signer
+  /** How often each tenant with new history gets a signed checkpoint, and retention runs (ms; 0: only on request). */
+  checkpointIntervalMs?: number
+  retentionIntervalMs?: number
 }
 
 export const DEFAULT_LATEST_CACHE_BYTES = 64 * 1024 * 1024
@@ -53,8 +62,11 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false } }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
-  const tenants = new Tenants(options.db, options.latestCacheBytes ?? DEFAULT_LATEST_CACHE_BYTES, { ...DEFAULT_LIMITS, ...options.limits })
+  const tenants = new Tenants(options.db, options.latestCacheBytes ?? DEFAULT_LATEST_CACHE_BYTES, options.signer ?? ephemeralSigner(), { ...DEFAULT_LIMITS, ...options.limits })
   const keys = new KeyRing(options.db, options.keyCacheMs)
+  // The jobs stop (and finish what they run) before the database closes.
+  const jobs = startIntegrityJobs(tenants, { checkpointIntervalMs: options.checkpointIntervalMs ?? 0, retentionIntervalMs: options.retentionIntervalMs ?? 0, log: app.log })
+  app.addHook('onClose', async () => { await jobs.stop() })
   if (options.closeDatabase !== false) app.addHook('onClose', async () => { await options.db.destroy() })
 
   for (const schema of sharedSchemas) app.addSchema(schema)
@@ -81,5 +93,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(transactionRoutes())
   await app.register(entityRoutes())
   await app.register(apiKeyRoutes(keys))
+  await app.register(integrityRoutes())
+  await app.register(retentionRoutes())
   return app
 }

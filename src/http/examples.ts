@@ -139,7 +139,8 @@ export const versionExample = {
   operation: 'insert',
   index: 0,
   data: INITIAL,
-  changeset: { id: [null, 1], name: [null, 'Initial Name'], content: [null, 'Initial Content'] }
+  changeset: { id: [null, 1], name: [null, 'Initial Name'], content: [null, 'Initial Content'] },
+  hash: '3f7c1d0e9b2a48c6a1e5d7f09c3b2a1e4d6f8a0b2c4e6f8091a3b5c7d9e1f302'
 }
 
 /** The update's Version: transaction 2. */
@@ -151,7 +152,8 @@ export const updateVersionExample = {
   operation: 'update',
   index: 1,
   data: UPDATED,
-  changeset: { name: ['Initial Name', 'Updated Name'] }
+  changeset: { name: ['Initial Name', 'Updated Name'] },
+  hash: '9a0e4c2b7d1f3a5c8e6b0d2f4a6c8e0b1d3f5a7c9e1b3d5f7a9c1e3b5d7f9a1c'
 }
 
 /** A RecordAnswer (201 of POST /transactions): the insert, transaction 1. */
@@ -190,7 +192,8 @@ export const entityRevertAnswerExample = {
   changes: [{ type: 'article', op: 'update', id: '1', data: { name: 'Initial Name' } }],
   versions: [{
     type: 'article', id: '1', transactionId: 3, endTransactionId: null, operation: 'update', index: 2,
-    data: INITIAL, changeset: { name: ['Updated Name', 'Initial Name'] }
+    data: INITIAL, changeset: { name: ['Updated Name', 'Initial Name'] },
+    hash: 'c41d8e2a6b0f4c8e2a6d0b4f8c2e6a0d4b8f2c6e0a4d8b2f6c0e4a8d2b6f0c4e'
   }]
 }
 
@@ -200,7 +203,8 @@ export const transactionRevertAnswerExample = {
   changes: [{ type: 'article', op: 'update', id: '1', data: { name: 'Updated Name' } }],
   versions: [{
     type: 'article', id: '1', transactionId: 4, endTransactionId: null, operation: 'update', index: 3,
-    data: UPDATED, changeset: { name: ['Initial Name', 'Updated Name'] }
+    data: UPDATED, changeset: { name: ['Initial Name', 'Updated Name'] },
+    hash: '5e9b3f7a1c5e9b3d7f1a5c9e3b7d1f5a9c3e7b1d5f9a3c7e1b5d9f3a7c1e5b9d'
   }]
 }
 

@@ -51,6 +51,17 @@ export const TAGS = [
       '`Authorization: Bearer <key>`; a key sees and writes its own tenant\'s history only.'
   },
   {
+    name: 'integrity',
+    description: 'Proving history: each version\'s hash chains to the one before; signed checkpoints (Ed25519) cover every ' +
+      'entity\'s latest hash under a Merkle root; a proof shows one version is in a checkpoint; verification re-computes it all ' +
+      'and finds tampering; the export carries everything `rewind verify` needs offline.'
+  },
+  {
+    name: 'redaction and retention',
+    description: 'Erasing personal data from every version without breaking the proofs (salted commitments), pruning old ' +
+      'versions under a type\'s retention rule, and legal holds that stop pruning.'
+  },
+  {
     name: 'service',
     description: 'Liveness (`/health`) and readiness (`/ready`: the database is reachable) probes.'
   }

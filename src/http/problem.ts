@@ -3,15 +3,15 @@ import { DomainError, type ProblemKind } from '../versioning/errors.js'
 import { describeValidation, type AjvError } from './validation-errors.js'
 
 const TITLES: Record<number, string> = {
-  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 408: 'Request Timeout', 429: 'Too Many Requests', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 413: 'Content Too Large', 414: 'URI Too Long',
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 408: 'Request Timeout', 429: 'Too Many Requests', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 410: 'Gone', 413: 'Content Too Large', 414: 'URI Too Long',
   415: 'Unsupported Media Type', 422: 'Unprocessable Content', 500: 'Internal Server Error', 503: 'Service Unavailable'
 }
 const DOMAIN_STATUS: Record<ProblemKind, number> = {
   'invalid-request': 400, 'not-found': 404, conflict: 409, 'idempotency-key-reused': 422, unavailable: 503,
-  unauthorized: 401, forbidden: 403, 'limit-exceeded': 400
+  unauthorized: 401, forbidden: 403, 'limit-exceeded': 400, gone: 410
 }
 const SLUGS: Record<number, string> = {
-  400: 'invalid-request', 404: 'not-found', 405: 'method-not-allowed', 409: 'conflict', 413: 'body-too-large',
+  400: 'invalid-request', 404: 'not-found', 405: 'method-not-allowed', 409: 'conflict', 410: 'gone', 413: 'body-too-large',
   414: 'uri-too-long', 415: 'unsupported-media-type', 422: 'idempotency-key-reused', 500: 'internal-error', 503: 'unavailable',
   401: 'unauthorized', 403: 'forbidden', 408: 'request-timeout', 429: 'rate-limited', 431: 'headers-too-large'
 }

@@ -1,6 +1,7 @@
 import { Type, type TArray, type TProperties, type TSchema, type TString, type TUnknown } from 'typebox'
 import { TYPE_NAME_PATTERN } from '../versioning/entity-type.js'
 import { MAX_KEY_LENGTH } from '../versioning/keys.js'
+import { CheckpointSchema } from './integrity-schemas.js'
 import { exampleParams, transactionExample, versionExample } from './examples.js'
 
 /** Shared TypeBox schemas of the API's payloads; route-specific ones sit beside their routes. */
@@ -35,7 +36,8 @@ export const Version = Type.Object({
   operation: Operation,
   index: Type.Integer({ minimum: 0, description: '0-based position among the entity\'s versions.' }),
   data: JsonObjectSchema,
-  changeset: Changeset
+  changeset: Changeset,
+  hash: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 (hex) of the version, its transaction and a salted commitment to each value, chained to the entity\'s previous version (see the integrity guide).' })
 }, { $id: 'Version', examples: [versionExample] })
 
 export const RecordedBy = Type.Object({
@@ -89,6 +91,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   409: 'The request conflicts with recorded state',
   413: 'The body is larger than BODY_LIMIT',
   415: 'The body is not application/json',
+  410: 'What the request needs was pruned by retention',
   422: 'The Idempotency-Key was used with another request',
   503: 'The database is not reachable; retry after Retry-After seconds'
 }
@@ -105,7 +108,7 @@ export function problems (...statuses: number[]): Record<number, unknown> {
 /** A response schema with the description the OpenAPI document gives that status. */
 export const respond = <T extends TSchema>(schema: T, description: string): T => ({ ...schema, description })
 
-export const sharedSchemas = [Problem, Version, Transaction, Change]
+export const sharedSchemas = [Problem, Version, Transaction, Change, CheckpointSchema]
 
 /** A route's entry in the document: its operationId, tag, summary and, if any, a longer description. */
 export const doc = (operationId: string, tag: string, summary: string, description?: string): {

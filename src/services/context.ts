@@ -3,6 +3,7 @@ import type { Db } from '../store/database.js'
 import type { RecordedBy } from '../store/rows.js'
 import type { DefinitionCache } from './definitions.js'
 import type { LatestVersionCache } from './latest-cache.js'
+import type { Signer } from './signing-key.js'
 
 /**
  * What every use case works on: the database, the tenant it serves, the tenant's type
@@ -16,6 +17,8 @@ export interface ServiceContext {
   /** The API key the request came with (none: the operator's own tools). */
   caller?: Caller
   limits: Limits
+  /** The key checkpoints are signed with (the same on every instance). */
+  signer: Signer
 }
 
 /** What one request may ask for at most (each configurable, see src/config.ts). */

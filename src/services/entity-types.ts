@@ -35,7 +35,7 @@ export async function putEntityType (ctx: ServiceContext, type: string, input: E
     await lockNames(trx, tenant, [TYPES_LOCK])
     const before = await loadDefinitions(trx, tenant)
     const current = await getEntityType(trx, tenant, type)
-    checkExclusions(ctx, current?.definition.exclude ?? [], definition.exclude)
+    checkAdminChanges(ctx, current?.definition, definition)
     let result: PutResult
     if (current === undefined) {
       result = { created: true, entityType: await saveEntityType(trx, tenant, type, 1, definition) }
@@ -91,10 +91,14 @@ export async function entityTypeRevisions (
   return await readPage(limit, async (count) => await listRevisions(ctx.db, ctx.tenant, type, after, count))
 }
 
-/** Excluding a field stops recording it (and hides what was recorded): that needs `admin`, not `types`. */
-function checkExclusions (ctx: ServiceContext, before: readonly string[], after: readonly string[]): void {
-  const added = after.filter((field) => !before.includes(field))
-  if (added.length > 0 && ctx.caller !== undefined && !allows(ctx.caller.scopes, 'admin')) {
-    throw forbidden(`excluding ${added.map((f) => `"${f}"`).join(', ')} stops recording it: that needs the "admin" scope`)
-  }
+/**
+ * Excluding a field stops recording it (and hides what was recorded), redacting erases
+ * values, retention prunes history: changing any of them needs `admin`, not `types`.
+ */
+function checkAdminChanges (ctx: ServiceContext, before: EntityTypeDefinition | undefined, after: EntityTypeDefinition): void {
+  if (ctx.caller === undefined || allows(ctx.caller.scopes, 'admin')) return
+  const added = after.exclude.filter((field) => !(before?.exclude ?? []).includes(field))
+  if (added.length > 0) throw forbidden(`excluding ${added.map((f) => `"${f}"`).join(', ')} stops recording it: that needs the "admin" scope`)
+  if (!jsonEqual(before?.redact ?? null, after.redact ?? null)) throw forbidden('changing "redact" erases values: that needs the "admin" scope')
+  if (!jsonEqual(before?.retention ?? null, after.retention ?? null)) throw forbidden('changing "retention" prunes history: that needs the "admin" scope')
 }

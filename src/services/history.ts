@@ -1,5 +1,6 @@
 import { diffStates, type Changeset } from '../versioning/changeset.js'
-import { notFound } from '../versioning/errors.js'
+import { DomainError, gone, notFound } from '../versioning/errors.js'
+import { anchorOf } from '../store/anchors.js'
 import { entityRef } from '../versioning/keys.js'
 import type { JsonObject } from '../versioning/json.js'
 import { isLive, liveData, type Version } from '../versioning/version.js'
@@ -27,6 +28,18 @@ export async function requireTransactions ({ db, tenant }: ServiceContext, ids: 
 
 const neverExisted = (type: string, key: string): Error => notFound(`${type} "${key}" has no versions`)
 
+/**
+ * What a lookup at transaction `t` that found nothing means: 410 when the entity's history
+ * before its oldest kept version was pruned and `t` falls there, else `otherwise`.
+ */
+export async function missingOrPruned (ctx: ServiceContext, type: string, key: string, t: number, otherwise: Error): Promise<Error> {
+  const anchor = await anchorOf(ctx.db, ctx.tenant, { type, key })
+  if (anchor !== undefined && t <= anchor.transactionId) {
+    return gone(`${type} "${key}": its history up to transaction ${anchor.transactionId} was pruned (retention); its oldest kept version is index ${anchor.index}`)
+  }
+  return otherwise
+}
+
 export async function entityVersions (ctx: ServiceContext, type: string, key: string, page: VersionPage): Promise<Page<Version>> {
   const { db, tenant } = ctx
   const definitions = await definitionsWith(ctx, type)
@@ -39,6 +52,8 @@ export interface VersionDetail extends Version {
   previous: number | null
   next: number | null
   transaction: Transaction
+  /** Set on the oldest kept version of a pruned entity (its `previous` is null). */
+  pruned?: true
   relations?: RelationsView
   truncatedRelations?: string[]
 }
@@ -50,9 +65,10 @@ export async function entityVersion (
   const definitions = await definitionsWith(ctx, type)
   const names = parseRelationNames(definitions, type, relations)
   const version = await getVersion(db, tenant, { type, key }, transactionId)
-  if (version === undefined) throw notFound(`${type} "${key}" has no version at transaction ${transactionId}`)
+  if (version === undefined) throw await missingOrPruned(ctx, type, key, transactionId, notFound(`${type} "${key}" has no version at transaction ${transactionId}`))
   const transaction = await getTransaction(db, tenant, transactionId)
   const detail: VersionDetail = { ...presented(definitions, version), next: version.endTransactionId, transaction: transaction! }
+  if (version.previous === null && version.index > 0) detail.pruned = true
   if (names.length > 0) {
     const { relations: view, truncated } = await relationsView(db, tenant, definitions, type, { key, data: version.data }, names, transactionId, ctx.limits.maxInlineRelated)
     detail.relations = view
@@ -69,7 +85,7 @@ export async function relatedAtVersion (
   const definitions = await definitionsWith(ctx, type)
   relationOf(definitions, type, name)
   const version = await getVersion(db, tenant, { type, key }, transactionId)
-  if (version === undefined) throw notFound(`${type} "${key}" has no version at transaction ${transactionId}`)
+  if (version === undefined) throw await missingOrPruned(ctx, type, key, transactionId, notFound(`${type} "${key}" has no version at transaction ${transactionId}`))
   return await readPage(limit, async (count) =>
     await relatedPage(db, tenant, definitions, type, { key, data: version.data }, name, transactionId, after, count))
 }
@@ -94,7 +110,8 @@ export async function entityState (
     requireTransactions(ctx, [at])
   ])
   if (version === undefined || !isLive(version)) {
-    throw notFound(at === undefined ? `${type} "${key}" does not exist` : `${type} "${key}" did not exist at transaction ${at}`)
+    const missing = notFound(at === undefined ? `${type} "${key}" does not exist` : `${type} "${key}" did not exist at transaction ${at}`)
+    throw version === undefined && at !== undefined ? await missingOrPruned(ctx, type, key, at, missing) : missing
   }
   const state: EntityState = { type, id: key, data: presentedState(definitions, type, version.data)!, transactionId: version.transactionId }
   if (names.length > 0) {
@@ -112,6 +129,10 @@ export async function changesetBetween (ctx: ServiceContext, type: string, key: 
   const stateAt = async (t: number): Promise<Version | undefined> => (await versionsAt(db, tenant, [{ type, key }], t)).get(entityRef(type, key))
   const [before, after] = await Promise.all([stateAt(from), stateAt(to), requireTransactions(ctx, [from, to])])
   if (before === undefined && after === undefined && !await entityHasVersions(db, tenant, { type, key })) throw neverExisted(type, key)
+  if (before === undefined || after === undefined) {
+    const pruned = await missingOrPruned(ctx, type, key, before === undefined ? from : to, neverExisted(type, key))
+    if (pruned instanceof DomainError && pruned.kind === 'gone') throw pruned
+  }
   return diffStates(presentedState(definitions, type, liveData(before)), presentedState(definitions, type, liveData(after)))
 }
 

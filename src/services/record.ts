@@ -1,4 +1,8 @@
+import { GENESIS_HASH } from '../integrity/canonical.js'
+import { sealVersion } from '../integrity/seal.js'
+import { hashedTransaction, templateHash } from '../integrity/version-hash.js'
 import { referenceFields } from '../versioning/entity-type.js'
+import { invalid } from '../versioning/errors.js'
 import { idValueString, entityRef } from '../versioning/keys.js'
 import type { JsonObject } from '../versioning/json.js'
 import { DomainError } from '../versioning/errors.js'
@@ -126,12 +130,26 @@ async function appendPlanned (
   planned: readonly PlannedVersion[], latest: ReadonlyMap<string, LatestVersion>, lockRefs?: readonly string[]
 ): Promise<RecordResult> {
   if (planned.length === 0) return { transaction: null, versions: [] }
-  const transaction = await appendTransaction(db, tenant, input, planned, referencesOf(definitions, planned, latest), lockRefs)
-  const versions = planned.map((v): Version => ({
-    type: v.type, id: v.key, transactionId: transaction.id, endTransactionId: null,
-    operation: v.operation, index: v.index, data: v.data, changeset: v.changeset
+  // What the hashes cover of the transaction is fixed here, as it will read back (times to the millisecond).
+  const recordedAt = new Date().toISOString()
+  const issuedAt = input.issuedAt === undefined ? recordedAt : millisecondTime(input.issuedAt)
+  const hashed = hashedTransaction({ ...input, issuedAt, recordedAt })
+  const sealed = planned.map((v) => sealVersion(
+    { tenant, type: v.type, id: v.key, index: v.index, operation: v.operation }, hashed, v.data, v.changeset,
+    latest.get(entityRef(v.type, v.key))?.hash ?? GENESIS_HASH, definitions.get(v.type)?.redact?.fields))
+  const transaction = await appendTransaction(db, tenant, { ...input, issuedAt, recordedAt }, planned, sealed, referencesOf(definitions, planned, latest), lockRefs)
+  const versions = planned.map((v, i): Version => ({
+    type: v.type, id: v.key, transactionId: transaction.id, endTransactionId: null, operation: v.operation, index: v.index,
+    data: sealed[i]!.data, changeset: sealed[i]!.changeset, hash: templateHash(sealed[i]!.template, transaction.id)
   }))
   return { transaction, versions }
+}
+
+/** An RFC 3339 time as the database keeps it: to the millisecond, in UTC. */
+function millisecondTime (time: string): string {
+  const date = new Date(time)
+  if (Number.isNaN(date.getTime())) throw invalid(`issuedAt: "${time}" is not a time`)
+  return date.toISOString()
 }
 
 /** The first change of each entity, in the order the entities are first touched. */

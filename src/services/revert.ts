@@ -1,4 +1,5 @@
-import { conflict, invalid, limitExceeded, notFound } from '../versioning/errors.js'
+import { conflict, gone, invalid, limitExceeded, notFound } from '../versioning/errors.js'
+import { anchorOf } from '../store/anchors.js'
 import { entityRef } from '../versioning/keys.js'
 import type { JsonObject } from '../versioning/json.js'
 import { orderForForeignKeys, planEntityRevert, type Change, type PlannedChange } from '../versioning/revert-plan.js'
@@ -191,6 +192,10 @@ async function revertEntityIn (ctx: ServiceContext, trx: Trx, request: EntityRev
   if (tree.size > 0) await lockTenantWriters(trx, tenant)
   await lockEntities(trx, tenant, [entityRef(type, key)])
   if (!await entityHasVersions(trx, tenant, { type, key })) throw notFound(`${type} "${key}" has no versions`)
+  if ((await versionsAt(trx, tenant, [{ type, key }], to)).size === 0) {
+    const pruned = await anchorOf(trx, tenant, { type, key })
+    if (pruned !== undefined) throw gone(`${type} "${key}": its state at transaction ${to} was pruned (retention); its oldest kept version is index ${pruned.index}`)
+  }
   const collector = new RevertCollector(ctx, trx, definitions, to)
   await collector.revertTo(type, [key])
   if (tree.size > 0) {

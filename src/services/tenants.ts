@@ -3,13 +3,14 @@ import type { Db } from '../store/database.js'
 import { DEFAULT_LIMITS, type Limits, type ServiceContext } from './context.js'
 import { DefinitionCache } from './definitions.js'
 import { LatestVersionCache } from './latest-cache.js'
+import type { Signer } from './signing-key.js'
 
 /** The service's shared state, handed to each request as the context of its caller's tenant. */
 export class Tenants {
   private readonly definitions = new Map<string, DefinitionCache>()
   private readonly latest: LatestVersionCache | undefined
 
-  constructor (readonly db: Db, latestCacheBytes: number, private readonly limits: Limits = DEFAULT_LIMITS) {
+  constructor (readonly db: Db, latestCacheBytes: number, readonly signer: Signer, private readonly limits: Limits = DEFAULT_LIMITS) {
     this.latest = latestCacheBytes > 0 ? new LatestVersionCache(latestCacheBytes) : undefined
   }
 
@@ -25,6 +26,7 @@ export class Tenants {
       tenant,
       definitions,
       limits: this.limits,
+      signer: this.signer,
       ...(this.latest !== undefined ? { latest: this.latest } : {}),
       ...(caller !== undefined ? { caller } : {})
     }

@@ -64,3 +64,9 @@ export async function revokeApiKeyAnyTenant (db: Db, id: string): Promise<ApiKey
   const row = await db.selectFrom('api_keys').select('tenant').where('id', '=', id).executeTakeFirst()
   return row === undefined ? undefined : await revokeApiKey(db, row.tenant, id)
 }
+
+/** Every tenant that has (or had) an API key: the tenants that can have history. */
+export async function listTenants (db: Db): Promise<string[]> {
+  const rows = await db.selectFrom('api_keys').select('tenant').distinct().orderBy('tenant').execute()
+  return rows.map((r) => r.tenant)
+}

@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import { toJsonText } from '../versioning/json.js'
+import type { SealedVersion } from '../integrity/seal.js'
 import type { PlannedVersion } from '../versioning/unit-of-work.js'
 import type { Db } from './database.js'
 import { entityLocksQuery } from './locks.js'
@@ -16,10 +17,12 @@ import type { NewTransaction } from './transactions.js'
  * statement itself before it writes anything; they are held until its transaction ends.
  * A caller that already holds them passes none. The transaction id is drawn from the sequence after
  * the locks. Throws ConcurrentAppend (see driver-errors.ts) when a planned version number
- * is already taken.
+ * is already taken. Each version's hash is the SHA-256 of its sealed template around the
+ * transaction id the statement draws (see src/integrity/version-hash.ts).
  */
 export async function appendTransaction (
-  db: Db, tenant: string, tx: NewTransaction, versions: readonly PlannedVersion[], refs: readonly Reference[],
+  db: Db, tenant: string, tx: NewTransaction & { issuedAt: string, recordedAt: string },
+  versions: readonly PlannedVersion[], sealed: readonly SealedVersion[], refs: readonly Reference[],
   lockRefs?: readonly string[]
 ): Promise<Transaction> {
   const locks = lockRefs === undefined ? sql`select '0' as n` : entityLocksQuery(tenant, lockRefs)
@@ -27,18 +30,24 @@ export async function appendTransaction (
   // locks come first (in the given order), then the sequence, then the rows.
   const { rows } = await sql<TransactionRow>`
     with locked as (${locks}), tx as (
-      insert into transactions (tenant, issued_at, actor, meta, recorded_by, revert_of)
-      select ${tenant}, date_trunc('milliseconds', coalesce(${tx.issuedAt ?? null}::timestamptz, now())), ${tx.actor ?? null},
+      insert into transactions (tenant, issued_at, recorded_at, actor, meta, recorded_by, revert_of)
+      select ${tenant}, ${tx.issuedAt}::timestamptz, ${tx.recordedAt}::timestamptz, ${tx.actor ?? null},
         ${toJsonText(tx.meta ?? {})}::jsonb, ${tx.recordedBy === undefined ? null : JSON.stringify(tx.recordedBy)}::jsonb,
         ${tx.revertOf === undefined ? null : toJsonText(tx.revertOf)}::jsonb
       from locked
       returning id, issued_at, recorded_at, actor, meta, recorded_by, revert_of
     ), v as (
-      insert into versions (tenant, type, entity_key, transaction_id, seq, position, operation, data, changeset)
-      select ${tenant}, u.type, u.key, tx.id, u.seq, u.position, u.operation, u.data, u.changeset
-      from tx, jsonb_to_recordset(${toJsonText(versions.map((v, position) => ({
-        type: v.type, key: v.key, seq: v.index, position, operation: v.operation, data: v.data, changeset: v.changeset
-      })))}::jsonb) as u(type text, key text, seq int, position int, operation text, data jsonb, changeset jsonb)
+      insert into versions (tenant, type, entity_key, transaction_id, seq, position, operation, data, changeset, salts, erased, hash)
+      select ${tenant}, u.type, u.key, tx.id, u.seq, u.position, u.operation, u.data, u.changeset, u.salts, u.erased,
+        encode(sha256(convert_to(u.before || tx.id::text || u.after, 'UTF8')), 'hex')
+      from tx, jsonb_to_recordset(${toJsonText(versions.map((v, position) => {
+        const s = sealed[position]!
+        return {
+          type: v.type, key: v.key, seq: v.index, position, operation: v.operation, data: s.data, changeset: s.changeset,
+          salts: s.salts, erased: s.erased, before: s.template.before, after: s.template.after
+        }
+      }))}::jsonb) as u(type text, key text, seq int, position int, operation text, data jsonb, changeset jsonb,
+        salts jsonb, erased jsonb, before text, after text)
     ), r as (
       insert into version_refs (tenant, target_type, target_key, source_type, source_field, source_key, transaction_id)
       select ${tenant}, u.tt, u.tk, u.st, u.sf, u.sk, tx.id

@@ -29,7 +29,12 @@ export interface DatabaseOptions {
   statementTimeoutMs?: number
   /** Called for every SQL statement Kysely executes. */
   onQuery?: (event: LogEvent) => void
+  /** Work as the role `rewind_runtime` (every pooled connection switches to it as it opens). */
+  runtimeRole?: boolean
 }
+
+/** The role the service works as: it may only read and add to history (see migrations/0004_integrity.ts). */
+export const RUNTIME_ROLE = 'rewind_runtime'
 
 /** Opens Kysely on PostgreSQL (`pg` pool) or on an embedded PGlite database. */
 export async function openDatabase (options: DatabaseOptions): Promise<Db> {
@@ -42,6 +47,7 @@ export async function openDatabase (options: DatabaseOptions): Promise<Db> {
       types: { getTypeParser: typeParser },
       options: [
         ...(options.searchPath !== undefined ? [`-c search_path=${options.searchPath}`] : []),
+        ...(options.runtimeRole === true ? [`-c role=${RUNTIME_ROLE}`] : []),
         ...(options.statementTimeoutMs !== undefined
           ? [`-c statement_timeout=${options.statementTimeoutMs}`, `-c idle_in_transaction_session_timeout=${options.statementTimeoutMs}`]
           : [])
@@ -56,8 +62,9 @@ export async function openDatabase (options: DatabaseOptions): Promise<Db> {
   }
   const pglite = options.pglite ?? await createPGlite(options.dataDir ?? './data')
   if (options.searchPath !== undefined) {
-    await pglite.exec(`create schema if not exists "${options.searchPath}"; set search_path to "${options.searchPath}"`)
+    await pglite.exec(`reset role; create schema if not exists "${options.searchPath}"; set search_path to "${options.searchPath}"`)
   }
+  if (options.runtimeRole === true) await pglite.exec(`set role ${RUNTIME_ROLE}`)
   return new Kysely<Database>({ dialect: translatingDialect(new PGliteDialect(pglite)), ...(log ? { log } : {}) })
 }
 
@@ -73,6 +80,20 @@ const JSON_TYPES = new Set([114, 3802]) // json, jsonb
 /** pg's parsers, but JSON keeps integers beyond ±(2^53−1) exact. */
 const typeParser = ((oid: number, format?: 'text' | 'binary') =>
   JSON_TYPES.has(oid) && format !== 'binary' ? parseJson : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser
+
+/**
+ * The database as the runtime role, once the owner has migrated it: the embedded
+ * database (one session) switches its role; a PostgreSQL pool is replaced by one whose
+ * connections switch as they open.
+ */
+export async function asRuntimeRole (owner: Db, options: DatabaseOptions): Promise<Db> {
+  if (options.databaseUrl === undefined || options.databaseUrl === '') {
+    await sql`set role ${sql.raw(RUNTIME_ROLE)}`.execute(owner)
+    return owner
+  }
+  await owner.destroy()
+  return await openDatabase({ ...options, runtimeRole: true })
+}
 
 /**
  * Runs `work`, running it again (a few times, after a short random pause) when PostgreSQL

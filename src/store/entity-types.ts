@@ -1,5 +1,6 @@
 import type { EntityType, EntityTypeDefinition } from '../versioning/entity-type.js'
-import type { Db } from './database.js'
+import type { Db, Trx } from './database.js'
+import { appendRecord } from './integrity-records.js'
 
 interface EntityTypeRow {
   type: string
@@ -38,8 +39,11 @@ export async function getEntityType (db: Db, tenant: string, type: string): Prom
   return row === undefined ? undefined : toEntityType(row)
 }
 
-/** Writes a new revision of a type (the first one creates it) and keeps it in the history. */
-export async function saveEntityType (db: Db, tenant: string, type: string, revision: number, definition: EntityTypeDefinition): Promise<EntityType> {
+/**
+ * Writes a new revision of a type (the first one creates it), keeps it in the history, and
+ * records it in the integrity records (how history is read is covered by checkpoints too).
+ */
+export async function saveEntityType (db: Trx, tenant: string, type: string, revision: number, definition: EntityTypeDefinition): Promise<EntityType> {
   const json = JSON.stringify(definition)
   const now = new Date()
   const row = revision === 1
@@ -50,6 +54,7 @@ export async function saveEntityType (db: Db, tenant: string, type: string, revi
       .where('tenant', '=', tenant).where('type', '=', type)
       .returning(columns).executeTakeFirstOrThrow()
   await db.insertInto('entity_type_revisions').values({ tenant, type, revision, definition: json, created_at: now }).execute()
+  await appendRecord(db, tenant, 'entityType', { type, revision, definition })
   return toEntityType(row)
 }
 

@@ -12,6 +12,7 @@ export interface VersionRow {
   operation: Operation
   data: unknown
   changeset: unknown
+  hash: string
 }
 
 /** Who recorded a transaction: the API key that sent it (null before keys existed), or a capture source. */
@@ -51,7 +52,8 @@ export function toVersion (row: VersionRow): Version {
     operation: row.operation,
     index: row.seq,
     data: row.data as JsonObject,
-    changeset: row.changeset as Changeset
+    changeset: row.changeset as Changeset,
+    hash: row.hash
   }
 }
 

@@ -6,16 +6,24 @@ export type Relation =
   | { kind: 'oneToMany', target: string, foreignKey: string }
   | { kind: 'manyToMany', target: string, through: string, localKey: string, remoteKey: string }
 
+/** How long a type's versions are kept: the newest `keepVersions` of each entity and/or those younger than `keepDays`. */
+export interface Retention { keepVersions?: number | undefined, keepDays?: number | undefined }
+
 export interface EntityTypeDefinition {
   idFields: string[]
   exclude: string[]
   relations: Record<string, Relation>
+  /** Fields whose values are never stored: only their commitments are (write-time redaction). */
+  redact?: { fields: string[] }
+  retention?: Retention
 }
 
 export interface EntityTypeInput {
   idFields?: string[] | undefined
   exclude?: string[] | undefined
   relations?: Record<string, Relation> | undefined
+  redact?: { fields: string[] } | undefined
+  retention?: Retention | undefined
 }
 
 export interface EntityType {
@@ -46,7 +54,17 @@ export function normalizeDefinition (input: EntityTypeInput): EntityTypeDefiniti
     }
     Object.defineProperty(relations, name, { value: relation, enumerable: true, writable: true, configurable: true })
   }
-  return { idFields: [...idFields], exclude: [...new Set(exclude)], relations }
+  const definition: EntityTypeDefinition = { idFields: [...idFields], exclude: [...new Set(exclude)], relations }
+  const redact = [...new Set(input.redact?.fields ?? [])]
+  const redactedId = idFields.find((f) => redact.includes(f))
+  if (redactedId !== undefined) throw invalid(`redact.fields: id field "${redactedId}" cannot be redacted`)
+  if (redact.length > 0) definition.redact = { fields: redact }
+  if (input.retention !== undefined) {
+    const { keepVersions, keepDays } = input.retention
+    if (keepVersions === undefined && keepDays === undefined) throw invalid('retention: give keepVersions, keepDays or both')
+    definition.retention = { ...(keepVersions === undefined ? {} : { keepVersions }), ...(keepDays === undefined ? {} : { keepDays }) }
+  }
+  return definition
 }
 
 /** The definition given to an association type that a manyToMany relation declares. */

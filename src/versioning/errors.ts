@@ -1,6 +1,6 @@
 /** Errors of the domain, each mapped by the HTTP layer to one problem type and status. */
 export type ProblemKind = 'invalid-request' | 'not-found' | 'conflict' | 'idempotency-key-reused' | 'unavailable' |
-  'unauthorized' | 'forbidden' | 'limit-exceeded'
+  'unauthorized' | 'forbidden' | 'limit-exceeded' | 'gone'
 
 export class DomainError extends Error {
   constructor (
@@ -30,3 +30,5 @@ export const forbidden = (message: string): DomainError => new DomainError('forb
 /** A configured limit refused the request (400, problem type limit-exceeded). */
 export const limitExceeded = (message: string, extensions?: Record<string, unknown>): DomainError =>
   new DomainError('limit-exceeded', message, extensions)
+/** What the request needs was pruned by retention (410). */
+export const gone = (message: string): DomainError => new DomainError('gone', message)

@@ -13,6 +13,8 @@ export interface Version {
   index: number
   data: JsonObject
   changeset: Changeset
+  /** SHA-256 chaining this version to the entity's previous one (see src/integrity). */
+  hash: string
 }
 
 /** The latest stored version of an entity, as the unit of work needs it. */
@@ -21,6 +23,8 @@ export interface LatestVersion {
   index: number
   operation: Operation
   data: JsonObject
+  /** Its hash: the next version of the entity chains to it. */
+  hash: string
 }
 
 /** True when the entity exists in the state this version leaves it in. */

@@ -1,9 +1,10 @@
 import t, { type Test } from 'tap'
+import { sql } from 'kysely'
 import pg from 'pg'
 import type { FastifyInstance } from 'fastify'
 import type { PGlite } from '@electric-sql/pglite'
 import { buildApp, type AppOptions } from '../../src/http/app.js'
-import { createPGlite, openDatabase, type Db } from '../../src/store/database.js'
+import { createPGlite, openDatabase, RUNTIME_ROLE, type Db } from '../../src/store/database.js'
 import { migrateToLatest } from '../../src/store/migrate.js'
 import { createApiKey } from '../../src/services/api-keys.js'
 import type { AccessScope } from '../../src/access/index.js'
@@ -46,7 +47,10 @@ let schemaCounter = 0
 export interface Harness {
   kind: DatabaseKind
   app: FastifyInstance
+  /** The database as the service uses it: as the role rewind_runtime. */
   db: Db
+  /** Runs `work` as the owner of the database (to tamper with history, as an attacker with database access would). */
+  asOwner: <T>(work: (owner: Db) => Promise<T>) => Promise<T>
   /** SQL statements executed since the last resetQueries(). */
   queries: string[]
   /** The same statements with their parameters (for EXPLAIN). */
@@ -99,23 +103,38 @@ export async function openHarness (test: Test, kind: DatabaseKind, options: Part
     statements.push({ sql: event.query.sql, parameters: event.query.parameters })
   }
   let db: Db
+  let asOwner: Harness['asOwner']
   if (kind === 'pglite') {
     sharedPGlite ??= createPGlite('memory://')
     db = await openDatabase({ pglite: await sharedPGlite, searchPath: schema, onQuery })
+    await migrateWithRetry(db)
+    // One session: the service's role is switched, and switched back for the owner's work.
+    await sql`set role ${sql.raw(RUNTIME_ROLE)}`.execute(db)
+    asOwner = async (work) => {
+      await sql`reset role`.execute(db)
+      try {
+        return await work(db)
+      } finally {
+        await sql`set role ${sql.raw(RUNTIME_ROLE)}`.execute(db)
+      }
+    }
   } else {
     const admin = new pg.Client({ connectionString: TEST_DATABASE_URL })
     await admin.connect()
     await admin.query(`create schema "${schema}"`)
     await admin.end()
-    db = await openDatabase({ databaseUrl: TEST_DATABASE_URL, searchPath: schema, poolSize: 10, onQuery })
+    const owner = await openDatabase({ databaseUrl: TEST_DATABASE_URL, searchPath: schema, poolSize: 2 })
+    await migrateWithRetry(owner)
+    db = await openDatabase({ databaseUrl: TEST_DATABASE_URL, searchPath: schema, poolSize: 10, onQuery, runtimeRole: true })
+    asOwner = async (work) => await work(owner)
     test.teardown(async () => {
+      await owner.destroy()
       const drop = new pg.Client({ connectionString: TEST_DATABASE_URL })
       await drop.connect()
       await drop.query(`drop schema "${schema}" cascade`)
       await drop.end()
     })
   }
-  await migrateWithRetry(db)
   const adminKey = (await createApiKey(db, { tenant: 'default', name: 'bootstrap admin', scopes: ['admin'] })).key
   const app = await buildApp({ db, closeDatabase: kind === 'postgres', ...options })
   test.teardown(async () => { await app.close() })
@@ -138,6 +157,7 @@ export async function openHarness (test: Test, kind: DatabaseKind, options: Part
     kind,
     app,
     db,
+    asOwner,
     queries,
     statements,
     resetQueries: () => { queries.length = 0; statements.length = 0 },

@@ -20,7 +20,7 @@ const remove = (id: string, expectedTransactionId?: number, type = 'article'): C
 
 /** The latest stored version of article "1" (or another entity). */
 const stored = (operation: Operation, data: JsonObject, index = 0, transactionId = 10, type = 'article', key = '1'): Map<string, LatestVersion> =>
-  new Map([[entityRef(type, key), { operation, data, index, transactionId }]])
+  new Map([[entityRef(type, key), { operation, data, index, transactionId, hash: 'f'.repeat(64) }]])
 
 const plan = (changes: ChangeInput[], latest = new Map<string, LatestVersion>()): PlannedVersion[] =>
   planVersions(types, resolveChanges(types, changes), latest)

@@ -27,18 +27,31 @@ const RelationSchema = Type.Union([
   }, { additionalProperties: false, description: 'Linked through entities of an association type.' })
 ])
 
+const Redact = Type.Object({
+  fields: Type.Array(FieldName, { maxItems: 1000, description: 'Fields whose values are never stored: each new version keeps only their salted commitment (needs `admin`).' })
+}, { additionalProperties: false, description: 'Write-time redaction.' })
+
+const Retention = Type.Object({
+  keepVersions: Type.Optional(Type.Integer({ minimum: 1, description: 'Keep at least the newest n versions of each entity.' })),
+  keepDays: Type.Optional(Type.Integer({ minimum: 0, description: 'Keep versions recorded in the last d days.' }))
+}, { additionalProperties: false, description: 'Older versions are pruned (never an entity\'s latest; needs `admin`).' })
+
 const DefinitionInput = Type.Object({
   idFields: Type.Optional(Type.Array(FieldName, { minItems: 1, maxItems: 16 })),
   exclude: Type.Optional(Type.Array(FieldName, { maxItems: 1000 })),
   relations: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$' }), RelationSchema, {
     additionalProperties: false
-  }))
+  })),
+  redact: Type.Optional(Redact),
+  retention: Type.Optional(Retention)
 }, { additionalProperties: false, 'x-examples': putEntityTypeExamples })
 
 const Definition = Type.Object({
   idFields: Type.Array(Type.String()),
   exclude: Type.Array(Type.String()),
-  relations: Type.Record(Type.String(), RelationSchema)
+  relations: Type.Record(Type.String(), RelationSchema),
+  redact: Type.Optional(Redact),
+  retention: Type.Optional(Retention)
 })
 
 const EntityTypeSchema = Type.Object({

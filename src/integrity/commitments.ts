@@ -1,0 +1,67 @@
+import { randomBytes } from 'node:crypto'
+import type { JsonObject, JsonValue } from '../versioning/json.js'
+import { canonicalJson, sha256Hex } from './canonical.js'
+
+/** The parts of a version whose fields are committed to. */
+export type Part = 'data' | 'changeset'
+export const PARTS: readonly Part[] = ['data', 'changeset']
+
+/** Each field's salt (base64url, 16 random bytes): erasing one field's salt leaves the others verifiable. */
+export type Salts = Record<string, string>
+/** Commitments of erased values, kept in place of their salts and values. */
+export type Erased = Partial<Record<Part, Record<string, string>>>
+/** A commitment per field of data and changeset: what a version's hash covers instead of raw values. */
+export type Commitments = Record<Part, Record<string, string>>
+
+const SALT_BYTES = 16
+
+/** Fresh random salts for these fields (one draw of randomness per version). */
+export function newSalts (fields: readonly string[]): Salts {
+  const bytes = randomBytes(SALT_BYTES * fields.length)
+  const salts: Salts = Object.create(null) as Salts
+  fields.forEach((field, i) => { salts[field] = bytes.subarray(i * SALT_BYTES, (i + 1) * SALT_BYTES).toString('base64url') })
+  return salts
+}
+
+/** SHA-256 over the salt, the field's path and its canonical value: hides a low-entropy value from guessing. */
+export const commitment = (salt: string, part: Part, field: string, value: JsonValue | readonly JsonValue[]): string =>
+  sha256Hex(canonicalJson({ salt, path: [part, field], value }))
+
+/** Fields of data and changeset (changeset fields are those of data, or of the last state for a delete). */
+export const fieldsOf = (data: JsonObject, changeset: Record<string, unknown>): string[] =>
+  [...new Set([...Object.keys(data), ...Object.keys(changeset)])]
+
+export interface CommitmentCheck {
+  commitments: Commitments
+  /** Fields whose value can no longer be checked: neither a salt nor an erased commitment. */
+  unverifiable: string[]
+}
+
+/**
+ * The commitments of a stored version: computed from value and salt, or, for an erased
+ * value, the commitment kept in its place.
+ */
+export function commitmentsOf (
+  values: Record<Part, Record<string, unknown>>, salts: Salts, erased: Erased | null | undefined
+): CommitmentCheck {
+  const commitments: Commitments = { data: {}, changeset: {} }
+  const unverifiable: string[] = []
+  for (const part of PARTS) {
+    const target = commitments[part]
+    const kept = erased?.[part] ?? {}
+    // An erased value's commitment stands in for it, whether a marker or nothing shows in its place.
+    for (const [field, hash] of Object.entries(kept)) defineField(target, field, hash)
+    for (const [field, value] of Object.entries(values[part])) {
+      if (Object.hasOwn(kept, field)) continue
+      const salt = salts[field]
+      if (salt !== undefined) defineField(target, field, commitment(salt, part, field, value as JsonValue))
+      else unverifiable.push(`${part}.${field}`)
+    }
+  }
+  return { commitments, unverifiable }
+}
+
+/** Sets a field of a plain record (field names such as `__proto__` are data here). */
+export function defineField (target: Record<string, string>, field: string, value: string): void {
+  Object.defineProperty(target, field, { value, enumerable: true, writable: true, configurable: true })
+}

@@ -1,0 +1,74 @@
+import type { JsonObject } from '../versioning/json.js'
+import type { Operation } from '../versioning/version.js'
+import { canonicalJson, sha256Hex } from './canonical.js'
+import type { Commitments } from './commitments.js'
+
+/** What a version's hash covers of its transaction. */
+export interface HashedTransaction {
+  issuedAt: string
+  recordedAt: string
+  actor: string | null
+  meta: JsonObject
+  recordedBy: JsonObject | null
+  revertOf: JsonObject | null
+}
+
+/** What a version's hash covers of the version itself. */
+export interface HashedVersion {
+  tenant: string
+  type: string
+  id: string
+  index: number
+  transactionId: number
+  operation: Operation
+}
+
+/**
+ * The document a version's hash is the SHA-256 of (as RFC 8785 canonical JSON): the
+ * version, its transaction, a commitment per field of its data and changeset (never a raw
+ * value), and the hash of the entity's previous version (64 zeros for the first).
+ */
+export interface HashedDocument {
+  version: HashedVersion
+  transaction: HashedTransaction
+  data: Record<string, string>
+  changeset: Record<string, string>
+  previous: string
+}
+
+/** The transaction members a hash covers, as they read back from the database (absent ones null). */
+export const hashedTransaction = (t: {
+  issuedAt: string, recordedAt: string, actor?: string | null | undefined, meta?: JsonObject | undefined,
+  recordedBy?: unknown, revertOf?: unknown
+}): HashedTransaction => ({
+  issuedAt: t.issuedAt,
+  recordedAt: t.recordedAt,
+  actor: t.actor ?? null,
+  meta: t.meta ?? {},
+  recordedBy: t.recordedBy === undefined || t.recordedBy === null ? null : JSON.parse(JSON.stringify(t.recordedBy)) as JsonObject,
+  revertOf: (t.revertOf ?? null) as JsonObject | null
+})
+
+export const hashedDocument = (
+  version: HashedVersion, transaction: HashedTransaction, commitments: Commitments, previous: string
+): HashedDocument => ({ version, transaction, data: commitments.data, changeset: commitments.changeset, previous })
+
+export const versionHash = (document: HashedDocument): string => sha256Hex(canonicalJson(document))
+
+const ID_KEY = '"transactionId":'
+const PLACEHOLDER = -1
+
+/**
+ * The canonical text of a document around its transaction id, for a version whose
+ * transaction id is drawn by the database as it is written: the hash is the SHA-256 of
+ * `before + id + after` (the id is an integer, written as its digits). "version" is the
+ * document's last member and its transactionId the last such key in the text.
+ */
+export function hashTemplate (document: Omit<HashedDocument, 'version'> & { version: Omit<HashedVersion, 'transactionId'> }): { before: string, after: string } {
+  const text = canonicalJson({ ...document, version: { ...document.version, transactionId: PLACEHOLDER } })
+  const at = text.lastIndexOf(`${ID_KEY}${PLACEHOLDER}`)
+  return { before: text.slice(0, at + ID_KEY.length), after: text.slice(at + ID_KEY.length + String(PLACEHOLDER).length) }
+}
+
+export const templateHash = (template: { before: string, after: string }, transactionId: number): string =>
+  sha256Hex(`${template.before}${transactionId}${template.after}`)

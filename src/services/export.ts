@@ -1,0 +1,100 @@
+import { checkpointJson } from '../integrity/checkpoint.js'
+import { commitmentsOf, defineField, type Erased } from '../integrity/commitments.js'
+import type { EntityTypeDefinition } from '../versioning/entity-type.js'
+import { omitFields, toJsonText } from '../versioning/json.js'
+import { listAnchors } from '../store/anchors.js'
+import { headsAt, lastCheckpoint, listCheckpoints } from '../store/checkpoints.js'
+import { exportPage, previousHashes, type ExportFilter, type ExportedVersion } from '../store/export.js'
+import { listRecords } from '../store/integrity-records.js'
+import type { ServiceContext } from './context.js'
+import type { Definitions } from './definitions.js'
+
+const PAGE = 500
+
+/**
+ * The tenant's history as NDJSON lines, enough for `rewind verify` to check it without the
+ * service: the anchors of pruned entities, each transaction with its versions (values,
+ * salts, kept commitments, hashes) in id order, the integrity records, the checkpoints,
+ * the heads of the newest one, and an `end` line with the counts (a cut export is seen).
+ * A filtered export (`after`, `since`, `until`, `type`) instead carries, before each
+ * entity's first exported version, the hash that version chains to. Values of fields a
+ * type excludes leave as their commitments only (as erased values do).
+ */
+export async function * exportLines (ctx: ServiceContext, filter: ExportFilter, cursorOf: (transactionId: number) => string): AsyncGenerator<string> {
+  const { db, tenant } = ctx
+  const definitions = await ctx.definitions.get(db)
+  const filtered = filter.after !== undefined || filter.since !== undefined || filter.until !== undefined || filter.type !== undefined
+  const line = (value: unknown): string => `${toJsonText(value)}\n`
+  yield line({ kind: 'export', tenant, exportedAt: new Date().toISOString(), filtered, filter })
+  if (!filtered) {
+    for (let after: { type: string, id: string } | undefined; ;) {
+      const anchors = await listAnchors(db, tenant, after, PAGE)
+      for (const a of anchors) yield line({ kind: 'anchor', ...a })
+      if (anchors.length < PAGE) break
+      after = anchors[anchors.length - 1]
+    }
+  }
+  const seen = new Set<string>()
+  let transactions = 0
+  let versions = 0
+  for (let after = filter.after; ;) {
+    const page = await exportPage(db, tenant, { ...filter, after }, PAGE)
+    if (filtered) {
+      const first = page.flatMap((p) => p.versions).filter((v) => v.index > 0 && !seen.has(`${v.type}\u0000${v.id}`))
+      const previous = await previousHashes(db, tenant, first)
+      for (const v of first) {
+        const ref = `${v.type}\u0000${v.id}`
+        if (seen.has(ref)) continue
+        seen.add(ref)
+        const hash = previous.get(ref)
+        if (hash !== undefined) yield line({ kind: 'anchor', type: v.type, id: v.id, index: v.index, transactionId: null, hash })
+      }
+      for (const p of page) for (const v of p.versions) seen.add(`${v.type}\u0000${v.id}`)
+    }
+    for (const { transaction, versions: list } of page) {
+      transactions++
+      versions += list.length
+      yield line({ kind: 'transaction', cursor: cursorOf(transaction.id), transaction, versions: list.map((v) => withoutExcluded(definitions, v)) })
+    }
+    if (page.length < PAGE) break
+    after = page[page.length - 1]!.transaction.id
+  }
+  for (let after: number | undefined; ;) {
+    const records = await listRecords(db, tenant, { after, limit: PAGE })
+    for (const r of records) yield line({ kind: 'record', record: r })
+    if (records.length < PAGE) break
+    after = records[records.length - 1]!.sequence
+  }
+  for (let after: number | undefined; ;) {
+    const checkpoints = await listCheckpoints(db, tenant, { after, limit: PAGE, order: 'asc' })
+    for (const c of checkpoints) yield line({ kind: 'checkpoint', checkpoint: checkpointJson(c) })
+    if (checkpoints.length < PAGE) break
+    after = checkpoints[checkpoints.length - 1]!.sequence
+  }
+  const latest = filtered ? undefined : await lastCheckpoint(db, tenant)
+  if (latest !== undefined) {
+    for (let after: { type: string, id: string } | undefined; ;) {
+      const heads = await headsAt(db, tenant, latest.checkpoint.sequence, after, PAGE)
+      for (const h of heads) yield line({ kind: 'head', sequence: latest.checkpoint.sequence, ...h })
+      if (heads.length < PAGE) break
+      after = heads[heads.length - 1]
+    }
+  }
+  yield line({ kind: 'end', transactions, versions })
+}
+
+/** A version with the values of excluded fields replaced by their commitments (kept in `erased`). */
+function withoutExcluded (definitions: Definitions, v: ExportedVersion): ExportedVersion {
+  const definition: EntityTypeDefinition | undefined = definitions.get(v.type)
+  const excluded = (definition?.exclude ?? []).filter((f) => Object.hasOwn(v.data, f) || Object.hasOwn(v.changeset, f))
+  if (excluded.length === 0) return v
+  const { commitments } = commitmentsOf({ data: v.data, changeset: v.changeset }, v.salts, v.erased)
+  const erased: Required<Erased> = { data: { ...v.erased?.data }, changeset: { ...v.erased?.changeset } }
+  const salts = { ...v.salts }
+  for (const f of excluded) {
+    if (Object.hasOwn(commitments.data, f)) defineField(erased.data, f, commitments.data[f]!)
+    if (Object.hasOwn(commitments.changeset, f)) defineField(erased.changeset, f, commitments.changeset[f]!)
+    delete salts[f]
+  }
+  return { ...v, data: omitFields(v.data, excluded), changeset: omitFields(v.changeset, excluded), salts, erased }
+}

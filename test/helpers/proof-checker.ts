@@ -1,0 +1,60 @@
+import { createHash, createPublicKey, verify } from 'node:crypto'
+import canonicalize from 'canonicalize'
+
+/*
+ * An independent checker of Rewind's proofs, written from the integrity guide with
+ * node:crypto and an RFC 8785 serializer only (none of the service's code): what a third
+ * party holding the public key would run.
+ */
+
+const sha256 = (...parts: Array<Buffer | string>): Buffer => {
+  const hash = createHash('sha256')
+  for (const p of parts) hash.update(p)
+  return hash.digest()
+}
+const canonical = (value: unknown): string => canonicalize(value)!
+
+/** RFC 9162 §2.1.3.2 inclusion check. */
+function included (leaf: Buffer, index: number, size: number, path: Buffer[], root: Buffer): boolean {
+  if (index >= size) return false
+  let fn = index
+  let sn = size - 1
+  let r = leaf
+  for (const p of path) {
+    if (sn === 0) return false
+    if (fn % 2 === 1 || fn === sn) {
+      r = sha256(Buffer.from([1]), p, r)
+      while (fn % 2 === 0 && fn !== 0) { fn >>= 1; sn >>= 1 }
+    } else {
+      r = sha256(Buffer.from([1]), r, p)
+    }
+    fn >>= 1
+    sn >>= 1
+  }
+  return sn === 0 && r.equals(root)
+}
+
+/** The problems of a proof (empty when it proves the version is in the signed checkpoint). */
+export function checkProof (proof: any, publicKeyPem: string): string[] {
+  const problems: string[] = []
+  const { signature, ...unsigned } = proof.checkpoint
+  if (!verify(null, Buffer.from(canonical(unsigned)), createPublicKey(publicKeyPem), Buffer.from(signature, 'base64'))) problems.push('signature')
+  for (const part of ['data', 'changeset'] as const) {
+    for (const [field, value] of Object.entries(proof.values[part] as Record<string, unknown>)) {
+      const salt = proof.values.salts[field]
+      if (salt === undefined) continue
+      const commitment = sha256(canonical({ salt, path: [part, field], value })).toString('hex')
+      if (commitment !== proof.document[part][field]) problems.push(`value ${part}.${field}`)
+    }
+  }
+  let hash = sha256(canonical(proof.document)).toString('hex')
+  if (hash !== proof.version.hash) problems.push('version hash')
+  for (const document of proof.chain) {
+    if (document.previous !== hash) problems.push('chain link')
+    hash = sha256(canonical(document)).toString('hex')
+  }
+  if (hash !== proof.leaf.hash) problems.push('head')
+  const leaf = sha256(Buffer.from([0]), canonical({ type: proof.leaf.type, id: proof.leaf.id, hash: proof.leaf.hash }))
+  if (!included(leaf, proof.leafIndex, proof.treeSize, proof.auditPath.map((h: string) => Buffer.from(h, 'hex')), Buffer.from(proof.checkpoint.root, 'hex'))) problems.push('inclusion')
+  return problems
+}
