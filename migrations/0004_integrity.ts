@@ -128,10 +128,12 @@ export async function up (db: Kysely<any>): Promise<void> {
   // migration may be creating it at the same moment), then granted this schema's tables.
   await sql.raw(`
     do $do$ begin
-      begin
-        create role rewind_runtime nologin;
-      exception when duplicate_object or unique_violation then null;
-      end;
+      if not exists (select 1 from pg_roles where rolname = 'rewind_runtime') then
+        begin
+          create role rewind_runtime nologin;
+        exception when duplicate_object or unique_violation then null;
+        end;
+      end if;
       begin
         execute format('grant rewind_runtime to %I', current_user);
       exception when others then null;
@@ -146,6 +148,8 @@ export async function up (db: Kysely<any>): Promise<void> {
     'grant select, insert, update on entity_types, api_keys to rewind_runtime',
     'grant select, insert, update, delete on idempotency_keys, legal_holds to rewind_runtime',
     'grant usage, select on sequence transactions_id_seq to rewind_runtime',
+    // A service connecting as a login role that is only a member of rewind_runtime checks the migrations at start.
+    'grant select on kysely_migration, kysely_migration_lock to rewind_runtime',
     `revoke all on ${functions} from public`,
     `grant execute on ${functions} to rewind_runtime`
   ]) await sql.raw(statement).execute(db)

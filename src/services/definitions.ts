@@ -1,6 +1,6 @@
 import type { EntityTypeDefinition } from '../versioning/entity-type.js'
 import type { Db } from '../store/database.js'
-import { loadDefinitions } from '../store/entity-types.js'
+import { loadDefinitionsAndRedactions } from '../store/entity-types.js'
 
 export type Definitions = ReadonlyMap<string, EntityTypeDefinition>
 
@@ -12,8 +12,17 @@ export type Definitions = ReadonlyMap<string, EntityTypeDefinition>
  */
 export class DefinitionCache {
   private cached: { at: number, definitions: Definitions } | undefined
+  private redactionsSeen: number | undefined
 
-  constructor (private readonly tenant: string, private readonly ttlMs = 1000) {}
+  /**
+   * `onRedactions` hears of redactions recorded (by any instance) since the last reload,
+   * by the sequence of the last one this cache had seen: the entities' latest states held
+   * in memory must be forgotten (they hold erased values).
+   */
+  constructor (
+    private readonly tenant: string, private readonly ttlMs = 1000,
+    private readonly onRedactions?: (db: Db, tenant: string, after: number) => Promise<void>
+  ) {}
 
   /** The definitions, reloaded through `db` when stale or when one of `required` is missing. */
   async get (db: Db, required: Iterable<string> = []): Promise<Definitions> {
@@ -21,7 +30,10 @@ export class DefinitionCache {
     if (hit !== undefined && Date.now() - hit.at < this.ttlMs && [...required].every((t) => hit.definitions.has(t))) {
       return hit.definitions
     }
-    const definitions = await loadDefinitions(db, this.tenant)
+    const { definitions, redactions } = await loadDefinitionsAndRedactions(db, this.tenant)
+    // Before the first load this process holds no state of the tenant's entities: nothing to forget.
+    if (this.onRedactions !== undefined && this.redactionsSeen !== undefined && redactions > this.redactionsSeen) await this.onRedactions(db, this.tenant, this.redactionsSeen)
+    this.redactionsSeen = redactions
     this.cached = { at: Date.now(), definitions }
     return definitions
   }

@@ -1,13 +1,11 @@
 import { checkpointJson } from '../integrity/checkpoint.js'
-import { commitmentsOf, defineField, type Erased } from '../integrity/commitments.js'
-import type { EntityTypeDefinition } from '../versioning/entity-type.js'
-import { omitFields, toJsonText } from '../versioning/json.js'
-import { listAnchors } from '../store/anchors.js'
+import { toJsonText } from '../versioning/json.js'
+import { anchorOf, listAnchors } from '../store/anchors.js'
 import { headsAt, lastCheckpoint, listCheckpoints } from '../store/checkpoints.js'
-import { exportPage, previousHashes, type ExportFilter, type ExportedVersion } from '../store/export.js'
+import { exportPage, previousHashes, type ExportFilter } from '../store/export.js'
 import { listRecords } from '../store/integrity-records.js'
 import type { ServiceContext } from './context.js'
-import type { Definitions } from './definitions.js'
+import { withoutExcluded } from './excluded-values.js'
 
 const PAGE = 500
 
@@ -40,16 +38,20 @@ export async function * exportLines (ctx: ServiceContext, filter: ExportFilter, 
   for (let after = filter.after; ;) {
     const page = await exportPage(db, tenant, { ...filter, after }, PAGE)
     if (filtered) {
-      const first = page.flatMap((p) => p.versions).filter((v) => v.index > 0 && !seen.has(`${v.type}\u0000${v.id}`))
-      const previous = await previousHashes(db, tenant, first)
-      for (const v of first) {
+      // Each entity's first version in the export (one per entity), when it is not the entity's first ever.
+      const first = new Map<string, (typeof page)[number]['versions'][number]>()
+      for (const v of page.flatMap((p) => p.versions)) {
         const ref = `${v.type}\u0000${v.id}`
-        if (seen.has(ref)) continue
+        if (!seen.has(ref) && !first.has(ref)) first.set(ref, v)
+      }
+      const previous = await previousHashes(db, tenant, [...first.values()].filter((v) => v.index > 0))
+      for (const [ref, v] of first) {
         seen.add(ref)
-        const hash = previous.get(ref)
+        if (v.index === 0) continue
+        // The version before it is stored, or pruned: then the entity's anchor holds its hash.
+        const hash = previous.get(ref) ?? (await anchorOf(db, tenant, { type: v.type, key: v.id }))?.hash
         if (hash !== undefined) yield line({ kind: 'anchor', type: v.type, id: v.id, index: v.index, transactionId: null, hash })
       }
-      for (const p of page) for (const v of p.versions) seen.add(`${v.type}\u0000${v.id}`)
     }
     for (const { transaction, versions: list } of page) {
       transactions++
@@ -81,20 +83,4 @@ export async function * exportLines (ctx: ServiceContext, filter: ExportFilter, 
     }
   }
   yield line({ kind: 'end', transactions, versions })
-}
-
-/** A version with the values of excluded fields replaced by their commitments (kept in `erased`). */
-function withoutExcluded (definitions: Definitions, v: ExportedVersion): ExportedVersion {
-  const definition: EntityTypeDefinition | undefined = definitions.get(v.type)
-  const excluded = (definition?.exclude ?? []).filter((f) => Object.hasOwn(v.data, f) || Object.hasOwn(v.changeset, f))
-  if (excluded.length === 0) return v
-  const { commitments } = commitmentsOf({ data: v.data, changeset: v.changeset }, v.salts, v.erased)
-  const erased: Required<Erased> = { data: { ...v.erased?.data }, changeset: { ...v.erased?.changeset } }
-  const salts = { ...v.salts }
-  for (const f of excluded) {
-    if (Object.hasOwn(commitments.data, f)) defineField(erased.data, f, commitments.data[f]!)
-    if (Object.hasOwn(commitments.changeset, f)) defineField(erased.changeset, f, commitments.changeset[f]!)
-    delete salts[f]
-  }
-  return { ...v, data: omitFields(v.data, excluded), changeset: omitFields(v.changeset, excluded), salts, erased }
 }

@@ -30,12 +30,14 @@ const neverExisted = (type: string, key: string): Error => notFound(`${type} "${
 
 /**
  * What a lookup at transaction `t` that found nothing means: 410 when the entity's history
- * before its oldest kept version was pruned and `t` falls there, else `otherwise`.
+ * before its oldest kept version was pruned and `t` falls there, else `otherwise`. A
+ * version read asks about the versions pruned (up to the last pruned one's transaction); a
+ * state lookup (`state`) that found no version at or before `t` is before the oldest kept one.
  */
-export async function missingOrPruned (ctx: ServiceContext, type: string, key: string, t: number, otherwise: Error): Promise<Error> {
+export async function missingOrPruned (ctx: ServiceContext, type: string, key: string, t: number, otherwise: Error, state = false): Promise<Error> {
   const anchor = await anchorOf(ctx.db, ctx.tenant, { type, key })
-  if (anchor !== undefined && t <= anchor.transactionId) {
-    return gone(`${type} "${key}": its history up to transaction ${anchor.transactionId} was pruned (retention); its oldest kept version is index ${anchor.index}`)
+  if (anchor !== undefined && (state || t <= anchor.transactionId)) {
+    return gone(`${type} "${key}": its history before index ${anchor.index} (up to transaction ${anchor.transactionId}) was pruned (retention)`)
   }
   return otherwise
 }
@@ -111,7 +113,7 @@ export async function entityState (
   ])
   if (version === undefined || !isLive(version)) {
     const missing = notFound(at === undefined ? `${type} "${key}" does not exist` : `${type} "${key}" did not exist at transaction ${at}`)
-    throw version === undefined && at !== undefined ? await missingOrPruned(ctx, type, key, at, missing) : missing
+    throw version === undefined && at !== undefined ? await missingOrPruned(ctx, type, key, at, missing, true) : missing
   }
   const state: EntityState = { type, id: key, data: presentedState(definitions, type, version.data)!, transactionId: version.transactionId }
   if (names.length > 0) {
@@ -130,7 +132,7 @@ export async function changesetBetween (ctx: ServiceContext, type: string, key: 
   const [before, after] = await Promise.all([stateAt(from), stateAt(to), requireTransactions(ctx, [from, to])])
   if (before === undefined && after === undefined && !await entityHasVersions(db, tenant, { type, key })) throw neverExisted(type, key)
   if (before === undefined || after === undefined) {
-    const pruned = await missingOrPruned(ctx, type, key, before === undefined ? from : to, neverExisted(type, key))
+    const pruned = await missingOrPruned(ctx, type, key, before === undefined ? from : to, neverExisted(type, key), true)
     if (pruned instanceof DomainError && pruned.kind === 'gone') throw pruned
   }
   return diffStates(presentedState(definitions, type, liveData(before)), presentedState(definitions, type, liveData(after)))

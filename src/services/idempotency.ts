@@ -1,4 +1,5 @@
-import { createHash } from 'node:crypto'
+import { createHmac } from 'node:crypto'
+import { canonicalJson } from '../integrity/canonical.js'
 import { conflict, keyReused } from '../versioning/errors.js'
 import { inTransaction, type Trx } from '../store/database.js'
 import { findIdempotencyKey, saveIdempotencyKey } from '../store/idempotency.js'
@@ -15,26 +16,20 @@ export interface IdempotentRequest { key: string, fingerprint: string }
 export const writeResponse = (result: { transaction: unknown }): WriteResponse =>
   ({ statusCode: result.transaction === null ? 200 : 201, body: result })
 
-/** JSON with object keys sorted, so that the same body always hashes the same. */
-function canonical (value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`
-  if (typeof value === 'object' && value !== null) {
-    const keys = Object.keys(value).sort()
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`
-  }
-  return JSON.stringify(value) ?? 'null'
-}
-
-export const requestFingerprint = (method: string, path: string, body: unknown): string =>
-  createHash('sha256').update(`${method} ${path}\n${canonical(body)}`).digest('hex')
+/**
+ * The fingerprint of a request: an HMAC (keyed by a secret the database does not hold) of
+ * its canonical JSON, so that the stored fingerprint cannot be used to test guesses of a
+ * value the request carried once that value is erased.
+ */
+export const requestFingerprint = (secret: Uint8Array, method: string, path: string, body: unknown): string =>
+  createHmac('sha256', secret).update(`${method} ${path}\n${canonicalJson(body ?? null)}`).digest('hex')
 
 /**
  * The idempotency of a write: none without a key, else the key with the fingerprint of
- * the request (`route` names it, e.g. "POST /transactions"; fingerprints stored by earlier
- * versions were made the same way).
+ * the request (`route` names it, e.g. "POST /transactions").
  */
-export function idempotentRequest (key: string | undefined, route: string, body: unknown): IdempotentRequest | undefined {
-  return key === undefined ? undefined : { key, fingerprint: requestFingerprint('POST', route, body) }
+export function idempotentRequest (ctx: ServiceContext, key: string | undefined, route: string, body: unknown): IdempotentRequest | undefined {
+  return key === undefined ? undefined : { key, fingerprint: requestFingerprint(ctx.signer.fingerprintSecret, 'POST', route, body) }
 }
 
 /**

@@ -10,6 +10,7 @@ import { anchorOf } from '../store/anchors.js'
 import { entityChain, type ScannedVersion } from '../store/history-scan.js'
 import { heads, makeCheckpoint } from './checkpoints.js'
 import type { ServiceContext } from './context.js'
+import { withoutExcluded } from './excluded-values.js'
 import { definitionsWith, missingOrPruned } from './history.js'
 
 /**
@@ -38,7 +39,7 @@ const documentOf = (tenant: string, v: ScannedVersion, previous: string): Hashed
 /** The proof of one version, against the newest checkpoint that covers it (made now if none does yet). */
 export async function versionProof (ctx: ServiceContext, type: string, key: string, transactionId: number): Promise<Proof> {
   const { db, tenant } = ctx
-  await definitionsWith(ctx, type)
+  const definitions = await definitionsWith(ctx, type)
   let checkpoint = await checkpointCovering(db, tenant, transactionId)
   if (checkpoint === undefined) {
     await makeCheckpoint(db, tenant, ctx.signer, true)
@@ -58,6 +59,8 @@ export async function versionProof (ctx: ServiceContext, type: string, key: stri
     return document
   })
   const version = versions[at]!
+  // Values of fields the type excludes are never shown: their commitments in `document` stand alone.
+  const shown = withoutExcluded(definitions, { type, data: version.data, changeset: version.changeset as JsonObject, salts: version.salts, erased: version.erased })
   const leaves: Buffer[] = []
   let leafIndex = -1
   for await (const h of heads(db, tenant, checkpoint.sequence)) {
@@ -67,7 +70,7 @@ export async function versionProof (ctx: ServiceContext, type: string, key: stri
   return {
     version: { type, id: key, transactionId, index: version.index, hash: version.hash },
     document: documents[at]!,
-    values: { data: version.data, changeset: version.changeset as JsonObject, salts: version.salts },
+    values: { data: shown.data, changeset: shown.changeset, salts: shown.salts },
     chain: documents.slice(at + 1),
     leaf: { type, id: key, hash: head.hash },
     leafIndex,

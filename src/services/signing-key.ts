@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto'
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 
@@ -6,6 +6,8 @@ import path from 'node:path'
 export interface Signer {
   privateKey: KeyObject
   publicKeyPem: string
+  /** A secret derived from the private key, for fingerprints that must not be guessable from the database. */
+  fingerprintSecret: Buffer
 }
 
 export interface SigningKeySource {
@@ -19,7 +21,11 @@ export interface SigningKeySource {
 
 const signerOf = (privateKey: KeyObject): Signer => {
   if (privateKey.asymmetricKeyType !== 'ed25519') throw new Error(`the signing key must be an Ed25519 key (this one is ${privateKey.asymmetricKeyType ?? 'unknown'})`)
-  return { privateKey, publicKeyPem: createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString() }
+  return {
+    privateKey,
+    publicKeyPem: createPublicKey(privateKey).export({ type: 'spki', format: 'pem' }).toString(),
+    fingerprintSecret: createHash('sha256').update('rewind request fingerprint\u0000').update(privateKey.export({ type: 'pkcs8', format: 'der' })).digest()
+  }
 }
 
 /** A key for this process only (tests, tools): nothing it signs can be checked after it ends. */

@@ -1,5 +1,7 @@
 import type { Caller } from '../access/index.js'
 import type { Db } from '../store/database.js'
+import { listRecords } from '../store/integrity-records.js'
+import { entityRef } from '../versioning/keys.js'
 import { DEFAULT_LIMITS, type Limits, type ServiceContext } from './context.js'
 import { DefinitionCache } from './definitions.js'
 import { LatestVersionCache } from './latest-cache.js'
@@ -14,11 +16,21 @@ export class Tenants {
     this.latest = latestCacheBytes > 0 ? new LatestVersionCache(latestCacheBytes) : undefined
   }
 
+  /** Forgets the latest states of entities redacted since a record sequence (by whichever instance). */
+  private readonly forgetRedacted = async (db: Db, tenant: string, after: number): Promise<void> => {
+    for (let from = after; ;) {
+      const records = await listRecords(db, tenant, { kind: 'redaction', after: from, limit: 1000 })
+      this.latest?.forget(tenant, records.map((r) => entityRef(String(r.body.type), String(r.body.entityId))))
+      if (records.length < 1000) return
+      from = records[records.length - 1]!.sequence
+    }
+  }
+
   /** The context of a caller's tenant (without a caller: the operator's, in `tenant`). */
   context (caller: Caller | undefined, tenant = caller?.tenant ?? 'default'): ServiceContext {
     let definitions = this.definitions.get(tenant)
     if (definitions === undefined) {
-      definitions = new DefinitionCache(tenant)
+      definitions = new DefinitionCache(tenant, 1000, this.latest === undefined ? undefined : this.forgetRedacted)
       this.definitions.set(tenant, definitions)
     }
     return {

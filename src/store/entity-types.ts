@@ -1,4 +1,5 @@
 import type { EntityType, EntityTypeDefinition } from '../versioning/entity-type.js'
+import { sql } from 'kysely'
 import type { Db, Trx } from './database.js'
 import { appendRecord } from './integrity-records.js'
 
@@ -29,8 +30,18 @@ export async function listEntityTypes (db: Db, tenant: string, after: string | u
 
 /** All definitions of a tenant, by type name. */
 export async function loadDefinitions (db: Db, tenant: string): Promise<Map<string, EntityTypeDefinition>> {
-  const rows = await db.selectFrom('entity_types').select(['type', 'definition']).where('tenant', '=', tenant).execute()
-  return new Map(rows.map((r) => [r.type, r.definition as EntityTypeDefinition]))
+  return (await loadDefinitionsAndRedactions(db, tenant)).definitions
+}
+
+/**
+ * All definitions of a tenant, and in the same statement the sequence of its newest
+ * redaction record (0: none), so that a process learns of erasures when it reloads them.
+ */
+export async function loadDefinitionsAndRedactions (db: Db, tenant: string): Promise<{ definitions: Map<string, EntityTypeDefinition>, redactions: number }> {
+  const { rows } = await sql<{ type: string, definition: EntityTypeDefinition, redactions: number | null }>`
+    select type, definition, (select max(sequence) from integrity_records r where r.tenant = ${tenant} and r.kind = 'redaction') as redactions
+    from entity_types where tenant = ${tenant}`.execute(db)
+  return { definitions: new Map(rows.map((r) => [r.type, r.definition])), redactions: rows[0]?.redactions ?? 0 }
 }
 
 export async function getEntityType (db: Db, tenant: string, type: string): Promise<EntityType | undefined> {

@@ -25,6 +25,7 @@ const VersionDetail = Type.Object({
   previous: Type.Union([TransactionId, Type.Null()]),
   next: Type.Union([TransactionId, Type.Null()]),
   transaction: Type.Ref('Transaction'),
+  pruned: Type.Optional(Type.Literal(true, { description: 'On the oldest kept version of an entity whose older versions were pruned (retention): `previous` is null.' })),
   relations: Type.Optional(Relations),
   truncatedRelations: Type.Optional(Type.Array(Type.String(), {
     description: 'The to-many relations that list only their first 1,000 targets: page through GET /entities/{type}/{id}/versions/{t}/relations/{name}.'
@@ -89,5 +90,5 @@ export const entityRoutes = (): FastifyPluginAsyncTypebox => async (app) => {
     response: { ...revertResponses(entityRevertAnswerExample), ...problems(400, 404, 409, 413, 415, 422) }
   } }, async ({ ctx, params: { type, id }, body, headers }, reply) => await sendWrite(reply, await revertEntity(ctx, {
     type, key: id, to: body.to, relations: body.relations ?? [], dryRun: body.dryRun, actor: body.actor ?? undefined, meta: body.meta as JsonObject | undefined
-  }, idempotentRequest(headers['idempotency-key'], `POST /entities/${type}/${id}/revert`, body))))
+  }, idempotentRequest(ctx, headers['idempotency-key'], `POST /entities/${type}/${id}/revert`, body))))
 }

@@ -79,7 +79,7 @@ export const transactionRoutes = (): FastifyPluginAsyncTypebox => async (app) =>
   } }, async ({ ctx, body, headers }, reply) => await sendWrite(reply, await ingestTransaction(ctx, {
     actor: body.actor ?? undefined, meta: body.meta as JsonObject | undefined, issuedAt: body.issuedAt,
     changes: body.changes.map((c) => ({ ...c, data: c.data as JsonObject | undefined }))
-  }, idempotentRequest(headers['idempotency-key'], 'POST /transactions', body))))
+  }, idempotentRequest(ctx, headers['idempotency-key'], 'POST /transactions', body))))
 
   app.get('/transactions', { config: { access: 'read' }, schema: {
     ...doc('listTransactions', 'transactions', 'List transactions, newest first'),
@@ -108,5 +108,5 @@ export const transactionRoutes = (): FastifyPluginAsyncTypebox => async (app) =>
     response: { ...revertResponses(transactionRevertAnswerExample), ...problems(400, 404, 409, 413, 415, 422) }
   } }, async ({ ctx, body, params: { id }, headers }, reply) => await sendWrite(reply, await revertTransaction(ctx,
     { ...body, id, actor: body.actor ?? undefined, meta: body.meta as JsonObject | undefined },
-    idempotentRequest(headers['idempotency-key'], `POST /transactions/${id}/revert`, body))))
+    idempotentRequest(ctx, headers['idempotency-key'], `POST /transactions/${id}/revert`, body))))
 }
