@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash, hash } from 'node:crypto'
 import canonicalize from 'canonicalize'
 import { invalid } from '../versioning/errors.js'
 import { unmarkExactIntegers } from '../versioning/json.js'
@@ -33,8 +33,43 @@ function expandExponent (match: string, sign: string | undefined, lead: string |
   return `${sign ?? ''}${digits}${'0'.repeat(Number(exponent) - (fraction?.length ?? 0))}`
 }
 
-/** SHA-256 (hex) of text as UTF-8, or of bytes. */
-export const sha256Hex = (input: string | Uint8Array): string => createHash('sha256').update(input).digest('hex')
+/** SHA-256 (hex) of text as UTF-8, or of bytes (one call: no hash object for short inputs). */
+export const sha256Hex = (input: string | Uint8Array): string => hash('sha256', input, 'hex')
+
+/**
+ * The canonical JSON of a value, quickly for what most field values are (strings,
+ * numbers, booleans, null): exactly what canonicalJson answers, without walking a tree.
+ */
+export function canonicalValue (value: unknown): string {
+  switch (typeof value) {
+    case 'string': return canonicalString(value)
+    case 'number': {
+      if (!Number.isFinite(value)) throw invalid('a value cannot be hashed: NaN and Infinity have no JSON form')
+      const text = JSON.stringify(value)
+      return text.includes('e+') ? text.replace(NUMBER_OR_STRING, expandExponent) : text
+    }
+    case 'boolean': return value ? 'true' : 'false'
+    case 'bigint': return value.toString()
+    default: return value === null ? 'null' : canonicalJson(value)
+  }
+}
+
+/** A string as RFC 8785 writes it (JSON.stringify's escaping), refused when not well-formed Unicode. */
+export function canonicalString (value: string): string {
+  if (!(value as unknown as { isWellFormed: () => boolean }).isWellFormed()) throw invalid('a value cannot be hashed: a string holds a lone surrogate (not well-formed Unicode)')
+  return JSON.stringify(value)
+}
+
+/** An object of strings (field → hash) as RFC 8785 writes it: names sorted by UTF-16 code units. */
+export function canonicalStringMap (map: Record<string, string>): string {
+  const keys = Object.keys(map).sort()
+  let text = '{'
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!
+    text += `${i === 0 ? '' : ','}${canonicalString(key)}:${canonicalString(map[key]!)}`
+  }
+  return `${text}}`
+}
 
 /** SHA-256 (raw) of bytes. */
 export const sha256 = (...parts: Uint8Array[]): Buffer => {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { JsonObject, JsonValue } from '../versioning/json.js'
-import { canonicalJson, sha256Hex } from './canonical.js'
+import { canonicalString, canonicalValue, sha256Hex } from './canonical.js'
 
 /** The parts of a version whose fields are committed to. */
 export type Part = 'data' | 'changeset'
@@ -14,18 +14,35 @@ export type Erased = Partial<Record<Part, Record<string, string>>>
 export type Commitments = Record<Part, Record<string, string>>
 
 const SALT_BYTES = 16
+const POOL_BYTES = 64 * 1024
 
-/** Fresh random salts for these fields (one draw of randomness per version). */
+/** Random bytes drawn from the system in 64 KiB draws, each byte handed out once. */
+let pool = Buffer.alloc(0)
+let used = 0
+function randomSalt (): string {
+  if (used + SALT_BYTES > pool.length) {
+    pool = randomBytes(POOL_BYTES)
+    used = 0
+  }
+  const salt = pool.toString('base64url', used, used + SALT_BYTES)
+  used += SALT_BYTES
+  return salt
+}
+
+/** Fresh random salts (16 bytes each) for these fields. */
 export function newSalts (fields: readonly string[]): Salts {
-  const bytes = randomBytes(SALT_BYTES * fields.length)
-  const salts: Salts = Object.create(null) as Salts
-  fields.forEach((field, i) => { salts[field] = bytes.subarray(i * SALT_BYTES, (i + 1) * SALT_BYTES).toString('base64url') })
+  const salts: Salts = {}
+  for (const field of fields) defineField(salts, field, randomSalt())
   return salts
 }
 
-/** SHA-256 over the salt, the field's path and its canonical value: hides a low-entropy value from guessing. */
+/**
+ * SHA-256 over the canonical JSON of `{"salt", "path": [part, field], "value"}`: hides a
+ * low-entropy value from guessing. Written directly (its members are already in the order
+ * RFC 8785 sorts them: path, salt, value), which costs a fraction of a generic serializer.
+ */
 export const commitment = (salt: string, part: Part, field: string, value: JsonValue | readonly JsonValue[]): string =>
-  sha256Hex(canonicalJson({ salt, path: [part, field], value }))
+  sha256Hex(`{"path":["${part}",${canonicalString(field)}],"salt":${canonicalString(salt)},"value":${canonicalValue(value)}}`)
 
 /** Fields of data and changeset (changeset fields are those of data, or of the last state for a delete). */
 export const fieldsOf = (data: JsonObject, changeset: Record<string, unknown>): string[] =>

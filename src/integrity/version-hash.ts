@@ -1,6 +1,6 @@
 import type { JsonObject } from '../versioning/json.js'
 import type { Operation } from '../versioning/version.js'
-import { canonicalJson, sha256Hex } from './canonical.js'
+import { canonicalJson, canonicalString, canonicalStringMap, sha256Hex } from './canonical.js'
 import type { Commitments } from './commitments.js'
 
 /** What a version's hash covers of its transaction. */
@@ -53,22 +53,44 @@ export const hashedDocument = (
   version: HashedVersion, transaction: HashedTransaction, commitments: Commitments, previous: string
 ): HashedDocument => ({ version, transaction, data: commitments.data, changeset: commitments.changeset, previous })
 
-export const versionHash = (document: HashedDocument): string => sha256Hex(canonicalJson(document))
+/** The canonical JSON of a transaction's hashed members, made once per transaction object. */
+const transactionTexts = new WeakMap<HashedTransaction, string>()
+function transactionText (transaction: HashedTransaction): string {
+  let text = transactionTexts.get(transaction)
+  if (text === undefined) {
+    text = canonicalJson(transaction)
+    transactionTexts.set(transaction, text)
+  }
+  return text
+}
 
-const ID_KEY = '"transactionId":'
-const PLACEHOLDER = -1
+/**
+ * The canonical JSON of a document around its transaction id, written directly: its
+ * members and the version's are in RFC 8785 order already (changeset, data, previous,
+ * transaction, version; id, index, operation, tenant, transactionId, type), the commitments
+ * are strings and the transaction's text is made once per transaction.
+ */
+function documentText (document: Omit<HashedDocument, 'version'> & { version: Omit<HashedVersion, 'transactionId'> }): { before: string, after: string } {
+  const v = document.version
+  return {
+    before: `{"changeset":${canonicalStringMap(document.changeset)},"data":${canonicalStringMap(document.data)},` +
+      `"previous":${canonicalString(document.previous)},"transaction":${transactionText(document.transaction)},` +
+      `"version":{"id":${canonicalString(v.id)},"index":${v.index},"operation":${canonicalString(v.operation)},"tenant":${canonicalString(v.tenant)},"transactionId":`,
+    after: `,"type":${canonicalString(v.type)}}}`
+  }
+}
+
+/** SHA-256 (hex) of the document's canonical JSON: the version's hash. */
+export function versionHash (document: HashedDocument): string {
+  return templateHash(documentText(document), document.version.transactionId)
+}
 
 /**
  * The canonical text of a document around its transaction id, for a version whose
  * transaction id is drawn by the database as it is written: the hash is the SHA-256 of
- * `before + id + after` (the id is an integer, written as its digits). "version" is the
- * document's last member and its transactionId the last such key in the text.
+ * `before + id + after` (the id is an integer, written as its digits).
  */
-export function hashTemplate (document: Omit<HashedDocument, 'version'> & { version: Omit<HashedVersion, 'transactionId'> }): { before: string, after: string } {
-  const text = canonicalJson({ ...document, version: { ...document.version, transactionId: PLACEHOLDER } })
-  const at = text.lastIndexOf(`${ID_KEY}${PLACEHOLDER}`)
-  return { before: text.slice(0, at + ID_KEY.length), after: text.slice(at + ID_KEY.length + String(PLACEHOLDER).length) }
-}
+export const hashTemplate = documentText
 
 export const templateHash = (template: { before: string, after: string }, transactionId: number): string =>
   sha256Hex(`${template.before}${transactionId}${template.after}`)
