@@ -48,6 +48,8 @@ export async function up (db: Kysely<any>): Promise<void> {
     .addPrimaryKeyConstraint('integrity_records_pk', ['tenant', 'sequence'])
     .execute()
   await db.schema.createIndex('integrity_records_kind_idx').on('integrity_records').columns(['tenant', 'kind', 'sequence']).execute()
+  // An entity's newest pruning record (verification holds each anchor to it).
+  await sql`create index integrity_records_pruning_idx on integrity_records (tenant, (body->>'type'), (body->>'id'), sequence) where kind = 'pruning'`.execute(db)
   // Where a pruned entity's chain restarts: its oldest kept version (seq) links to `hash`.
   await sql`create table entity_anchors (
     tenant text not null, type text collate "C" not null, entity_key text collate "C" not null,

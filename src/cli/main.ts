@@ -1,29 +1,29 @@
 import { Command, InvalidArgumentError } from 'commander'
 import { isScope, SCOPES, type AccessScope } from '../access/index.js'
 import { loadConfig } from '../config.js'
-import { createApiKey } from '../services/api-keys.js'
-import { claimEmbeddedDatabase, openDatabase, type Db } from '../store/database.js'
-import { listAllKeys, revokeKeyById } from '../services/operator.js'
-import { migrateToLatest } from '../store/migrate.js'
+import type { Db } from '../store/database.js'
+import { registerVerifyCommand } from './verify.js'
 
 /**
  * `rewind`: the operator's command line. Commands that touch the database use
  * DATABASE_URL (or the embedded database in DATA_DIR, which only one process can open:
- * stop the service first). Later commands (verify, export) slot in as further
- * `program.command(…)` entries.
+ * stop the service first). `verify` checks an export offline, without any database.
  */
 const program = new Command('rewind')
   .description('Rewind: versioning and audit history as a service')
   .showHelpAfterError()
 
-async function withDatabase<T> (work: (db: Db) => Promise<T>): Promise<T> {
+/** Opens the database for one command. Its modules load here, so that commands without one (verify) start fast. */
+async function withDatabase<T> (work: (db: Db) => Promise<T>, migrate = true): Promise<T> {
+  const { claimEmbeddedDatabase, openDatabase } = await import('../store/database.js')
+  const { migrateToLatest } = await import('../store/migrate.js')
   const config = loadConfig()
   // The embedded database is one process's: refused while the service (or another command) has it open.
   const release = config.DATABASE_URL === undefined || config.DATABASE_URL === '' ? claimEmbeddedDatabase(config.DATA_DIR) : () => {}
   try {
     const db = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: 2 })
     try {
-      await migrateToLatest(db)
+      if (migrate) await migrateToLatest(db)
       return await work(db)
     } finally {
       await db.destroy()
@@ -49,7 +49,7 @@ program.command('serve')
 program.command('migrate')
   .description('apply pending database migrations')
   .action(async () => {
-    const applied = await withDatabase(async (db) => await migrateToLatest(db))
+    const applied = await withDatabase(async (db) => await (await import('../store/migrate.js')).migrateToLatest(db), false)
     console.log(applied.length > 0 ? `applied: ${applied.join(', ')}` : 'database is up to date')
   })
 
@@ -62,7 +62,7 @@ keys.command('create')
   .requiredOption('--scopes <scopes>', `comma-separated: ${SCOPES.join(', ')}`, scopeList)
   .option('--json', 'print the key as one JSON line')
   .action(async (options: { tenant: string, name: string, scopes: AccessScope[], json?: boolean }) => {
-    const created = await withDatabase(async (db) => await createApiKey(db, options))
+    const created = await withDatabase(async (db) => await (await import('../services/api-keys.js')).createApiKey(db, options))
     if (options.json === true) console.log(JSON.stringify(created))
     else console.log(`${created.key}\n(id ${created.id}, tenant ${created.tenant}, scopes ${created.scopes.join(',')}: keep the key now, it is not shown again)`)
   })
@@ -72,7 +72,7 @@ keys.command('list')
   .option('--tenant <tenant>', 'only this tenant\'s')
   .option('--json', 'one JSON line per key')
   .action(async (options: { tenant?: string, json?: boolean }) => {
-    const found = await withDatabase(async (db) => await listAllKeys(db, options.tenant))
+    const found = await withDatabase(async (db) => await (await import('../services/operator.js')).listAllKeys(db, options.tenant))
     for (const k of found) {
       console.log(options.json === true ? JSON.stringify(k) : `${k.id}\t${k.tenant}\t${k.name}\t${k.scopes.join(',')}\t${k.revokedAt === null ? 'active' : `revoked ${k.revokedAt}`}`)
     }
@@ -82,7 +82,7 @@ keys.command('revoke')
   .description('revoke an API key at once')
   .argument('<id>', 'the key id (key_…)')
   .action(async (id: string) => {
-    const revoked = await withDatabase(async (db) => await revokeKeyById(db, id))
+    const revoked = await withDatabase(async (db) => await (await import('../services/operator.js')).revokeKeyById(db, id))
     if (revoked === undefined) {
       console.error(`rewind: no API key "${id}"`)
       process.exitCode = 1
@@ -90,6 +90,8 @@ keys.command('revoke')
       console.log(`revoked ${revoked.id} (${revoked.tenant}, ${revoked.name})`)
     }
   })
+
+registerVerifyCommand(program)
 
 try {
   await program.parseAsync()

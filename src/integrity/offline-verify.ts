@@ -1,14 +1,10 @@
-import type { ExportedVersion } from '../store/export.js'
-import type { Head } from '../store/checkpoints.js'
-import type { StoredRecord } from '../store/integrity-records.js'
-import type { VerifyReport } from '../services/verify.js'
 import { isJsonObject, parseJson, type JsonObject } from '../versioning/json.js'
 import type { Checkpoint } from './checkpoint.js'
 import { MerkleRoot, leafHash } from './merkle.js'
-import { NO_RECORDS, recordChainHash } from './records.js'
+import { NO_RECORDS, recordChainHash, type ChainedRecord } from './records.js'
 import { hashedTransaction } from './version-hash.js'
 import {
-  CheckpointChain, ProblemList, checkHead, checkKeptCheckpoint, checkVersion, type Anchor, type ChainLink
+  CheckpointChain, ProblemList, checkHead, checkKeptCheckpoint, checkVersion, type Anchor, type ChainLink, checkAnchor, notInCheckpoint, type ExportedVersion, type Head, type PruningRecord, type VerifyReport
 } from './verify.js'
 
 /*
@@ -62,6 +58,8 @@ interface Survey {
   checkpointsChecked: number
   heads: HeadLine[]
   root: MerkleRoot
+  /** Each pruned entity's newest pruning record (what its anchor must be). */
+  prunings: Map<string, PruningRecord>
 }
 
 class Reader {
@@ -110,6 +108,7 @@ async function survey (reader: Reader, publicKeyPem: string, kept: Checkpoint | 
   let keptStored: Checkpoint | undefined
   const heads: HeadLine[] = []
   const root = new MerkleRoot()
+  const prunings = new Map<string, PruningRecord>()
   let first = true
 
   for await (const { number, value } of reader.pass()) {
@@ -144,12 +143,16 @@ async function survey (reader: Reader, publicKeyPem: string, kept: Checkpoint | 
           break
         }
         case 'record': {
-          const record = (value as { record: StoredRecord }).record
+          const record = (value as { record: ChainedRecord }).record
           if (record.sequence !== expectedRecord) general(`integrity record ${expectedRecord} is missing`)
           expectedRecord = record.sequence + 1
           if (recordChainHash(previousRecord, record) !== record.chainHash) general(`integrity record ${record.sequence} (${record.kind}) was altered`)
           previousRecord = record.chainHash
           recordStates.add(record.chainHash)
+          if (record.kind === 'pruning') {
+            const body = record.body as unknown as { type: string, id: string } & PruningRecord
+            prunings.set(entityKey(body.type, body.id), { keptFromIndex: body.keptFromIndex, anchorHash: body.anchorHash, anchorTransactionId: body.anchorTransactionId })
+          }
           break
         }
         case 'checkpoint': {
@@ -197,14 +200,14 @@ async function survey (reader: Reader, publicKeyPem: string, kept: Checkpoint | 
       problems.add({ type: h.type, id: h.id, transactionId: h.transactionId, problem: `a head of checkpoint ${h.sequence}, but the newest checkpoint is ${latest?.sequence ?? 'none'}` })
     }
   }
-  return { header, latest, checkpointsChecked: chain?.count ?? 0, heads, root }
+  return { header, latest, checkpointsChecked: chain?.count ?? 0, heads, root, prunings }
 }
 
 /**
  * Pass 2: every version, in transaction order, against its entity's chain so far (its
  * values against their commitments, its transaction, its hash and link).
  */
-async function checkVersions (reader: Reader, tenant: string, upTo: number | undefined, problems: ProblemList): Promise<{ entities: Map<string, EntityState>, versionsChecked: number }> {
+async function checkVersions (reader: Reader, tenant: string, upTo: number | undefined, prunings: ReadonlyMap<string, PruningRecord> | undefined, problems: ProblemList): Promise<{ entities: Map<string, EntityState>, versionsChecked: number }> {
   const entities = new Map<string, EntityState>()
   const stateOf = (type: string, id: string): EntityState => {
     const key = entityKey(type, id)
@@ -237,6 +240,9 @@ async function checkVersions (reader: Reader, tenant: string, upTo: number | und
         problems.add({ type: a.type, id: a.id, transactionId: a.transactionId, problem: `line ${number}: an anchor after its versions or another anchor` })
       } else {
         state.anchor = { index: a.index, transactionId: a.transactionId ?? 0, hash: a.hash }
+        // A complete export's anchors are where pruned chains restart: each must be the one its pruning record names.
+        const problem = prunings === undefined ? undefined : checkAnchor(state.anchor, prunings.get(entityKey(a.type, a.id)))
+        if (problem !== undefined) problems.add({ type: a.type, id: a.id, transactionId: a.transactionId, problem })
       }
     } else if (kind === 'transaction') {
       const line = value as TransactionLine
@@ -294,7 +300,7 @@ function checkHeads (survey: Survey & { latest: Checkpoint }, entities: Map<stri
     if (state.covered === undefined || seen.has(key)) continue
     problems.add({
       type: state.type, id: state.id, transactionId: state.covered.transactionId,
-      problem: `checkpoint ${latest.sequence} covers transaction ${state.covered.transactionId} of this entity but not the entity (it was inserted afterwards)`
+      problem: notInCheckpoint(latest.sequence, state.covered.transactionId)
     })
   }
   if (root.root().toString('hex') !== latest.root) {
@@ -321,7 +327,7 @@ export async function verifyExport (
     problems.add({ type: null, id: null, transactionId: null, problem: 'the export has no header line: it cannot be verified' })
     return { ok: false, versionsChecked: 0, checkpointsChecked: surveyed.checkpointsChecked, problems: problems.items }
   }
-  const { entities, versionsChecked } = await checkVersions(reader, header.tenant, latest?.upToTransactionId, problems)
+  const { entities, versionsChecked } = await checkVersions(reader, header.tenant, latest?.upToTransactionId, header.filtered === true ? undefined : surveyed.prunings, problems)
   // A filtered export holds only part of the history: the checkpoint's heads cannot be checked against it.
   if (header.filtered !== true && latest !== undefined) checkHeads({ ...surveyed, latest }, entities, problems)
   return { ok: problems.total === 0, versionsChecked, checkpointsChecked: surveyed.checkpointsChecked, problems: problems.items }

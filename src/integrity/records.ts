@@ -11,6 +11,9 @@ export interface IntegrityRecord {
   body: Record<string, unknown>
 }
 
+/** A record with its chain hash (as stored and exported). */
+export interface ChainedRecord extends IntegrityRecord { chainHash: string }
+
 /** The chain hash after a record: SHA-256 over the previous chain hash and the record's canonical JSON. */
 export const recordChainHash = (previous: string, record: IntegrityRecord): string =>
   sha256Hex(canonicalJson({ previous, record: { sequence: record.sequence, kind: record.kind, createdAt: record.createdAt, body: record.body } }))

@@ -14,6 +14,17 @@ export interface Problem {
   problem: string
 }
 
+/** What verification answers (online and offline alike). */
+export interface VerifyReport {
+  ok: boolean
+  versionsChecked: number
+  checkpointsChecked: number
+  problems: Problem[]
+}
+
+/** An entity's head as a checkpoint covers it: its latest hash then, and that version's transaction. */
+export interface Head { type: string, id: string, hash: string, transactionId: number }
+
 /** A version as stored, with what verification needs of it. */
 export interface StoredVersion {
   type: string
@@ -70,8 +81,20 @@ export function checkVersion (tenant: string, v: StoredVersion, previous: ChainL
   return problems
 }
 
-/** The hash the first stored version of an entity links to: the anchor of a pruned one, else 64 zeros. */
-export const chainStart = (anchor: Anchor | undefined): Anchor | undefined => anchor
+/** What the newest pruning record of an entity says its kept history starts from. */
+export interface PruningRecord { keptFromIndex: number, anchorHash: string, anchorTransactionId: number }
+
+/**
+ * An anchor (where a pruned entity's chain restarts) must be the one its newest pruning
+ * record names: an anchor no record vouches for would let the start of a history be cut.
+ */
+export function checkAnchor (anchor: Anchor, record: PruningRecord | undefined): string | undefined {
+  if (record === undefined) return `its history starts at index ${anchor.index} from an anchor that no pruning record names`
+  if (record.keptFromIndex !== anchor.index || record.anchorHash !== anchor.hash || record.anchorTransactionId !== anchor.transactionId) {
+    return `its anchor (index ${anchor.index}) is not the one its newest pruning record names (index ${record.keptFromIndex})`
+  }
+  return undefined
+}
 
 /** Compares an entity's head as a checkpoint recorded it with its history as stored now. */
 export function checkHead (
@@ -144,3 +167,10 @@ export class ProblemList {
     for (const problem of problems) this.add({ type, id, transactionId, problem })
   }
 }
+
+/** A version as an export carries it: its values, salts, kept commitments and hash (its transaction is on the line). */
+export type ExportedVersion = Omit<StoredVersion, 'transaction' | 'changeset'> & { changeset: JsonObject }
+
+/** The problem of an entity that has a version a checkpoint covers, but no head in it. */
+export const notInCheckpoint = (sequence: number, transactionId: number): string =>
+  `checkpoint ${sequence} covers transaction ${transactionId} of this entity but not the entity (it was inserted afterwards)`

@@ -3,8 +3,9 @@ import { MerkleRoot, leafHash } from '../integrity/merkle.js'
 import { NO_RECORDS } from '../integrity/records.js'
 import { inTransaction, type Db, type Trx } from '../store/database.js'
 import {
-  countVersions, headsAt, lastCheckpoint, listCheckpoints, insertCheckpoint, newestTransactionId, storeChangedHeads, type Head
+  countVersions, headsAt, lastCheckpoint, listCheckpoints, insertCheckpoint, newestTransactionId, storeChangedHeads
 } from '../store/checkpoints.js'
+import type { Head } from '../integrity/verify.js'
 import { lastRecord } from '../store/integrity-records.js'
 import { lockNames, lockTenantWriters, tryLockName } from '../store/locks.js'
 import type { ServiceContext } from './context.js'
@@ -20,7 +21,7 @@ const HEADS_PAGE = 5000
  * id until it commits, so once the lock is had exclusively, all ids drawn have committed,
  * and any later writer draws a higher one. Held for one short statement.
  */
-async function committedUpTo (db: Db, tenant: string): Promise<number> {
+export async function committedUpTo (db: Db, tenant: string): Promise<number> {
   return await inTransaction(db, async (trx) => {
     await lockTenantWriters(trx, tenant)
     return await newestTransactionId(trx, tenant)

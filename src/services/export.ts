@@ -3,7 +3,8 @@ import { toJsonText } from '../versioning/json.js'
 import { anchorOf, listAnchors } from '../store/anchors.js'
 import { headsAt, lastCheckpoint, listCheckpoints } from '../store/checkpoints.js'
 import { exportPage, previousHashes, type ExportFilter } from '../store/export.js'
-import { listRecords } from '../store/integrity-records.js'
+import { lastRecord, listRecords } from '../store/integrity-records.js'
+import { committedUpTo } from './checkpoints.js'
 import type { ServiceContext } from './context.js'
 import { withoutExcluded } from './excluded-values.js'
 
@@ -23,6 +24,11 @@ export async function * exportLines (ctx: ServiceContext, filter: ExportFilter, 
   const definitions = await ctx.definitions.get(db)
   const filtered = filter.after !== undefined || filter.since !== undefined || filter.until !== undefined || filter.type !== undefined
   const line = (value: unknown): string => `${toJsonText(value)}\n`
+  // The history as of the start: the transactions up to one before which all had committed,
+  // and the records and checkpoints made so far (those made while it runs are the next export's).
+  const upTo = await committedUpTo(db, tenant)
+  const latest = await lastCheckpoint(db, tenant)
+  const lastRecordSequence = (await lastRecord(db, tenant))?.sequence ?? 0 // read after it: every record it names is exported
   yield line({ kind: 'export', tenant, exportedAt: new Date().toISOString(), filtered, filter })
   if (!filtered) {
     for (let after: { type: string, id: string } | undefined; ;) {
@@ -36,7 +42,7 @@ export async function * exportLines (ctx: ServiceContext, filter: ExportFilter, 
   let transactions = 0
   let versions = 0
   for (let after = filter.after; ;) {
-    const page = await exportPage(db, tenant, { ...filter, after }, PAGE)
+    const page = await exportPage(db, tenant, { ...filter, after, upTo }, PAGE)
     if (filtered) {
       // Each entity's first version in the export (one per entity), when it is not the entity's first ever.
       const first = new Map<string, (typeof page)[number]['versions'][number]>()
@@ -62,19 +68,18 @@ export async function * exportLines (ctx: ServiceContext, filter: ExportFilter, 
     after = page[page.length - 1]!.transaction.id
   }
   for (let after: number | undefined; ;) {
-    const records = await listRecords(db, tenant, { after, limit: PAGE })
+    const records = (await listRecords(db, tenant, { after, limit: PAGE })).filter((r) => r.sequence <= lastRecordSequence)
     for (const r of records) yield line({ kind: 'record', record: r })
     if (records.length < PAGE) break
     after = records[records.length - 1]!.sequence
   }
   for (let after: number | undefined; ;) {
-    const checkpoints = await listCheckpoints(db, tenant, { after, limit: PAGE, order: 'asc' })
+    const checkpoints = (await listCheckpoints(db, tenant, { after, limit: PAGE, order: 'asc' })).filter((c) => c.sequence <= (latest?.checkpoint.sequence ?? 0))
     for (const c of checkpoints) yield line({ kind: 'checkpoint', checkpoint: checkpointJson(c) })
     if (checkpoints.length < PAGE) break
     after = checkpoints[checkpoints.length - 1]!.sequence
   }
-  const latest = filtered ? undefined : await lastCheckpoint(db, tenant)
-  if (latest !== undefined) {
+  if (!filtered && latest !== undefined) {
     for (let after: { type: string, id: string } | undefined; ;) {
       const heads = await headsAt(db, tenant, latest.checkpoint.sequence, after, PAGE)
       for (const h of heads) yield line({ kind: 'head', sequence: latest.checkpoint.sequence, ...h })

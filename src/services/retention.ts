@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { notFound } from '../versioning/errors.js'
 import { entityRef } from '../versioning/keys.js'
 import { inTransaction, type Db } from '../store/database.js'
+import { anchorOf } from '../store/anchors.js'
 import { appendRecord } from '../store/integrity-records.js'
 import { lockEntities } from '../store/locks.js'
 import { deleteHold, insertHold, isHeld, listHolds, pruneCandidates, pruneEntity, type LegalHold } from '../store/retention.js'
@@ -57,7 +58,12 @@ async function pruneOne (db: Db, tenant: string, type: string, key: string, keep
     await lockEntities(trx, tenant, [entityRef(type, key)])
     if (await isHeld(trx, tenant, type, key)) return 0 // a hold placed since the candidates were read
     const removed = await pruneEntity(trx, tenant, type, key, keepFrom)
-    if (removed > 0) await appendRecord(trx, tenant, 'pruning', { type, id: key, keptFromIndex: keepFrom, versions: removed })
+    if (removed === 0) return 0
+    // The record names where the chain now restarts: verification holds each anchor to it.
+    const anchor = (await anchorOf(trx, tenant, { type, key }))!
+    await appendRecord(trx, tenant, 'pruning', {
+      type, id: key, keptFromIndex: keepFrom, versions: removed, anchorHash: anchor.hash, anchorTransactionId: anchor.transactionId
+    })
     return removed
   })
 }

@@ -2,21 +2,15 @@ import type { Checkpoint } from '../integrity/checkpoint.js'
 import { MerkleRoot, leafHash } from '../integrity/merkle.js'
 import { NO_RECORDS, recordChainHash } from '../integrity/records.js'
 import {
-  CheckpointChain, ProblemList, checkHead, checkKeptCheckpoint, checkVersion, type ChainLink, type Problem
+  CheckpointChain, ProblemList, checkAnchor, checkHead, checkKeptCheckpoint, checkVersion, notInCheckpoint, type ChainLink, type Head, type VerifyReport
 } from '../integrity/verify.js'
-import { getCheckpoint, listCheckpoints, type Head } from '../store/checkpoints.js'
+import { getCheckpoint, listCheckpoints } from '../store/checkpoints.js'
 import { scanVersions, type ScannedVersion, type ScanPosition } from '../store/history-scan.js'
 import { listRecords } from '../store/integrity-records.js'
 import type { Db } from '../store/database.js'
 import { heads } from './checkpoints.js'
 import type { ServiceContext } from './context.js'
 
-export interface VerifyReport {
-  ok: boolean
-  versionsChecked: number
-  checkpointsChecked: number
-  problems: Problem[]
-}
 
 const PAGE = 2000
 
@@ -115,6 +109,10 @@ export async function verifyHistory (ctx: ServiceContext, publicKey: string, kep
   let versionsChecked = 0
   for await (const versions of entities(db, tenant)) {
     const first = versions[0]!
+    if (first.anchor !== undefined && first.anchor.index === first.index) {
+      const problem = checkAnchor(first.anchor, first.pruning)
+      if (problem !== undefined) problems.add({ type: first.type, id: first.id, transactionId: first.transactionId, problem })
+    }
     let previous: ChainLink | undefined = first.anchor
     let anchored = first.anchor !== undefined
     let newest: ChainLink | undefined
@@ -134,7 +132,7 @@ export async function verifyHistory (ctx: ServiceContext, publicKey: string, kep
       headProblem(head, newest, oldest)
       head = await nextHead()
     } else if (newest !== undefined) {
-      problems.add({ type: first.type, id: first.id, transactionId: newest.transactionId, problem: `checkpoint ${latest!.sequence} covers transaction ${newest.transactionId} of this entity but not the entity (it was inserted afterwards)` })
+      problems.add({ type: first.type, id: first.id, transactionId: newest.transactionId, problem: notInCheckpoint(latest!.sequence, newest.transactionId) })
     }
   }
   while (head !== undefined) {

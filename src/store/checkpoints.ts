@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import type { Checkpoint } from '../integrity/checkpoint.js'
-import type { Leaf } from '../integrity/merkle.js'
+import type { Head } from '../integrity/verify.js'
 import type { Db, Trx } from './database.js'
 import { toId } from './rows.js'
 
@@ -56,8 +56,6 @@ export async function storeChangedHeads (trx: Trx, tenant: string, sequence: num
     order by type, entity_key, transaction_id desc`.execute(trx)
 }
 
-/** A head as of a checkpoint, with the transaction of the version it is. */
-export interface Head extends Leaf { transactionId: number }
 
 /** Heads as of checkpoint `sequence` (every entity's newest at or before it), by type then id, after `after`. */
 export async function headsAt (db: Db, tenant: string, sequence: number, after: { type: string, id: string } | undefined, limit: number): Promise<Head[]> {

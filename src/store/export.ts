@@ -1,26 +1,15 @@
 import { sql } from 'kysely'
 import type { Erased, Salts } from '../integrity/commitments.js'
+import type { ExportedVersion } from '../integrity/verify.js'
 import type { JsonObject } from '../versioning/json.js'
 import type { Operation } from '../versioning/version.js'
 import type { Db } from './database.js'
 import { toId, toTransaction, type Transaction, type TransactionRow } from './rows.js'
 
-/** A version as an export carries it: with its salts, kept commitments and hash. */
-export interface ExportedVersion {
-  type: string
-  id: string
-  index: number
-  transactionId: number
-  operation: Operation
-  data: JsonObject
-  changeset: JsonObject
-  salts: Salts
-  erased: Erased | null
-  hash: string
-}
-
 export interface ExportFilter {
   after?: number | undefined
+  /** The newest transaction to export (the export is of the history up to it). */
+  upTo?: number | undefined
   since?: string | undefined
   until?: string | undefined
   type?: string | undefined
@@ -31,6 +20,7 @@ export async function exportPage (db: Db, tenant: string, filter: ExportFilter, 
   const { rows } = await sql<TransactionRow>`select id, issued_at, recorded_at, actor, meta, recorded_by, revert_of from transactions t
     where tenant = ${tenant}
       ${filter.after === undefined ? sql`` : sql`and id > ${filter.after}`}
+      ${filter.upTo === undefined ? sql`` : sql`and id <= ${filter.upTo}`}
       ${filter.since === undefined ? sql`` : sql`and issued_at >= ${filter.since}::timestamptz`}
       ${filter.until === undefined ? sql`` : sql`and issued_at < ${filter.until}::timestamptz`}
       and exists (select 1 from versions v where v.tenant = t.tenant and v.transaction_id = t.id

@@ -1,5 +1,5 @@
 import { sql } from 'kysely'
-import type { Anchor, StoredVersion } from '../integrity/verify.js'
+import type { Anchor, PruningRecord, StoredVersion } from '../integrity/verify.js'
 import { hashedTransaction } from '../integrity/version-hash.js'
 import type { Erased, Salts } from '../integrity/commitments.js'
 import type { JsonObject } from '../versioning/json.js'
@@ -8,13 +8,13 @@ import type { Db } from './database.js'
 import { toId, toTransaction, type TransactionRow } from './rows.js'
 
 /** A stored version as verification reads it, with its transaction and, on a pruned entity's oldest kept version, its anchor. */
-export interface ScannedVersion extends StoredVersion { anchor: Anchor | undefined }
+export interface ScannedVersion extends StoredVersion { anchor: Anchor | undefined, pruning: PruningRecord | undefined }
 
 interface ScanRow {
   type: string, entity_key: string, seq: number, transaction_id: string, operation: Operation, data: JsonObject, changeset: JsonObject,
   salts: Salts, erased: Erased | null, hash: string,
   t_id: string | null, issued_at: Date | null, recorded_at: Date | null, actor: string | null, meta: unknown, recorded_by: unknown, revert_of: unknown,
-  anchor_seq: number | null, anchor_tx: string | null, anchor_hash: string | null
+  anchor_seq: number | null, anchor_tx: string | null, anchor_hash: string | null, pruning: { keptFromIndex: number, anchorHash: string, anchorTransactionId: number } | null
 }
 
 export interface ScanPosition { type: string, id: string, index: number }
@@ -32,10 +32,14 @@ export async function scanVersions (
   const { rows } = await sql<ScanRow>`
     select v.type, v.entity_key, v.seq, v.transaction_id, v.operation, v.data, v.changeset, v.salts, v.erased, v.hash,
       t.id as t_id, t.issued_at, t.recorded_at, t.actor, t.meta, t.recorded_by, t.revert_of,
-      a.seq as anchor_seq, a.transaction_id as anchor_tx, a.hash as anchor_hash
+      a.seq as anchor_seq, a.transaction_id as anchor_tx, a.hash as anchor_hash, p.body as pruning
     from versions v
     left join transactions t on t.id = v.transaction_id and t.tenant = v.tenant
     left join entity_anchors a on a.tenant = v.tenant and a.type = v.type and a.entity_key = v.entity_key
+    -- The newest pruning record of an entity whose chain restarts at this row (one index probe, on that row only).
+    left join lateral (select r.body from integrity_records r
+      where a.seq = v.seq and r.tenant = v.tenant and r.kind = 'pruning' and r.body->>'type' = v.type and r.body->>'id' = v.entity_key
+      order by r.sequence desc limit 1) p on true
     where v.tenant = ${tenant} ${after === undefined ? sql`` : sql`and (v.type, v.entity_key, v.seq) > (${after.type}, ${after.id}, ${after.index})`} ${entity}
     order by v.type, v.entity_key, v.seq limit ${limit}`.execute(db)
   return rows.map((r) => ({
@@ -50,7 +54,8 @@ export async function scanVersions (
     erased: r.erased,
     hash: r.hash,
     transaction: r.t_id === null ? null : hashedTransaction(toTransaction({ ...r, id: r.t_id } as unknown as TransactionRow)),
-    anchor: r.anchor_seq === null ? undefined : { index: r.anchor_seq, transactionId: toId(r.anchor_tx!), hash: r.anchor_hash! }
+    anchor: r.anchor_seq === null ? undefined : { index: r.anchor_seq, transactionId: toId(r.anchor_tx!), hash: r.anchor_hash! },
+    pruning: r.pruning === null ? undefined : r.pruning
   }))
 }
 

@@ -1,12 +1,12 @@
 import { sql } from 'kysely'
-import { NO_RECORDS, recordChainHash, type IntegrityRecord, type RecordKind } from '../integrity/records.js'
+import { NO_RECORDS, recordChainHash, type ChainedRecord, type IntegrityRecord, type RecordKind } from '../integrity/records.js'
 import { toJsonText } from '../versioning/json.js'
 import type { Db, Trx } from './database.js'
 import { lockNames } from './locks.js'
 
 const RECORDS_LOCK = '\u0000integrity-records'
 
-export interface StoredRecord extends IntegrityRecord { chainHash: string }
+export type StoredRecord = ChainedRecord
 
 interface RecordRow { sequence: number, kind: RecordKind, body: Record<string, unknown>, created_at: Date | string, chain_hash: string }
 

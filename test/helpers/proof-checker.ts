@@ -39,10 +39,19 @@ export function checkProof (proof: any, publicKeyPem: string): string[] {
   const problems: string[] = []
   const { signature, ...unsigned } = proof.checkpoint
   if (!verify(null, Buffer.from(canonical(unsigned)), createPublicKey(publicKeyPem), Buffer.from(signature, 'base64'))) problems.push('signature')
+  const v = proof.document.version
+  if (v.type !== proof.version.type || v.id !== proof.version.id || v.transactionId !== proof.version.transactionId || v.index !== proof.version.index) problems.push('version named')
+  if (proof.leaf.type !== v.type || proof.leaf.id !== v.id) problems.push('leaf named')
+  const isMarker = (value: unknown): boolean => typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 1 && typeof (value as any).$redacted === 'string'
   for (const part of ['data', 'changeset'] as const) {
     for (const [field, value] of Object.entries(proof.values[part] as Record<string, unknown>)) {
       const salt = proof.values.salts[field]
-      if (salt === undefined) continue
+      // Only an erased value may come without its salt: it shows a marker ({"$redacted": id}, or in a changeset [marker|null, marker|null]).
+      if (salt === undefined) {
+        const erased = part === 'data' ? isMarker(value) : Array.isArray(value) && value.every((side) => side === null || isMarker(side))
+        if (!erased) problems.push(`value ${part}.${field} has no salt`)
+        continue
+      }
       const commitment = sha256(canonical({ salt, path: [part, field], value })).toString('hex')
       if (commitment !== proof.document[part][field]) problems.push(`value ${part}.${field}`)
     }
