@@ -64,6 +64,12 @@ export async function up (db: Kysely<any>): Promise<void> {
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute()
   await db.schema.createIndex('legal_holds_tenant_idx').on('legal_holds').columns(['tenant', 'type']).execute()
+  // Who runs a background job (checkpoints, retention) until when: one instance at a time.
+  await db.schema.createTable('job_leases')
+    .addColumn('job', 'text', (c) => c.primaryKey())
+    .addColumn('holder', 'text', (c) => c.notNull())
+    .addColumn('expires_at', 'timestamptz', (c) => c.notNull())
+    .execute()
 
   await sql.raw(`
     create or replace function rewind_guard_history() returns trigger language plpgsql as $fn$
@@ -144,11 +150,12 @@ export async function up (db: Kysely<any>): Promise<void> {
     end $do$`).execute(db)
   const functions = 'function rewind_redact(text, text, text, text, text[], jsonb), rewind_prune(text, text, text, integer)'
   for (const statement of [
-    `revoke all on ${[...HISTORY, 'entity_anchors', 'legal_holds', 'entity_types', 'entity_type_revisions', 'api_keys', 'idempotency_keys', 'version_refs'].join(', ')} from rewind_runtime`,
+    `revoke all on ${[...HISTORY, 'entity_anchors', 'legal_holds', 'job_leases', 'entity_types', 'entity_type_revisions', 'api_keys', 'idempotency_keys', 'version_refs'].join(', ')} from rewind_runtime`,
     `grant select, insert on ${HISTORY.join(', ')}, entity_type_revisions, version_refs to rewind_runtime`,
     'grant select on entity_anchors to rewind_runtime',
     'grant select, insert, update on entity_types, api_keys to rewind_runtime',
     'grant select, insert, update, delete on idempotency_keys, legal_holds to rewind_runtime',
+    'grant select, insert, update on job_leases to rewind_runtime',
     'grant usage, select on sequence transactions_id_seq to rewind_runtime',
     // A service connecting as a login role that is only a member of rewind_runtime checks the migrations at start.
     'grant select on kysely_migration, kysely_migration_lock to rewind_runtime',
@@ -165,7 +172,7 @@ export async function down (db: Kysely<any>): Promise<void> {
   await sql`drop function if exists rewind_redact(text, text, text, text, text[], jsonb)`.execute(db)
   await sql`drop function if exists rewind_prune(text, text, text, integer)`.execute(db)
   await sql`drop function if exists rewind_guard_history()`.execute(db)
-  for (const table of ['legal_holds', 'entity_anchors', 'integrity_records', 'checkpoint_heads', 'checkpoints']) {
+  for (const table of ['job_leases', 'legal_holds', 'entity_anchors', 'integrity_records', 'checkpoint_heads', 'checkpoints']) {
     await db.schema.dropTable(table).ifExists().execute()
   }
   await db.schema.alterTable('versions').dropColumn('hash').dropColumn('erased').dropColumn('salts').execute()

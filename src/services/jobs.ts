@@ -1,8 +1,13 @@
 import type { FastifyBaseLogger } from 'fastify'
+import { randomUUID } from 'node:crypto'
 import { listTenants } from '../store/api-keys.js'
+import { releaseLease, takeLease } from '../store/leases.js'
 import { makeCheckpoint } from './checkpoints.js'
 import { runRetention } from './retention.js'
 import type { Tenants } from './tenants.js'
+
+/** How long a job's lease lasts at least (a run that takes longer may overlap another instance's). */
+const LEASE_MS = 10 * 60 * 1000
 
 export interface JobOptions {
   /** How often each tenant with new history gets a checkpoint (ms; 0: never on its own). */
@@ -14,12 +19,13 @@ export interface JobOptions {
 
 /**
  * The background jobs of integrity: a signed checkpoint per tenant with new history, and
- * retention. Each run of a tenant's checkpoint takes a lock that another instance's run
- * skips on, so with several instances each tenant's checkpoint is made once; a pruning
- * run locks each entity it prunes. A run never overlaps the previous one of this process.
+ * retention. A run takes the job's lease in the database first, so that with several
+ * instances one runs it at a time (a crashed holder's lease runs out after LEASE_MS); a
+ * run never overlaps the previous one of this process.
  */
 export function startIntegrityJobs (tenants: Tenants, options: JobOptions): { stop: () => Promise<void> } {
   const running = new Set<Promise<void>>()
+  const holder = randomUUID()
   const timers: NodeJS.Timeout[] = []
   const every = (ms: number, name: string, job: (tenant: string) => Promise<unknown>): void => {
     if (ms <= 0) return
@@ -28,7 +34,12 @@ export function startIntegrityJobs (tenants: Tenants, options: JobOptions): { st
       if (busy) return
       busy = true
       const run = (async () => {
-        for (const tenant of await listTenants(tenants.db)) await job(tenant)
+        if (!await takeLease(tenants.db, name, holder, Math.max(LEASE_MS, 2 * ms))) return
+        try {
+          for (const tenant of await listTenants(tenants.db)) await job(tenant)
+        } finally {
+          await releaseLease(tenants.db, name, holder)
+        }
       })().catch((err: unknown) => { options.log.warn({ err }, `${name} failed; it runs again in ${ms} ms`) })
         .finally(() => { busy = false; running.delete(run) })
       running.add(run)
