@@ -58,7 +58,11 @@ const transactionTexts = new WeakMap<HashedTransaction, string>()
 function transactionText (transaction: HashedTransaction): string {
   let text = transactionTexts.get(transaction)
   if (text === undefined) {
-    text = canonicalJson(transaction)
+    // Its members in RFC 8785 order (actor, issuedAt, meta, recordedAt, recordedBy, revertOf); the objects through canonicalJson.
+    const object = (value: JsonObject | null): string => value === null ? 'null' : Object.keys(value).length === 0 ? '{}' : canonicalJson(value)
+    text = `{"actor":${transaction.actor === null ? 'null' : canonicalString(transaction.actor)},"issuedAt":${canonicalString(transaction.issuedAt)},` +
+      `"meta":${object(transaction.meta)},"recordedAt":${canonicalString(transaction.recordedAt)},` +
+      `"recordedBy":${object(transaction.recordedBy)},"revertOf":${object(transaction.revertOf)}}`
     transactionTexts.set(transaction, text)
   }
   return text

@@ -42,6 +42,17 @@ export async function scanVersions (
       order by r.sequence desc limit 1) p on true
     where v.tenant = ${tenant} ${after === undefined ? sql`` : sql`and (v.type, v.entity_key, v.seq) > (${after.type}, ${after.id}, ${after.index})`} ${entity}
     order by v.type, v.entity_key, v.seq limit ${limit}`.execute(db)
+  // Versions of one transaction share its hashed members (and so the canonical text made of them).
+  const transactions = new Map<string, ScannedVersion['transaction']>()
+  const transactionOf = (r: ScanRow): ScannedVersion['transaction'] => {
+    if (r.t_id === null) return null
+    let found = transactions.get(r.t_id)
+    if (found === undefined) {
+      found = hashedTransaction(toTransaction({ ...r, id: r.t_id } as unknown as TransactionRow))
+      transactions.set(r.t_id, found)
+    }
+    return found
+  }
   return rows.map((r) => ({
     type: r.type,
     id: r.entity_key,
@@ -53,7 +64,7 @@ export async function scanVersions (
     salts: r.salts,
     erased: r.erased,
     hash: r.hash,
-    transaction: r.t_id === null ? null : hashedTransaction(toTransaction({ ...r, id: r.t_id } as unknown as TransactionRow)),
+    transaction: transactionOf(r),
     anchor: r.anchor_seq === null ? undefined : { index: r.anchor_seq, transactionId: toId(r.anchor_tx!), hash: r.anchor_hash! },
     pruning: r.pruning === null ? undefined : r.pruning
   }))
