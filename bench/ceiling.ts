@@ -16,7 +16,9 @@ const LOCK: pg.QueryConfig = { name: 'ceiling_lock', text: 'select pg_advisory_x
  * the operations against it (insert: absent or deleted; update: live), computes the new
  * state and the [old, new] changeset in SQL, inserts the transaction row (its id taken
  * after the locks) and appends the version rows. Records nothing when a change is
- * rejected (the caller rolls back) or when no change makes a version.
+ * rejected (the caller rolls back) or when no change makes a version. Its rows have the
+ * service's shape since integrity (a 22-character salt per field, a 64-hex-digit hash) but
+ * not its work: the salts are random and the hash a placeholder (nothing is hashed).
  */
 const RECORD = {
   name: 'ceiling_record',
@@ -47,8 +49,10 @@ with input as (
   where not exists (select 1 from planned where not ok) and exists (select 1 from planned where changeset <> '{}'::jsonb)
   returning id
 ), ins as (
-  insert into versions (tenant, type, entity_key, transaction_id, seq, position, operation, data, changeset)
-  select $5, p.type, p.key, tx.id, p.seq, (row_number() over (order by p.pos) - 1)::int, p.operation, p.data, p.changeset
+  insert into versions (tenant, type, entity_key, transaction_id, seq, position, operation, data, changeset, salts, hash)
+  select $5, p.type, p.key, tx.id, p.seq, (row_number() over (order by p.pos) - 1)::int, p.operation, p.data, p.changeset,
+    (select jsonb_object_agg(f, left(md5(random()::text), 22)) from jsonb_object_keys(p.data) f),
+    md5(p.key || ' ' || p.seq) || md5(p.type || ' ' || tx.id)
   from planned p cross join tx
   where p.changeset <> '{}'::jsonb
   returning 1

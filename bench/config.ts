@@ -1,4 +1,7 @@
-/** What one benchmark run does: the quick profile (default) or `--full`. */
+/**
+ * What one benchmark run does: the quick profile (default) or `--full`; `--only integrity`
+ * runs the integrity step alone, `--versions N` sets its size.
+ */
 export interface Profile {
   name: 'quick' | 'full'
   /** Seconds of each ingest run (service and ceiling alike). */
@@ -14,6 +17,10 @@ export interface Profile {
   readWarmup: number
   /** Passes over all read queries per size; each query reports its pass with the lowest p99. */
   readPasses: number
+  /** Versions the integrity step writes through the service before timing checkpoints and verification (`--versions N` overrides). */
+  integrityVersions: number
+  /** `--only integrity`: the integrity step alone, on a fresh bench database. */
+  only?: 'integrity'
 }
 
 export const CONNECTIONS = 8
@@ -29,11 +36,29 @@ export const TENANT = 'default'
 export const BENCH_KEY = 'rwd_bench-admin-key-0123456789abcdefghijklmnopq'
 export const AUTHORIZATION = `Bearer ${BENCH_KEY}`
 
+/** The value after `flag` in argv, if any. */
+const option = (argv: readonly string[], flag: string): string | undefined => {
+  const i = argv.indexOf(flag)
+  return i < 0 ? undefined : argv[i + 1]
+}
+
 export function profileFromArgs (argv: readonly string[]): Profile {
   const full = argv.includes('--full')
-  return full
-    ? { name: 'full', ingestSeconds: 15, ingestRounds: 5, warmupSeconds: 5, readSizes: [1_000, 100_000, 1_000_000, 10_000_000], readRequests: 300, readWarmup: 50, readPasses: 3 }
-    : { name: 'quick', ingestSeconds: 6, ingestRounds: 3, warmupSeconds: 3, readSizes: [1_000, 100_000, 1_000_000], readRequests: 300, readWarmup: 50, readPasses: 3 }
+  const profile: Profile = full
+    ? { name: 'full', ingestSeconds: 15, ingestRounds: 5, warmupSeconds: 5, readSizes: [1_000, 100_000, 1_000_000, 10_000_000], readRequests: 300, readWarmup: 50, readPasses: 3, integrityVersions: 1_000_000 }
+    : { name: 'quick', ingestSeconds: 6, ingestRounds: 3, warmupSeconds: 3, readSizes: [1_000, 100_000, 1_000_000], readRequests: 300, readWarmup: 50, readPasses: 3, integrityVersions: 100_000 }
+  const versions = option(argv, '--versions')
+  if (versions !== undefined) {
+    const n = Number(versions.replaceAll('_', ''))
+    if (!Number.isSafeInteger(n) || n < 1000) throw new Error(`--versions takes a whole number of at least 1000, not ${versions}`)
+    profile.integrityVersions = n
+  }
+  const only = option(argv, '--only')
+  if (only !== undefined) {
+    if (only !== 'integrity') throw new Error(`--only takes "integrity", not ${only}`)
+    profile.only = only
+  }
+  return profile
 }
 
 const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '::1', '[::1]'])
@@ -47,6 +72,8 @@ export function adminDatabaseUrl (): string {
 }
 
 export const BENCH_DATABASE = 'rewind_bench'
+/** The database of the service before integrity (BENCH_BASELINE_DIR), beside the bench database. */
+export const BASELINE_DATABASE = `${BENCH_DATABASE}_baseline`
 
 /** The same server and credentials, another database. */
 export function databaseUrl (adminUrl: string, database: string): string {

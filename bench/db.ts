@@ -12,18 +12,18 @@ async function withAdmin<T> (adminUrl: string, work: (client: pg.Client) => Prom
   }
 }
 
-/** Drops the bench database if it is left from an earlier run and creates it afresh; returns its URL. */
-export async function createBenchDatabase (adminUrl: string): Promise<string> {
+/** Drops a bench database (BENCH_DATABASE unless named) left from an earlier run and creates it afresh; returns its URL. */
+export async function createBenchDatabase (adminUrl: string, name = BENCH_DATABASE): Promise<string> {
   await withAdmin(adminUrl, async (client) => {
-    await client.query(`drop database if exists ${BENCH_DATABASE} with (force)`)
-    await client.query(`create database ${BENCH_DATABASE}`)
+    await client.query(`drop database if exists ${name} with (force)`)
+    await client.query(`create database ${name}`)
   })
-  return databaseUrl(adminUrl, BENCH_DATABASE)
+  return databaseUrl(adminUrl, name)
 }
 
-export async function dropBenchDatabase (adminUrl: string): Promise<void> {
+export async function dropBenchDatabase (adminUrl: string, name = BENCH_DATABASE): Promise<void> {
   await withAdmin(adminUrl, async (client) => {
-    await client.query(`drop database if exists ${BENCH_DATABASE} with (force)`)
+    await client.query(`drop database if exists ${name} with (force)`)
   })
 }
 

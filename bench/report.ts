@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import type { LoadFigures } from './ingest.js'
+import type { IntegrityFigures } from './integrity.js'
 import { median, type IngestRounds } from './ingest-rounds.js'
 import type { QueryFigures } from './reads.js'
 import type { RelationRevertFigures } from './relation-revert.js'
@@ -24,6 +25,15 @@ export interface Machine {
 
 export interface ReadSize { layout: SeedLayout, seedSeconds: number, queries: QueryFigures[] }
 
+/** The service before integrity (BENCH_BASELINE_DIR), run in the same rounds as the current one. */
+export interface BaselineIngest {
+  commit: string
+  /** The median baseline run of each size. */
+  runs: LoadFigures[]
+  /** The median over the rounds of current / baseline versions/s, by the label of the current service's runs. */
+  currentOverBaseline: Record<string, number>
+}
+
 export interface Results {
   profile: string
   startedAt: string
@@ -31,7 +41,8 @@ export interface Results {
   machine: Machine
   connections: number
   /** service: the median HTTP run of each size, then the in-process runs; serviceOverCeiling: the median ratio of the rounds. */
-  ingest: { service: LoadFigures[], ceiling: LoadFigures[], rounds: IngestRounds[], serviceOverCeiling: Record<string, number> }
+  ingest: { service: LoadFigures[], ceiling: LoadFigures[], rounds: IngestRounds[], serviceOverCeiling: Record<string, number>, baseline?: BaselineIngest }
+  integrity?: IntegrityFigures
   statements: StatementCounts
   relationRevert: RelationRevertFigures[]
   reads: { sizes: ReadSize[], p99LargestOverSmallest: Record<string, number> }
@@ -41,6 +52,8 @@ export interface Results {
 
 export const READ_P99_TARGET = 1.5
 export const STORAGE_TARGET = 2
+/** Ingest with hashing may be at most this much slower than before integrity. */
+export const BASELINE_SLOWDOWN_TARGET = 0.1
 
 export function machine (postgres: string, loadAtStart: number): Machine {
   return {
@@ -64,6 +77,16 @@ export function ingestRatios (service: readonly LoadFigures[], rounds: readonly 
   return out
 }
 
+/** The median current / baseline ratio over the rounds, by the label of the current service's runs. */
+export function baselineRatios (service: readonly LoadFigures[], rounds: readonly IngestRounds[]): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const s of service) {
+    const r = rounds.find((x) => x.changesPerTransaction === s.changesPerTransaction)
+    if (r?.overBaseline !== undefined && r.overBaseline.length > 0) out[s.label] = median(r.overBaseline)
+  }
+  return out
+}
+
 /** p99 at the largest size over p99 at the smallest, per query. */
 export function readRatios (sizes: readonly ReadSize[]): Record<string, number> {
   const out: Record<string, number> = {}
@@ -81,6 +104,7 @@ const size = (n: number): string => n >= 1_000_000 ? `${round(n / 1_000_000, 1)}
 const ms = (v: number): string => v.toFixed(v < 10 ? 2 : 1)
 const int = (v: number): string => Math.round(v).toLocaleString('en-US')
 const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`
+const pct = (ratio: number): string => `${(ratio * 100).toFixed(0)} %`
 
 export function markdown (r: Results): string {
   const lines: string[] = []
@@ -90,18 +114,32 @@ export function markdown (r: Results): string {
   const seconds = r.ingest.service[0]?.seconds
   const rounds = r.ingest.rounds[0]?.ratios.length ?? 0
   lines.push(`**Ingest** (POST /transactions, ${r.connections} connections, ~${seconds === undefined ? '?' : Math.round(seconds)} s per run; half inserts of new entities, half updates of a pool of existing ones; ` +
-    `${rounds} rounds of a service run and a ceiling run back to back: each HTTP and ceiling row is the median run, the ratio the median of the rounds' ratios)`)
+    `${rounds} rounds of a service run and a ceiling run${r.ingest.baseline === undefined ? '' : ' and a run of the service before integrity'} back to back: ` +
+    `each HTTP${r.ingest.baseline === undefined ? '' : ', baseline'} and ceiling row is the median run, the ratio the median of the rounds' ratios)`)
   lines.push('')
   lines.push('| run | changes/tx | requests (tx)/s | versions/s | p50 ms | p99 ms | non-2xx | errors |')
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|')
-  for (const f of [...r.ingest.service, ...r.ingest.ceiling]) {
+  const baseline = r.ingest.baseline
+  for (const f of [...r.ingest.service, ...r.ingest.ceiling, ...baseline?.runs ?? []]) {
     lines.push(`| ${f.label} | ${f.changesPerTransaction} | ${int(f.transactionsPerSecond)} | ${int(f.versionsPerSecond)} | ${ms(f.latencyP50Ms)} | ${ms(f.latencyP99Ms)} | ${f.non2xx} | ${f.errors} |`)
   }
   for (const [n, ratio] of Object.entries(r.ingest.serviceOverCeiling)) {
-    lines.push(`| **service / ceiling**, ${n} | | | **${(ratio * 100).toFixed(0)} %** | | | | |`)
+    lines.push(`| **service / ceiling**, ${n} | | | **${pct(ratio)}** | | | | |`)
+  }
+  for (const [n, ratio] of Object.entries(baseline?.currentOverBaseline ?? {})) {
+    lines.push(`| **service / baseline before integrity**, ${n} | | | **${pct(ratio)}**${ratio >= 1 - BASELINE_SLOWDOWN_TARGET ? '' : ' ✗'} | | | | |`)
   }
   lines.push('')
-  lines.push(`Service / ceiling in each round: ${r.ingest.rounds.map((x) => `${x.changesPerTransaction}-change ${x.ratios.map((v) => `${(v * 100).toFixed(0)} %`).join(', ')}`).join('; ')}.`)
+  const perRound = (label: string, pick: (x: IngestRounds) => number[] | undefined): string =>
+    `${label} in each round: ${r.ingest.rounds.map((x) => `${x.changesPerTransaction}-change ${(pick(x) ?? []).map(pct).join(', ')}`).join('; ')}.`
+  lines.push(perRound('Service / ceiling', (x) => x.ratios))
+  if (baseline !== undefined) {
+    lines.push('')
+    lines.push(`Against the service before integrity (commit ${baseline.commit}, its own database, the same workload; each round runs the baseline, the service and the ceiling back to back, the order rotating; ` +
+      `target: at most ${BASELINE_SLOWDOWN_TARGET * 100} % slower): ${perRound('service / baseline', (x) => x.overBaseline)} ` +
+      `Baseline versions/s per round: ${r.ingest.rounds.map((x) => `${x.changesPerTransaction}-change ${(x.baseline ?? []).map(int).join(', ')}`).join('; ')}; ` +
+      `the service's: ${r.ingest.rounds.map((x) => `${x.changesPerTransaction}-change ${x.service.map(int).join(', ')}`).join('; ')}.`)
+  }
   lines.push('')
   const http10 = r.ingest.service.find((f) => f.changesPerTransaction === 10 && f.label.includes('HTTP'))
   const authShare = http10 === undefined ? undefined : r.auth.cachedMicros * http10.transactionsPerSecond / 1e6
@@ -139,13 +177,32 @@ export function markdown (r: Results): string {
   for (const s of r.storage) {
     lines.push(`| ${s.label} | ${int(s.versions)} | ${mb(s.versionsBytes)} | ${mb(s.versionsIndexBytes)} | ${mb(s.refsBytes)} | ${int(s.bytesPerVersion)} | ${int(s.payloadBytes)} | ${s.ratio.toFixed(2)}${s.ratio <= STORAGE_TARGET ? '' : ' ✗'} |`)
   }
+  if (r.integrity !== undefined) lines.push('', integrityMarkdown(r.integrity))
   return lines.join('\n')
 }
 
-export function writeResults (r: Results): string {
+/** The integrity step's figures (also the whole table of `--only integrity`). */
+export function integrityMarkdown (f: IntegrityFigures): string {
+  return [
+    `**Integrity** (tenant "${f.tenant}": ${int(f.versions)} versions of ${int(f.entities)} entities written through POST /transactions, ` +
+      `${f.changesPerTransaction} changes/tx, ${f.clients} clients, so that they carry real salts and hashes)`,
+    '',
+    '| step | seconds | versions/s |',
+    '|---|---:|---:|',
+    `| writing ${size(f.versions)} versions (hashed at ingest) | ${round(f.seedSeconds, 1)} | ${int(f.seedVersionsPerSecond)} |`,
+    `| first checkpoint (POST /integrity/checkpoints; ${int(f.entities)} heads) | ${ms(f.checkpointSeconds)} | ${int(f.versions / f.checkpointSeconds)} |`,
+    `| incremental checkpoint (after one transaction of ${f.incrementalVersions} versions) | ${ms(f.incrementalCheckpointSeconds)} | |`,
+    `| verify (POST /integrity/verify: ${int(f.versionsChecked)} versions, ${f.checkpointsChecked} checkpoints; ok) | ${ms(f.verifySeconds)} | ${int(f.verifyVersionsPerSecond)} |`
+  ].join('\n')
+}
+
+/** Writes bench/results/`name` (with the markdown table) and answers its path. */
+export function writeJson (name: string, body: object, table: string): string {
   const dir = fileURLToPath(new URL('./results/', import.meta.url))
   mkdirSync(dir, { recursive: true })
-  const file = `${dir}latest.json`
-  writeFileSync(file, `${JSON.stringify({ ...r, table: markdown(r) }, null, 2)}\n`)
+  const file = `${dir}${name}`
+  writeFileSync(file, `${JSON.stringify({ ...body, table }, null, 2)}\n`)
   return file
 }
+
+export const writeResults = (r: Results): string => writeJson('latest.json', r, markdown(r))

@@ -1,12 +1,16 @@
-import { measureKeyCheck } from './auth.js'
 /**
  * The benchmark: `npm run bench` (quick profile) or `npm run bench -- --full`.
  * Creates a fresh PostgreSQL database, runs the service against it as a child process,
- * measures ingest (against a hand-written SQL ceiling), reads at several history sizes
- * and storage, prints a markdown table and writes bench/results/latest.json.
- * Everything talks to 127.0.0.1 only; the database is dropped at the end.
+ * measures ingest (against a hand-written SQL ceiling and, with BENCH_BASELINE_DIR, against
+ * the service before integrity), checkpoints and verification, reads at several history
+ * sizes and storage, prints a markdown table and writes bench/results/latest.json.
+ * `npm run bench -- --only integrity [--versions N]` runs the integrity step alone
+ * (bench/results/integrity-latest.json).
+ * Everything talks to 127.0.0.1 only; the databases are dropped at the end.
  */
 import os from 'node:os'
+import { measureKeyCheck } from './auth.js'
+import { Baseline } from './baseline.js'
 import pg from 'pg'
 import { CONNECTIONS, adminDatabaseUrl, profileFromArgs } from './config.js'
 import { ingestCeiling } from './ceiling.js'
@@ -14,9 +18,10 @@ import { ingestInProcess } from './in-process.js'
 import { createBenchDatabase, dropBenchDatabase, serverVersion } from './db.js'
 import { createPool, ingestThroughService, registerTypes, type LoadFigures } from './ingest.js'
 import { interleavedIngest } from './ingest-rounds.js'
+import { measureIntegrity, type IntegrityFigures } from './integrity.js'
 import { measureReads } from './reads.js'
 import { measureRelationRevert } from './relation-revert.js'
-import { ingestRatios, machine, markdown, readRatios, writeResults, type ReadSize, type Results } from './report.js'
+import { baselineRatios, ingestRatios, integrityMarkdown, machine, markdown, readRatios, writeJson, writeResults, type ReadSize, type Results } from './report.js'
 import { layoutFor, seed } from './seed.js'
 import { HttpClient, startService, type RunningService } from './service.js'
 import { countStatements } from './statements.js'
@@ -32,16 +37,18 @@ const CEILING_POOL = 100_001
 
 const profile = profileFromArgs(process.argv.slice(2))
 const adminUrl = adminDatabaseUrl()
+const baseline = profile.only === undefined ? Baseline.fromEnvironment(adminUrl) : undefined
 
 let service: RunningService | undefined
 let pool: pg.Pool | undefined
 let client: HttpClient | undefined
 let cleaned: Promise<void> | undefined
 
-/** Stops the child service, closes connections and drops the bench database (once). */
+/** Stops the child services, closes connections and drops the bench databases (once). */
 async function cleanup (): Promise<void> {
   cleaned ??= (async () => {
     client?.close()
+    await baseline?.close().catch((e: unknown) => { log(`stopping the baseline: ${String(e)}`) })
     await service?.stop().catch((e: unknown) => { log(`stopping the service: ${String(e)}`) })
     await pool?.end().catch(() => {})
     await dropBenchDatabase(adminUrl).catch((e: unknown) => { log(`dropping the bench database: ${String(e)}`) })
@@ -56,40 +63,70 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   })
 }
 
-async function main (): Promise<Results> {
-  log(`profile ${profile.name}; creating the bench database`)
+/** Creates the bench database and starts the service on it; answers the database's URL and the server's version. */
+async function setUp (): Promise<{ databaseUrl: string, postgres: string }> {
+  log(`profile ${profile.name}${profile.only === undefined ? '' : `, only ${profile.only}`}; creating the bench database`)
   const databaseUrl = await createBenchDatabase(adminUrl)
   pool = new pg.Pool({ connectionString: databaseUrl, max: 2 })
   pool.on('error', () => {})
   const postgres = await serverVersion(pool)
-
   log('starting the service')
   service = await startService(databaseUrl)
   client = new HttpClient(service.port)
-  await registerTypes(client)
+  return { databaseUrl, postgres }
+}
+
+async function integrityStep (databaseUrl: string): Promise<IntegrityFigures> {
+  log(`integrity: ${profile.integrityVersions.toLocaleString('en-US')} versions through the service, then checkpoints and verification`)
+  return await measureIntegrity(databaseUrl, service!.port, profile.integrityVersions, log)
+}
+
+/** `--only integrity`: the integrity step alone. */
+async function integrityOnly (): Promise<void> {
+  const { databaseUrl, postgres } = await setUp()
+  const integrity = await integrityStep(databaseUrl)
+  await cleanup()
+  const body = { profile: profile.name, startedAt: new Date(started).toISOString(), durationSeconds: (Date.now() - started) / 1000, machine: machine(postgres, loadAtStart), integrity }
+  const table = integrityMarkdown(integrity)
+  const file = writeJson('integrity-latest.json', body, table)
+  console.log(table)
+  log(`wrote ${file}`)
+}
+
+async function main (): Promise<Results> {
+  const { databaseUrl, postgres } = await setUp()
+  await registerTypes(client!)
   // The service and the ceiling update pools of their own: neither writes what the other has cached or read.
-  await createPool(client, SERVICE_POOL)
-  await createPool(client, CEILING_POOL)
+  await createPool(client!, SERVICE_POOL)
+  await createPool(client!, CEILING_POOL)
+  if (baseline !== undefined) log(`starting the baseline service before integrity (${baseline.dir}, ${baseline.commit}) on a database of its own`)
+  const baselineTarget = await baseline?.start(SERVICE_POOL)
 
   // Insert ids: the service's workload from 1,000,000, the ceiling's from 50,000,000 (the pools of updated articles are 1..10,000 and 100,001..110,000).
   const serviceLoad = new Workload(1_000_000, 1)
   const ceilingLoad = new Workload(50_000_000, 2, 'article', CEILING_POOL)
 
   log('counting SQL statements per transaction')
-  const statements = await countStatements(databaseUrl, client, serviceLoad, [1, 10])
+  const statements = await countStatements(databaseUrl, client!, serviceLoad, [1, 10])
 
-  log(`ingest: the service against the ceiling, ${profile.ingestRounds} rounds of ${profile.ingestSeconds} s runs (${profile.warmupSeconds} s warm-up first)`)
-  await ingestThroughService(service.url, pool, serviceLoad, 1, profile.warmupSeconds, 'warm-up')
+  log(`ingest: the service against the ceiling${baseline === undefined ? '' : ' and the baseline'}, ${profile.ingestRounds} rounds of ${profile.ingestSeconds} s runs (${profile.warmupSeconds} s warm-up first)`)
+  await ingestThroughService(service!.url, pool!, serviceLoad, 1, profile.warmupSeconds, 'warm-up')
+  if (baselineTarget !== undefined) await ingestThroughService(baselineTarget.serviceUrl, baselineTarget.pool, baselineTarget.load, 1, profile.warmupSeconds, 'warm-up')
   await ingestCeiling(databaseUrl, ceilingLoad, 1, Math.min(3, profile.warmupSeconds), 'warm-up')
-  const interleaved = await interleavedIngest({ serviceUrl: service.url, databaseUrl, pool, serviceLoad, ceilingLoad }, [1, 10], profile.ingestRounds, profile.ingestSeconds, log)
+  const interleaved = await interleavedIngest({ serviceUrl: service!.url, databaseUrl, pool: pool!, serviceLoad, ceilingLoad, baseline: baselineTarget }, [1, 10], profile.ingestRounds, profile.ingestSeconds, log)
   const serviceRuns: LoadFigures[] = [...interleaved.service]
   const ratios = ingestRatios(interleaved.service, interleaved.rounds)
+  const baselineIngest = baseline === undefined || interleaved.baseline === undefined
+    ? undefined
+    : { commit: baseline.commit, runs: interleaved.baseline, currentOverBaseline: baselineRatios(interleaved.service, interleaved.rounds) }
+  for (const [label, ratio] of Object.entries(baselineIngest?.currentOverBaseline ?? {})) log(`  ${label}: service / baseline ${(100 * ratio).toFixed(0)} % (median of the rounds)`)
+  await baseline?.close()
 
   // Hints off: every update reads its entity first (what a write to an entity last written elsewhere costs).
   log('the service with its latest-state hints off (LATEST_CACHE_MB=0), then the ceiling again')
   const hintsOff = await startService(databaseUrl, { LATEST_CACHE_MB: '0' })
   try {
-    const run = await ingestThroughService(hintsOff.url, pool, serviceLoad, 10, profile.ingestSeconds, 'service (HTTP), 10 changes/tx, hints off (LATEST_CACHE_MB=0)')
+    const run = await ingestThroughService(hintsOff.url, pool!, serviceLoad, 10, profile.ingestSeconds, 'service (HTTP), 10 changes/tx, hints off (LATEST_CACHE_MB=0)')
     const ceiling = await ingestCeiling(databaseUrl, ceilingLoad, 10, profile.ingestSeconds, 'ceiling')
     serviceRuns.push(run)
     ratios[run.label] = run.versionsPerSecond / ceiling.versionsPerSecond
@@ -107,7 +144,7 @@ async function main (): Promise<Results> {
   serviceRuns.push(await ingestInProcess(databaseUrl, new Workload(30_000_000, 4, 'comment'), 10, profile.ingestSeconds,
     'service code in-process (no HTTP), 10 changes/tx, inserts are comments (foreign key indexed)'))
   log(`  ${serviceRuns.at(-1)!.label}: ${Math.round(serviceRuns.at(-1)!.versionsPerSecond)} versions/s`)
-  const storage: StorageFigures[] = [await measureStorage(pool, 'after the ingest runs (written by the service)')]
+  const storage: StorageFigures[] = [await measureStorage(pool!, 'after the ingest runs (written by the service)')]
 
   log('the cost of the API key check')
   const auth = await measureKeyCheck(databaseUrl)
@@ -116,19 +153,22 @@ async function main (): Promise<Results> {
   log('revert with relations of an article with many comments')
   const relationRevert = await measureRelationRevert(databaseUrl, [10, 1000])
 
+  // Before the read sizes: their seeding empties the history tables (and writes placeholder hashes).
+  const integrity = await integrityStep(databaseUrl)
+
   const sizes: ReadSize[] = []
   for (const requested of profile.readSizes) {
     const layout = layoutFor(requested)
     log(`seeding ${layout.total} versions (hot entity: ${layout.hotVersions})`)
     const t0 = Date.now()
-    await seed(pool, layout)
+    await seed(pool!, layout)
     const seedSeconds = (Date.now() - t0) / 1000
     log(`  seeded in ${seedSeconds.toFixed(1)} s; measuring reads`)
-    storage.push(await measureStorage(pool, `seeded, ${layout.total.toLocaleString('en-US')} versions`))
+    storage.push(await measureStorage(pool!, `seeded, ${layout.total.toLocaleString('en-US')} versions`))
     // The read routes run for the first time here: one untimed pass first, so that the
     // smallest size (the baseline of the ratios) is not measured on a cold process.
-    if (sizes.length === 0) await measureReads(client, layout, { ...profile, readPasses: 1 })
-    sizes.push({ layout, seedSeconds, queries: await measureReads(client, layout, profile) })
+    if (sizes.length === 0) await measureReads(client!, layout, { ...profile, readPasses: 1 })
+    sizes.push({ layout, seedSeconds, queries: await measureReads(client!, layout, profile) })
   }
 
   return {
@@ -137,7 +177,8 @@ async function main (): Promise<Results> {
     durationSeconds: 0,
     machine: machine(postgres, loadAtStart),
     connections: CONNECTIONS,
-    ingest: { service: serviceRuns, ceiling: interleaved.ceiling, rounds: interleaved.rounds, serviceOverCeiling: ratios },
+    ingest: { service: serviceRuns, ceiling: interleaved.ceiling, rounds: interleaved.rounds, serviceOverCeiling: ratios, ...(baselineIngest === undefined ? {} : { baseline: baselineIngest }) },
+    integrity,
     statements,
     relationRevert,
     reads: { sizes, p99LargestOverSmallest: readRatios(sizes) },
@@ -147,13 +188,17 @@ async function main (): Promise<Results> {
 }
 
 try {
-  const results = await main()
-  log('stopping the service and dropping the bench database')
-  await cleanup()
-  results.durationSeconds = (Date.now() - started) / 1000
-  const file = writeResults(results)
-  console.log(markdown(results))
-  log(`wrote ${file}`)
+  if (profile.only === 'integrity') {
+    await integrityOnly()
+  } else {
+    const results = await main()
+    log('stopping the service and dropping the bench database')
+    await cleanup()
+    results.durationSeconds = (Date.now() - started) / 1000
+    const file = writeResults(results)
+    console.log(markdown(results))
+    log(`wrote ${file}`)
+  }
 } catch (error) {
   log(`failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`)
   await cleanup()

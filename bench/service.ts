@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { generateKeyPairSync } from 'node:crypto'
 import http from 'node:http'
 import net from 'node:net'
 import { fileURLToPath } from 'node:url'
@@ -21,10 +22,10 @@ export async function freePort (): Promise<number> {
 
 export interface JsonReply { status: number, body: unknown }
 
-/** A tiny JSON client on one keep-alive connection to the service (sequential requests). */
+/** A tiny JSON client on one keep-alive connection to the service (sequential requests), with the bench's admin key unless given another. */
 export class HttpClient {
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
-  constructor (readonly port: number) {}
+  constructor (readonly port: number, private readonly authorization = AUTHORIZATION) {}
 
   async request (method: string, path: string, body?: unknown, timeoutMs = 60_000): Promise<JsonReply> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body))
@@ -36,7 +37,7 @@ export class HttpClient {
         path,
         agent: this.agent,
         timeout: timeoutMs,
-        headers: payload === undefined ? { authorization: AUTHORIZATION } : { authorization: AUTHORIZATION, 'content-type': 'application/json', 'content-length': payload.length }
+        headers: payload === undefined ? { authorization: this.authorization } : { authorization: this.authorization, 'content-type': 'application/json', 'content-length': payload.length }
       }, (res) => {
         const chunks: Buffer[] = []
         res.on('data', (c: Buffer) => chunks.push(c))
@@ -58,7 +59,7 @@ export class HttpClient {
   async timeGet (path: string): Promise<{ ms: number, status: number }> {
     return await new Promise((resolve, reject) => {
       const start = process.hrtime.bigint()
-      const req = http.request({ host: HOST, port: this.port, method: 'GET', path, agent: this.agent, timeout: 60_000, headers: { authorization: AUTHORIZATION } }, (res) => {
+      const req = http.request({ host: HOST, port: this.port, method: 'GET', path, agent: this.agent, timeout: 60_000, headers: { authorization: this.authorization } }, (res) => {
         res.on('data', () => {})
         res.on('end', () => resolve({ ms: Number(process.hrtime.bigint() - start) / 1e6, status: res.statusCode ?? 0 }))
         res.on('error', reject)
@@ -79,15 +80,34 @@ export interface RunningService {
   stop: () => Promise<void>
 }
 
+/** One checkpoint signing key for every service this bench run starts (nothing is written into the checkout's data directory). */
+const SIGNING_KEY = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
+
 /**
- * Starts the service as a child process (`node --import tsx src/server.ts`) on a free
- * port of 127.0.0.1 against `databaseUrl` (plus `env`), and waits until /ready answers 200.
+ * What every benchmarked service runs with (`env` may override it). The background
+ * integrity jobs are off: a checkpoint every CHECKPOINT_INTERVAL_MS (60 s by default) would
+ * land in some ingest or read runs and not in others, and would make the integrity step's
+ * "first checkpoint" not the first; checkpoints are timed on their own by bench/integrity.ts.
+ * (A service before integrity ignores these variables.)
  */
-export async function startService (databaseUrl: string, env: Record<string, string> = {}, readyTimeoutMs = 60_000): Promise<RunningService> {
+const SERVICE_ENV: Record<string, string> = { LOG_LEVEL: 'warn', REWIND_BOOTSTRAP_KEY: BENCH_KEY, SIGNING_KEY, CHECKPOINT_INTERVAL_MS: '0', RETENTION_INTERVAL_MS: '0' }
+
+export interface StartOptions {
+  /** The checkout whose src/server.ts runs (default: this one). */
+  cwd?: string
+  readyTimeoutMs?: number
+}
+
+/**
+ * Starts the service as a child process (`node --import tsx src/server.ts`, in `cwd`) on a
+ * free port of 127.0.0.1 against `databaseUrl` (plus `env`), and waits until /ready answers 200.
+ */
+export async function startService (databaseUrl: string, env: Record<string, string> = {}, options: StartOptions = {}): Promise<RunningService> {
+  const readyTimeoutMs = options.readyTimeoutMs ?? 60_000
   const port = await freePort()
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST, LOG_LEVEL: 'warn', REWIND_BOOTSTRAP_KEY: BENCH_KEY, ...env },
+    cwd: options.cwd ?? REPO_ROOT,
+    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST, ...SERVICE_ENV, ...env },
     stdio: ['ignore', 'inherit', 'inherit']
   })
   let exited = false
