@@ -60,16 +60,19 @@ export function canonicalString (value: string): string {
   return JSON.stringify(value)
 }
 
-/** An object of strings (field → hash) as RFC 8785 writes it: names sorted by UTF-16 code units. */
+/** An object of hashes (field → hex) as RFC 8785 writes it: names sorted by UTF-16 code units. */
 export function canonicalStringMap (map: Record<string, string>): string {
   const keys = Object.keys(map).sort()
   let text = '{'
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!
-    text += `${i === 0 ? '' : ','}${canonicalString(key)}:${canonicalString(map[key]!)}`
+    const value = map[key]!
+    text += `${i === 0 ? '' : ','}${canonicalString(key)}:${HEX.test(value) ? `"${value}"` : canonicalString(value)}`
   }
   return `${text}}`
 }
+
+const HEX = /^[0-9a-f]*$/
 
 /** SHA-256 (raw) of bytes. */
 export const sha256 = (...parts: Uint8Array[]): Buffer => {

@@ -42,7 +42,16 @@ export function newSalts (fields: readonly string[]): Salts {
  * RFC 8785 sorts them: path, salt, value), which costs a fraction of a generic serializer.
  */
 export const commitment = (salt: string, part: Part, field: string, value: JsonValue | readonly JsonValue[]): string =>
-  sha256Hex(`{"path":["${part}",${canonicalString(field)}],"salt":${canonicalString(salt)},"value":${canonicalValue(value)}}`)
+  committed(part, canonicalString(field), salt, value)
+
+/**
+ * The same, for a field name already in canonical form and a salt the service drew
+ * (base64url: nothing to escape), as sealing new versions does for every field.
+ */
+export const committed = (part: Part, canonicalField: string, salt: string, value: JsonValue | readonly JsonValue[]): string =>
+  sha256Hex(`{"path":["${part}",${canonicalField}],"salt":${BASE64URL.test(salt) ? `"${salt}"` : canonicalString(salt)},"value":${canonicalValue(value)}}`)
+
+const BASE64URL = /^[A-Za-z0-9_-]*$/
 
 /** Fields of data and changeset (changeset fields are those of data, or of the last state for a delete). */
 export const fieldsOf = (data: JsonObject, changeset: Record<string, unknown>): string[] =>
@@ -78,7 +87,8 @@ export function commitmentsOf (
   return { commitments, unverifiable }
 }
 
-/** Sets a field of a plain record (field names such as `__proto__` are data here). */
+/** Sets a field of a plain record (field names such as `__proto__` are data here: only that one needs defineProperty). */
 export function defineField (target: Record<string, string>, field: string, value: string): void {
-  Object.defineProperty(target, field, { value, enumerable: true, writable: true, configurable: true })
+  if (field === '__proto__') Object.defineProperty(target, field, { value, enumerable: true, writable: true, configurable: true })
+  else target[field] = value
 }

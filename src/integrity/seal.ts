@@ -1,6 +1,7 @@
 import type { Changeset } from '../versioning/changeset.js'
 import { setField, type JsonObject, type JsonValue } from '../versioning/json.js'
-import { commitment, defineField, newSalts, type Commitments, type Erased, type Salts } from './commitments.js'
+import { canonicalString } from './canonical.js'
+import { committed, defineField, newSalts, type Commitments, type Erased, type Salts } from './commitments.js'
 import { hashedDocument, hashTemplate, type HashedTransaction, type HashedVersion } from './version-hash.js'
 
 /** The redaction id that write-time redaction (a type's `redact` fields) leaves in place of a value. */
@@ -26,11 +27,16 @@ export function sealVersion (
   version: Omit<HashedVersion, 'transactionId'>, transaction: HashedTransaction,
   data: JsonObject, changeset: Changeset, previous: string, redact: readonly string[] = []
 ): SealedVersion {
-  const fields = [...new Set([...Object.keys(data), ...Object.keys(changeset)])]
+  const fields = Object.keys(data)
+  for (const field of Object.keys(changeset)) if (!Object.hasOwn(data, field)) fields.push(field)
   const salts = newSalts(fields)
   const commitments: Commitments = { data: {}, changeset: {} }
-  for (const [field, value] of Object.entries(data)) defineField(commitments.data, field, commitment(salts[field]!, 'data', field, value))
-  for (const [field, value] of Object.entries(changeset)) defineField(commitments.changeset, field, commitment(salts[field]!, 'changeset', field, value as JsonValue[]))
+  for (const field of fields) {
+    const name = canonicalString(field) // once per field: data and changeset share it
+    const salt = salts[field]!
+    if (Object.hasOwn(data, field)) defineField(commitments.data, field, committed('data', name, salt, data[field]!))
+    if (Object.hasOwn(changeset, field)) defineField(commitments.changeset, field, committed('changeset', name, salt, changeset[field]! as JsonValue[]))
+  }
   const template = hashTemplate({ ...hashedDocument({ ...version, transactionId: 0 }, transaction, commitments, previous), version })
   const erasing = redact.filter((f) => Object.hasOwn(salts, f))
   if (erasing.length === 0) return { data, changeset, salts, erased: null, template }

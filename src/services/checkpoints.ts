@@ -28,15 +28,18 @@ export async function committedUpTo (db: Db, tenant: string): Promise<number> {
   })
 }
 
-/** Streams the heads of checkpoint `sequence` in leaf order. */
+/** Streams the heads of checkpoint `sequence` in leaf order (the next page read while this one is used). */
 export async function * heads (db: Db, tenant: string, sequence: number): AsyncGenerator<Head> {
-  let after: { type: string, id: string } | undefined
+  let pending = headsAt(db, tenant, sequence, undefined, HEADS_PAGE)
   for (;;) {
-    const page = await headsAt(db, tenant, sequence, after, HEADS_PAGE)
+    const page = await pending
+    const last = page[page.length - 1]
+    if (page.length === HEADS_PAGE && last !== undefined) {
+      pending = headsAt(db, tenant, sequence, { type: last.type, id: last.id }, HEADS_PAGE)
+      pending.catch(() => {}) // seen by the next await; never unhandled should the reader stop first
+    }
     yield * page
     if (page.length < HEADS_PAGE) return
-    const last = page[page.length - 1]!
-    after = { type: last.type, id: last.id }
   }
 }
 

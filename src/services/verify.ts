@@ -5,7 +5,7 @@ import {
   CheckpointChain, ProblemList, checkAnchor, checkHead, checkKeptCheckpoint, checkVersion, notInCheckpoint, type ChainLink, type Head, type VerifyReport
 } from '../integrity/verify.js'
 import { getCheckpoint, listCheckpoints } from '../store/checkpoints.js'
-import { scanVersions, type ScannedVersion, type ScanPosition } from '../store/history-scan.js'
+import { scanVersions, type ScannedVersion } from '../store/history-scan.js'
 import { listRecords } from '../store/integrity-records.js'
 import type { Db } from '../store/database.js'
 import { heads } from './checkpoints.js'
@@ -53,12 +53,20 @@ async function checkCheckpoints (db: Db, tenant: string, publicKey: string, reco
   }
 }
 
-/** The versions of the tenant, one entity at a time (each in index order). */
+/**
+ * The versions of the tenant, one entity at a time (each in index order). The next page is
+ * asked for as soon as one arrives, so that the database reads it while this one is checked.
+ */
 async function * entities (db: Db, tenant: string): AsyncGenerator<ScannedVersion[]> {
-  let after: ScanPosition | undefined
   let current: ScannedVersion[] = []
+  let pending = scanVersions(db, tenant, undefined, PAGE)
   for (;;) {
-    const page = await scanVersions(db, tenant, after, PAGE)
+    const page = await pending
+    const last = page[page.length - 1]
+    if (page.length === PAGE && last !== undefined) {
+      pending = scanVersions(db, tenant, { type: last.type, id: last.id, index: last.index }, PAGE)
+      pending.catch(() => {}) // seen by the next await; never unhandled should the reader stop first
+    }
     for (const v of page) {
       if (current.length > 0 && (current[0]!.type !== v.type || current[0]!.id !== v.id)) {
         yield current
@@ -67,8 +75,6 @@ async function * entities (db: Db, tenant: string): AsyncGenerator<ScannedVersio
       current.push(v)
     }
     if (page.length < PAGE) break
-    const last = page[page.length - 1]!
-    after = { type: last.type, id: last.id, index: last.index }
   }
   if (current.length > 0) yield current
 }
