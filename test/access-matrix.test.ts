@@ -40,6 +40,8 @@ function requiredScope ({ method, path }: Operation): AccessScope {
   if (p.startsWith('/webhooks') || p.startsWith('/capture/') || p.startsWith('/legal-holds') || p.startsWith('/retention/')) return 'admin'
   if (method === 'POST' && (p.startsWith('/integrity/') || p.endsWith('/redact'))) return 'admin'
   if (method === 'GET' && p === '/metrics') return 'metrics'
+  // Silent in the contract; readers keep checkpoints (that is how a rollback is caught) and see what was erased.
+  if (method === 'GET' && (p === '/integrity/checkpoints' || p === '/redactions')) return 'read'
   if (method === 'POST' && p === '/transactions') return 'write'
   if (method === 'POST' && (p === '/transactions/{}/revert' || p === '/entities/{}/{}/revert')) return 'revert'
   if (method === 'PUT' && p.startsWith('/entity-types/')) return 'types'
@@ -69,6 +71,7 @@ async function callFor (h: Harness, fx: Fixture, { method, path }: Operation): P
   else if (path.startsWith('/transactions/')) url = url.replace('{id}', String(fx.t2))
   else if (path.startsWith('/entity-types/')) url = url.replace('{type}', 'article')
   else if (path.startsWith('/api-keys/')) url = url.replace('{id}', (await h.newKey(['read'], 'default', 'victim')).id)
+  else if (path.startsWith('/legal-holds/')) url = url.replace('{id}', (await as(h.app, h.adminKey, 'POST', '/legal-holds', { type: 'article' })).body.id)
   if (/\{[^}]*\}/.test(url)) throw new Error(`no value for the parameters of ${method} ${path}`)
   const key = `${method} ${path}`
   switch (key) {
@@ -79,6 +82,7 @@ async function callFor (h: Harness, fx: Fixture, { method, path }: Operation): P
     case 'POST /entities/{type}/{id}/revert': return { url, body: { to: fx.t1, dryRun: true }, ok: 200 }
     case 'POST /api-keys': return { url, body: { name: 'made by the matrix', scopes: ['read'] }, ok: 201 }
     case 'DELETE /api-keys/{id}': return { url, ok: 200 }
+    case 'DELETE /legal-holds/{id}': return { url, ok: 204 }
   }
   if (method === 'GET') return { url, ok: 200 }
   return { url, body: {} }

@@ -20,10 +20,10 @@ async function seed (h: Harness): Promise<void> {
     select now() - make_interval(secs => ${VERSIONS_PER_ENTITY} - g), 'seed', '{}'::jsonb from generate_series(1, ${VERSIONS_PER_ENTITY}) g`.execute(h.db)
   await sql`insert into versions (type, entity_key, transaction_id, seq, position, operation, data, changeset, salts, hash)
     select 'article', e::text, tx.id, tx.id - 1, e, case when tx.id = 1 then 'insert' else 'update' end,
-      jsonb_build_object('id', e, 'title', 'v' || tx.id, 'author_id', 1), jsonb_build_object('title', jsonb_build_array(null, 'v' || tx.id)), '{}'::jsonb, md5(e::text || tx.id)
+      jsonb_build_object('id', e, 'title', 'v' || tx.id, 'author_id', 1), jsonb_build_object('title', jsonb_build_array(null, 'v' || tx.id)), '{}'::jsonb, md5(e::text || tx.id) || md5(tx.id::text)
     from generate_series(1, ${ENTITIES}) e, transactions tx`.execute(h.db)
   await sql`insert into versions (type, entity_key, transaction_id, seq, position, operation, data, changeset, salts, hash)
-    select 'comment', e::text, 1, 0, ${ENTITIES} + e, 'insert', jsonb_build_object('id', e, 'article_id', 1 + e % ${ENTITIES}), '{}'::jsonb, '{}'::jsonb, md5(e::text)
+    select 'comment', e::text, 1, 0, ${ENTITIES} + e, 'insert', jsonb_build_object('id', e, 'article_id', 1 + e % ${ENTITIES}), '{}'::jsonb, '{}'::jsonb, md5(e::text) || md5(e::text)
     from generate_series(1, ${ENTITIES}) e`.execute(h.db)
   await sql`insert into version_refs (target_type, target_key, source_type, source_field, source_key, transaction_id)
     select 'article', (1 + e % ${ENTITIES})::text, 'comment', 'article_id', e::text, 1 from generate_series(1, ${ENTITIES}) e`.execute(h.db)

@@ -90,7 +90,7 @@ async function seedLaterVersions (h: Harness, entities: number, perEntity: numbe
       select 'default', now(), now(), 'seed', '{}'::jsonb, '{"keyId": null, "keyName": "seed"}'::jsonb
       from generate_series(1, ${perEntity}::int) returning id)
     insert into versions (tenant, type, entity_key, transaction_id, seq, position, operation, data, changeset, salts, hash)
-    select 'default', 'n', e::text, id, k::int, e - 1, 'update', jsonb_build_object('id', e, 'v', k), jsonb_build_object('v', jsonb_build_array(k - 1, k)), '{}'::jsonb, md5(e::text || id)
+    select 'default', 'n', e::text, id, k::int, e - 1, 'update', jsonb_build_object('id', e, 'v', k), jsonb_build_object('v', jsonb_build_array(k - 1, k)), '{}'::jsonb, md5(e::text || id) || md5(id::text)
     from (select id, row_number() over (order by id) as k from t) s cross join generate_series(1, ${entities}::int) e`.execute(h.db)
 }
 
