@@ -1,6 +1,7 @@
 import { eachDatabase } from './helpers/harness.js'
 import { assertProblem } from './helpers/assertions.js'
 import { del, ins, postChanges, record, registerArticle, upd } from './helpers/changes.js'
+import { hashless } from './helpers/json.js'
 import { listedTransactionIds } from './helpers/store.js'
 
 // API.md, "Recording changes": POST /transactions records inserts, updates and deletes as
@@ -15,7 +16,7 @@ eachDatabase('insert answers 201 with the transaction and an insert version', as
   t.ok(Number.isSafeInteger(tx.id) && tx.id > 0, 'transaction id is a positive integer')
   t.ok(Number.isFinite(Date.parse(tx.issuedAt)), 'issuedAt')
   t.ok(Number.isFinite(Date.parse(tx.recordedAt)), 'recordedAt')
-  t.strictSame(res.body.versions, [{
+  t.strictSame(hashless(res.body.versions), [{
     type: 'article',
     id: '1',
     transactionId: tx.id,
@@ -43,7 +44,7 @@ eachDatabase('update changes the given fields, keeps the others, null sets null'
   t.equal(res.status, 201)
   const tx = res.body.transaction
   t.ok(tx.id > first.transaction.id, 'transaction ids increase')
-  t.strictSame(res.body.versions, [{
+  t.strictSame(hashless(res.body.versions), [{
     type: 'article',
     id: '1',
     transactionId: tx.id,
@@ -71,7 +72,7 @@ eachDatabase('delete records the last state; re-insert brings the entity back as
   const res = await postChanges(h, [del('article', '1')])
   t.equal(res.status, 201)
   const tx = res.body.transaction
-  t.strictSame(res.body.versions, [{
+  t.strictSame(hashless(res.body.versions), [{
     type: 'article',
     id: '1',
     transactionId: tx.id,

@@ -2,6 +2,7 @@ import type { Test } from 'tap'
 import { eachDatabase, type Harness } from './helpers/harness.js'
 import { assertProblem } from './helpers/assertions.js'
 import { ARTICLE, registerBlog, link, unlink } from './helpers/blog.js'
+import { hashless } from './helpers/json.js'
 import { del, ins, record, tx, upd } from './helpers/changes.js'
 
 // Reading the relations of a version / state as they were at a transaction
@@ -23,7 +24,7 @@ eachDatabase('manyToMany: tags added, one removed; the version before the remova
   // Tag 2 first: the answer must still order by id.
   const tagged = await record(t, h, [link(1, 2), link(1, 1), upd('article', '1', { title: 'Tagged' })])
   const taggedTx = tagged.transaction.id
-  t.strictSame(tagged.versions[0], {
+  t.strictSame(hashless(tagged.versions[0]), {
     type: 'article_tag', id: '1,2', transactionId: taggedTx, endTransactionId: null, operation: 'insert', index: 0,
     data: { article_id: 1, tag_id: 2 }, changeset: { article_id: [null, 1], tag_id: [null, 2] }
   }, 'the association insert is a version of its own (composite key "article_id,tag_id")')

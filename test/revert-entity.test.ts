@@ -1,4 +1,5 @@
 import { eachDatabase } from './helpers/harness.js'
+import { hashless } from './helpers/json.js'
 import { assertProblem } from './helpers/assertions.js'
 import { registerBlog } from './helpers/blog.js'
 import { del, ins, tx, upd } from './helpers/changes.js'
@@ -22,7 +23,7 @@ eachDatabase('entity revert: live then and exists now is an update with only the
   t.equal(rev.actor, 'admin')
   t.strictSame(rev.meta, { reason: 'undo' })
   t.equal(res.body.versions.length, 1)
-  t.strictSame(res.body.versions[0], {
+  t.strictSame(hashless(res.body.versions[0]), {
     type: 'article', id: '1', transactionId: rev.id, endTransactionId: null, operation: 'update', index: 3,
     data: { id: 1, title: 'A', body: 'x', status: 'draft' }, changeset: { title: ['B', 'A'] }
   })

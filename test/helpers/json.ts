@@ -11,3 +11,16 @@ export function canonicalJson (value: unknown): string {
   }
   return JSON.stringify(value) ?? 'undefined'
 }
+
+/**
+ * Versions without their `hash` (random salts make it unknowable in advance), after
+ * checking that each one has a SHA-256 hex hash: for comparing versions with literals.
+ */
+export function hashless<T> (value: T): T {
+  const strip = (v: any): any => {
+    if (typeof v?.hash !== 'string' || !/^[0-9a-f]{64}$/.test(v.hash)) throw new Error(`a version without a SHA-256 hash: ${JSON.stringify(v)}`)
+    const { hash: _hash, ...rest } = v
+    return rest
+  }
+  return (Array.isArray(value) ? value.map(strip) : strip(value)) as T
+}
