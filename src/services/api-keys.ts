@@ -4,7 +4,7 @@ import { LRUCache } from 'lru-cache'
 import {
   canGrant, MIN_SECRET_LENGTH, newKeyId, newSecret, secretHash, type AccessScope, type Caller
 } from '../access/index.js'
-import { forbidden, invalid, notFound } from '../versioning/errors.js'
+import { DomainError, forbidden, invalid, notFound } from '../versioning/errors.js'
 import { inTransaction, type Db } from '../store/database.js'
 import { anyApiKeyEver, findLiveKeyByHash, insertApiKey, listApiKeys, revokeApiKey, type ApiKey } from '../store/api-keys.js'
 import { lockNames } from '../store/locks.js'
@@ -52,11 +52,16 @@ export async function revokeTenantKey (ctx: ServiceContext, keys: KeyRing, id: s
 /**
  * Authenticates secrets, keeping what it found for `ttlMs` so that a request costs no
  * query for its key; a key revoked on another instance stops working within `ttlMs`.
+ * While the database is unreachable, a key seen in the last `staleMs` still authenticates:
+ * nothing that needs the database can succeed then, and a malformed request still gets
+ * its 400 rather than a 503 for the key lookup.
  */
+const isUnavailable = (error: unknown): boolean => error instanceof DomainError && error.kind === 'unavailable'
+
 export class KeyRing {
   private readonly found: LRUCache<string, { caller: Caller, at: number }>
 
-  constructor (private readonly db: Db, private readonly ttlMs = 500) {
+  constructor (private readonly db: Db, private readonly ttlMs = 500, private readonly staleMs = 600_000) {
     this.found = new LRUCache({ max: 10_000 })
   }
 
@@ -65,7 +70,13 @@ export class KeyRing {
     const hash = secretHash(secret)
     const hit = this.found.get(hash)
     if (hit !== undefined && Date.now() - hit.at < this.ttlMs) return hit.caller
-    const key = await findLiveKeyByHash(this.db, hash)
+    let key: ApiKey | undefined
+    try {
+      key = await findLiveKeyByHash(this.db, hash)
+    } catch (error) {
+      if (hit !== undefined && Date.now() - hit.at < this.staleMs && isUnavailable(error)) return hit.caller
+      throw error
+    }
     if (key === undefined) {
       this.found.delete(hash)
       return undefined
