@@ -99,9 +99,7 @@ export async function up (db: Kysely<any>): Promise<void> {
             then (select jsonb_agg(case when e.value = 'null'::jsonb then e.value else marker end order by e.n) from jsonb_array_elements(c.value) with ordinality e(value, n))
             else c.value end) from jsonb_each(v.changeset) c), '{}'::jsonb),
         salts = v.salts - p_fields,
-        erased = jsonb_build_object(
-          'data', coalesce(v.erased->'data', '{}'::jsonb) || coalesce(x.erased->'data', '{}'::jsonb),
-          'changeset', coalesce(v.erased->'changeset', '{}'::jsonb) || coalesce(x.erased->'changeset', '{}'::jsonb))
+        erased = coalesce(v.erased, '{}'::jsonb) || x.erased
       from jsonb_to_recordset(p_erased) as x(seq integer, erased jsonb)
       where v.tenant = p_tenant and v.type = p_type and v.entity_key = p_key and v.seq = x.seq;
       get diagnostics changed = row_count;

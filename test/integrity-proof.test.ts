@@ -98,7 +98,7 @@ eachDatabase('proof: a version whose stored data was tampered with fails the ind
   const latest = await proofOf(t, h, 'item', '7', t4)
   t.strictSame(checkProof(latest, key), ['version hash', 'head'])
   // The proof's document commits to the value as stored now; the value that was hashed no longer matches that document.
-  t.strictSame(checkProof({ ...middle, values: { ...middle.values, data: { ...middle.values.data, n: 70 } } }, key), ['value data.n', 'version hash', 'chain link'])
+  t.strictSame(checkProof({ ...middle, values: { ...middle.values, data: { ...middle.values.data, n: 70 } } }, key), ['field n', 'version hash', 'chain link'])
 })
 
 eachDatabase('proof: a version no checkpoint covers yet gets one; unknown versions are 404', async (t, h) => {
@@ -153,7 +153,7 @@ eachDatabase('proof: after a redaction, proofs still check (erased values have n
     t.equal(Object.hasOwn(proof.values.salts, 'name'), true)
     t.equal(proof.version.hash, (await h.get(`/entities/person/1/versions/${transactionId}`)).body.hash)
     // A value not erased still verifies against its commitment.
-    t.strictSame(checkProof({ ...proof, values: { ...proof.values, data: { ...proof.values.data, name: 'Eve' } } }, key), ['value data.name'])
+    t.strictSame(checkProof({ ...proof, values: { ...proof.values, data: { ...proof.values.data, name: 'Eve' } } }, key), ['field name'])
   }
   const changed = await proofOf(t, h, 'person', '1', t2)
   t.strictSame(changed.values.changeset.email, [marker, marker])

@@ -27,8 +27,7 @@ export const verifyProblemExample = {
 const documentExample = (index: number, transactionId: number, previous: string): Record<string, unknown> => ({
   version: { tenant: 'default', type: 'article', id: '1', index, transactionId, operation: index === 0 ? 'insert' : 'update' },
   transaction: { issuedAt: '2025-01-15T09:30:00.000Z', recordedAt: '2025-01-15T09:30:00.000Z', actor: 'user-42', meta: {}, recordedBy: { keyId: 'key_Xy3v0Qm9aTbL', keyName: 'bootstrap admin' }, revertOf: null },
-  data: { id: 'a3c5…', name: 'd7f1…', content: '0b2d…' },
-  changeset: index === 0 ? { id: '5e7a…', name: '9c1e…', content: '3b5d…' } : { name: '7f9a…' },
+  fields: index === 0 ? { content: '0b2d…', id: 'a3c5…', name: 'd7f1…' } : { content: '5e7a…', id: '9c1e…', name: '7f9a…' },
   previous
 })
 

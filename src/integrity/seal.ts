@@ -1,7 +1,6 @@
 import type { Changeset } from '../versioning/changeset.js'
-import { setField, type JsonObject, type JsonValue } from '../versioning/json.js'
-import { canonicalString } from './canonical.js'
-import { committed, defineField, newSalts, type Commitments, type Erased, type Salts } from './commitments.js'
+import { setField, type JsonObject } from '../versioning/json.js'
+import { canonicalName, commitment, defineField, fieldsOf, newSalts, type Commitments, type Erased, type Salts } from './commitments.js'
 import { hashedDocument, hashTemplate, type HashedTransaction, type HashedVersion } from './version-hash.js'
 
 /** The redaction id that write-time redaction (a type's `redact` fields) leaves in place of a value. */
@@ -27,17 +26,17 @@ export function sealVersion (
   version: Omit<HashedVersion, 'transactionId'>, transaction: HashedTransaction,
   data: JsonObject, changeset: Changeset, previous: string, redact: readonly string[] = []
 ): SealedVersion {
-  const fields = Object.keys(data)
-  for (const field of Object.keys(changeset)) if (!Object.hasOwn(data, field)) fields.push(field)
+  const fields = fieldsOf({ data, changeset })
   const salts = newSalts(fields)
-  const commitments: Commitments = { data: {}, changeset: {} }
-  for (const field of fields) {
-    const name = canonicalString(field) // once per field: data and changeset share it
-    const salt = salts[field]!
-    if (Object.hasOwn(data, field)) defineField(commitments.data, field, committed('data', name, salt, data[field]!))
-    if (Object.hasOwn(changeset, field)) defineField(commitments.changeset, field, committed('changeset', name, salt, changeset[field]! as JsonValue[]))
+  const commitments: Commitments = {}
+  let fieldsText = '{'
+  for (let i = 0; i < fields.length; i++) {
+    const field = fields[i]!
+    const hash = commitment(salts[field]!, field, Object.hasOwn(data, field) ? data[field] : undefined, Object.hasOwn(changeset, field) ? changeset[field] : undefined)
+    defineField(commitments, field, hash)
+    fieldsText += `${i === 0 ? '' : ','}${canonicalName(field)}:"${hash}"`
   }
-  const template = hashTemplate({ ...hashedDocument({ ...version, transactionId: 0 }, transaction, commitments, previous), version })
+  const template = hashTemplate({ ...hashedDocument({ ...version, transactionId: 0 }, transaction, commitments, previous), version }, `${fieldsText}}`)
   const erasing = redact.filter((f) => Object.hasOwn(salts, f))
   if (erasing.length === 0) return { data, changeset, salts, erased: null, template }
   return { ...eraseFields(data, changeset, salts, commitments, erasing, WRITE_TIME_REDACTION), template }
@@ -51,18 +50,15 @@ export function eraseFields (
   data: JsonObject, changeset: Changeset, salts: Salts, commitments: Commitments, fields: readonly string[], redaction: string
 ): { data: JsonObject, changeset: Changeset, salts: Salts, erased: Erased } {
   const marker = redactedMarker(redaction)
-  const erased: Required<Erased> = { data: {}, changeset: {} }
+  const erased: Erased = {}
   const nextData: JsonObject = { ...data }
   const nextChangeset: Changeset = { ...changeset }
   const nextSalts: Salts = { ...salts }
   for (const field of fields) {
-    if (Object.hasOwn(data, field)) {
-      defineField(erased.data, field, commitments.data[field]!)
-      setField(nextData, field, marker)
-    }
+    if (Object.hasOwn(commitments, field)) defineField(erased, field, commitments[field]!)
+    if (Object.hasOwn(data, field)) setField(nextData, field, marker)
     const change = changeset[field]
     if (change !== undefined) {
-      defineField(erased.changeset, field, commitments.changeset[field]!)
       Object.defineProperty(nextChangeset, field, { value: [change[0] === null ? null : marker, change[1] === null ? null : marker], enumerable: true, writable: true, configurable: true })
     }
     delete nextSalts[field]

@@ -69,7 +69,7 @@ export function checkVersion (tenant: string, v: StoredVersion, previous: ChainL
     return problems
   }
   const { commitments, unverifiable } = commitmentsOf({ data: v.data, changeset: v.changeset as Record<string, unknown> }, v.salts, v.erased)
-  for (const field of unverifiable) problems.push(`value ${field} has neither a salt nor a kept commitment`)
+  for (const field of unverifiable) problems.push(`field ${field} has neither a salt nor a kept commitment`)
   const expected = versionHash(hashedDocument(
     { tenant, type: v.type, id: v.id, index: v.index, transactionId: v.transactionId, operation: v.operation },
     v.transaction, commitments, previous?.hash ?? GENESIS_HASH))

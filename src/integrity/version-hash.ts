@@ -25,14 +25,14 @@ export interface HashedVersion {
 
 /**
  * The document a version's hash is the SHA-256 of (as RFC 8785 canonical JSON): the
- * version, its transaction, a commitment per field of its data and changeset (never a raw
- * value), and the hash of the entity's previous version (64 zeros for the first).
+ * version, its transaction, a commitment per field (covering the field's value in data
+ * and its changeset entry, never a raw value), and the hash of the entity's previous
+ * version (64 zeros for the first).
  */
 export interface HashedDocument {
   version: HashedVersion
   transaction: HashedTransaction
-  data: Record<string, string>
-  changeset: Record<string, string>
+  fields: Record<string, string>
   previous: string
 }
 
@@ -51,7 +51,7 @@ export const hashedTransaction = (t: {
 
 export const hashedDocument = (
   version: HashedVersion, transaction: HashedTransaction, commitments: Commitments, previous: string
-): HashedDocument => ({ version, transaction, data: commitments.data, changeset: commitments.changeset, previous })
+): HashedDocument => ({ version, transaction, fields: commitments, previous })
 
 /** The canonical JSON of a transaction's hashed members, made once per transaction object. */
 const transactionTexts = new WeakMap<HashedTransaction, string>()
@@ -70,14 +70,17 @@ function transactionText (transaction: HashedTransaction): string {
 
 /**
  * The canonical JSON of a document around its transaction id, written directly: its
- * members and the version's are in RFC 8785 order already (changeset, data, previous,
- * transaction, version; id, index, operation, tenant, transactionId, type), the commitments
- * are strings and the transaction's text is made once per transaction.
+ * members and the version's are in RFC 8785 order already (fields, previous, transaction,
+ * version; id, index, operation, tenant, transactionId, type), the commitments are
+ * strings and the transaction's text is made once per transaction. `fieldsText` is the
+ * commitments' canonical text when the caller has it (sealing writes it from sorted names).
  */
-function documentText (document: Omit<HashedDocument, 'version'> & { version: Omit<HashedVersion, 'transactionId'> }): { before: string, after: string } {
+function documentText (
+  document: Omit<HashedDocument, 'version'> & { version: Omit<HashedVersion, 'transactionId'> }, fieldsText?: string
+): { before: string, after: string } {
   const v = document.version
   return {
-    before: `{"changeset":${canonicalStringMap(document.changeset)},"data":${canonicalStringMap(document.data)},` +
+    before: `{"fields":${fieldsText ?? canonicalStringMap(document.fields)},` +
       `"previous":${canonicalString(document.previous)},"transaction":${transactionText(document.transaction)},` +
       `"version":{"id":${canonicalString(v.id)},"index":${v.index},"operation":${canonicalString(v.operation)},"tenant":${canonicalString(v.tenant)},"transactionId":`,
     after: `,"type":${canonicalString(v.type)}}}`

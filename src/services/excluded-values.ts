@@ -12,11 +12,10 @@ export function withoutExcluded<V extends StoredValues> (definitions: Definition
   const excluded = (definition?.exclude ?? []).filter((f) => Object.hasOwn(v.data, f) || Object.hasOwn(v.changeset, f))
   if (excluded.length === 0) return v
   const { commitments } = commitmentsOf({ data: v.data, changeset: v.changeset }, v.salts, v.erased)
-  const erased: Required<Erased> = { data: { ...v.erased?.data }, changeset: { ...v.erased?.changeset } }
+  const erased: Erased = { ...v.erased }
   const salts = { ...v.salts }
   for (const f of excluded) {
-    if (Object.hasOwn(commitments.data, f)) defineField(erased.data, f, commitments.data[f]!)
-    if (Object.hasOwn(commitments.changeset, f)) defineField(erased.changeset, f, commitments.changeset[f]!)
+    if (Object.hasOwn(commitments, f)) defineField(erased, f, commitments[f]!)
     delete salts[f]
   }
   return { ...v, data: omitFields(v.data, excluded), changeset: omitFields(v.changeset, excluded), salts, erased }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { commitmentsOf, type Erased } from '../integrity/commitments.js'
+import { commitmentsOf, defineField, type Erased } from '../integrity/commitments.js'
 import { redactedMarker } from '../integrity/seal.js'
 import { invalid, notFound } from '../versioning/errors.js'
 import { isJsonObject, setField, type JsonObject, type JsonValue } from '../versioning/json.js'
@@ -49,11 +49,8 @@ export async function redactEntity (ctx: ServiceContext, type: string, key: stri
       const present = unique.filter((f) => (Object.hasOwn(v.data, f) || Object.hasOwn(v.changeset, f)) && !isErased(v.erased, f))
       if (present.length === 0) continue
       const { commitments } = commitmentsOf({ data: v.data, changeset: v.changeset }, v.salts, v.erased)
-      const kept: Required<Erased> = { data: {}, changeset: {} }
-      for (const f of present) {
-        if (Object.hasOwn(commitments.data, f)) setField(kept.data as JsonObject, f, commitments.data[f]!)
-        if (Object.hasOwn(commitments.changeset, f)) setField(kept.changeset as JsonObject, f, commitments.changeset[f]!)
-      }
+      const kept: Erased = {}
+      for (const f of present) if (Object.hasOwn(commitments, f)) defineField(kept, f, commitments[f]!)
       erased.push({ seq: v.index, erased: kept })
     }
     const body: Omit<Redaction, 'createdAt'> = {
@@ -68,8 +65,7 @@ export async function redactEntity (ctx: ServiceContext, type: string, key: stri
   return redaction
 }
 
-const isErased = (erased: Erased | null, field: string): boolean =>
-  erased !== null && (Object.hasOwn(erased.data ?? {}, field) || Object.hasOwn(erased.changeset ?? {}, field))
+const isErased = (erased: Erased | null, field: string): boolean => erased !== null && Object.hasOwn(erased, field)
 
 /** Stored idempotent answers show versions (and a revert's changes) as they were: the erased values go from them too. */
 async function scrubAnswers (ctx: ServiceContext, trx: Parameters<typeof answersShowing>[0], type: string, key: string, fields: readonly string[], id: string): Promise<void> {

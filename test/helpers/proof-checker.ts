@@ -43,18 +43,19 @@ export function checkProof (proof: any, publicKeyPem: string): string[] {
   if (v.type !== proof.version.type || v.id !== proof.version.id || v.transactionId !== proof.version.transactionId || v.index !== proof.version.index) problems.push('version named')
   if (proof.leaf.type !== v.type || proof.leaf.id !== v.id) problems.push('leaf named')
   const isMarker = (value: unknown): boolean => typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 1 && typeof (value as any).$redacted === 'string'
-  for (const part of ['data', 'changeset'] as const) {
-    for (const [field, value] of Object.entries(proof.values[part] as Record<string, unknown>)) {
-      const salt = proof.values.salts[field]
-      // Only an erased value may come without its salt: it shows a marker ({"$redacted": id}, or in a changeset [marker|null, marker|null]).
-      if (salt === undefined) {
-        const erased = part === 'data' ? isMarker(value) : Array.isArray(value) && value.every((side) => side === null || isMarker(side))
-        if (!erased) problems.push(`value ${part}.${field} has no salt`)
-        continue
-      }
-      const commitment = sha256(canonical({ salt, path: [part, field], value })).toString('hex')
-      if (commitment !== proof.document[part][field]) problems.push(`value ${part}.${field}`)
+  const data = proof.values.data as Record<string, unknown>
+  const changeset = proof.values.changeset as Record<string, unknown>
+  for (const field of new Set([...Object.keys(data), ...Object.keys(changeset)])) {
+    const salt = proof.values.salts[field]
+    // Only an erased field may come without its salt: it shows markers ({"$redacted": id}; in a changeset [marker|null, marker|null]).
+    if (salt === undefined) {
+      const erased = (!(field in data) || isMarker(data[field])) &&
+        (!(field in changeset) || (Array.isArray(changeset[field]) && (changeset[field] as unknown[]).every((side) => side === null || isMarker(side))))
+      if (!erased) problems.push(`field ${field} has no salt`)
+      continue
     }
+    const committed = { ...(field in changeset ? { changeset: changeset[field] } : {}), ...(field in data ? { data: data[field] } : {}), field, salt }
+    if (sha256(canonical(committed)).toString('hex') !== proof.document.fields[field]) problems.push(`field ${field}`)
   }
   let hash = sha256(canonical(proof.document)).toString('hex')
   if (hash !== proof.version.hash) problems.push('version hash')

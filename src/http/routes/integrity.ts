@@ -32,12 +32,12 @@ const VerifyInput = Type.Object({
   checkpoint: Type.Optional(Type.Object(CheckpointSchema.properties, { additionalProperties: false, description: 'A checkpoint you kept: the history must still contain it unchanged (else it was rolled back or forked).' }))
 }, { additionalProperties: false, examples: [{}, { checkpoint: checkpointExample }] })
 
-const HashedDocument = Type.Object({}, { additionalProperties: true, description: 'What a version\'s hash is the SHA-256 of (as RFC 8785 canonical JSON): {version, transaction, data, changeset, previous}, data and changeset holding a commitment per field.' })
+const HashedDocument = Type.Object({}, { additionalProperties: true, description: 'What a version\'s hash is the SHA-256 of (as RFC 8785 canonical JSON): {version, transaction, fields, previous}, fields holding a commitment per field.' })
 
 const ProofSchema = Type.Object({
   version: Type.Object({ type: Type.String(), id: Type.String(), transactionId: Type.Integer(), index: Type.Integer(), hash: Hex }),
   document: HashedDocument,
-  values: Type.Object({ data: Type.Object({}, { additionalProperties: true }), changeset: Type.Object({}, { additionalProperties: true }), salts: Type.Record(Type.String(), Type.String()) }, { description: 'The version\'s values and each field\'s salt: commitment = SHA-256(canonical {salt, path: [part, field], value}).' }),
+  values: Type.Object({ data: Type.Object({}, { additionalProperties: true }), changeset: Type.Object({}, { additionalProperties: true }), salts: Type.Record(Type.String(), Type.String()) }, { description: 'The version\'s values and each field\'s salt: commitment = SHA-256(canonical {changeset, data, field, salt}), changeset and data present when the version has them.' }),
   chain: Type.Array(HashedDocument, { description: 'The hashed documents of the entity\'s later versions, up to its head in the checkpoint: each one\'s `previous` is the hash of the one before.' }),
   leaf: Type.Object({ type: Type.String(), id: Type.String(), hash: Hex }),
   leafIndex: Type.Integer({ minimum: 0 }),
