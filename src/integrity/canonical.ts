@@ -50,7 +50,16 @@ export function canonicalValue (value: unknown): string {
     }
     case 'boolean': return value ? 'true' : 'false'
     case 'bigint': return value.toString()
-    default: return value === null ? 'null' : canonicalJson(value)
+    default: {
+      if (value === null) return 'null'
+      // Arrays (a changeset entry is [old, new]) element by element: no tree walk for their usual primitive members.
+      if (Array.isArray(value)) {
+        let text = '['
+        for (let i = 0; i < value.length; i++) text += `${i === 0 ? '' : ','}${canonicalValue(value[i])}`
+        return `${text}]`
+      }
+      return canonicalJson(value)
+    }
   }
 }
 

@@ -1,6 +1,6 @@
 import { GENESIS_HASH } from '../integrity/canonical.js'
 import { sealVersion } from '../integrity/seal.js'
-import { hashedTransaction, templateHash } from '../integrity/version-hash.js'
+import { hashedTransaction } from '../integrity/version-hash.js'
 import { referenceFields } from '../versioning/entity-type.js'
 import { invalid } from '../versioning/errors.js'
 import { idValueString, entityRef } from '../versioning/keys.js'
@@ -137,10 +137,10 @@ async function appendPlanned (
   const sealed = planned.map((v) => sealVersion(
     { tenant, type: v.type, id: v.key, index: v.index, operation: v.operation }, hashed, v.data, v.changeset,
     latest.get(entityRef(v.type, v.key))?.hash ?? GENESIS_HASH, definitions.get(v.type)?.redact?.fields))
-  const transaction = await appendTransaction(db, tenant, { ...input, issuedAt, recordedAt }, planned, sealed, referencesOf(definitions, planned, latest), lockRefs)
+  const { transaction, hashes } = await appendTransaction(db, tenant, { ...input, issuedAt, recordedAt }, planned, sealed, referencesOf(definitions, planned, latest), lockRefs)
   const versions = planned.map((v, i): Version => ({
     type: v.type, id: v.key, transactionId: transaction.id, endTransactionId: null, operation: v.operation, index: v.index,
-    data: sealed[i]!.data, changeset: sealed[i]!.changeset, hash: templateHash(sealed[i]!.template, transaction.id)
+    data: sealed[i]!.data, changeset: sealed[i]!.changeset, hash: hashes[i]!
   }))
   return { transaction, versions }
 }

@@ -18,17 +18,18 @@ import type { NewTransaction } from './transactions.js'
  * A caller that already holds them passes none. The transaction id is drawn from the sequence after
  * the locks. Throws ConcurrentAppend (see driver-errors.ts) when a planned version number
  * is already taken. Each version's hash is the SHA-256 of its sealed template around the
- * transaction id the statement draws (see src/integrity/version-hash.ts).
+ * transaction id the statement draws (see src/integrity/version-hash.ts); the statement
+ * answers them in the versions' order.
  */
 export async function appendTransaction (
   db: Db, tenant: string, tx: NewTransaction & { issuedAt: string, recordedAt: string },
   versions: readonly PlannedVersion[], sealed: readonly SealedVersion[], refs: readonly Reference[],
   lockRefs?: readonly string[]
-): Promise<Transaction> {
+): Promise<{ transaction: Transaction, hashes: string[] }> {
   const locks = lockRefs === undefined ? sql`select '0' as n` : entityLocksQuery(tenant, lockRefs)
   // Every write below reads `tx`, whose row waits for the count of taken locks: the
   // locks come first (in the given order), then the sequence, then the rows.
-  const { rows } = await sql<TransactionRow>`
+  const { rows } = await sql<TransactionRow & { hashes: string[] }>`
     with locked as (${locks}), tx as (
       insert into transactions (tenant, issued_at, recorded_at, actor, meta, recorded_by, revert_of)
       select ${tenant}, ${tx.issuedAt}::timestamptz, ${tx.recordedAt}::timestamptz, ${tx.actor ?? null},
@@ -39,15 +40,13 @@ export async function appendTransaction (
     ), v as (
       insert into versions (tenant, type, entity_key, transaction_id, seq, position, operation, data, changeset, salts, erased, hash)
       select ${tenant}, u.type, u.key, tx.id, u.seq, u.position, u.operation, u.data, u.changeset, u.salts, u.erased,
-        encode(sha256(convert_to(u.before || tx.id::text || u.after, 'UTF8')), 'hex')
-      from tx, jsonb_to_recordset(${toJsonText(versions.map((v, position) => {
+        encode(sha256(convert_to(t.parts[2 * u.position + 1] || tx.id::text || t.parts[2 * u.position + 2], 'UTF8')), 'hex')
+      from tx, (select string_to_array(${templatesText(sealed)}::text, chr(1)) as parts) t,
+        jsonb_to_recordset(${toJsonText(versions.map((v, position) => {
         const s = sealed[position]!
-        return {
-          type: v.type, key: v.key, seq: v.index, position, operation: v.operation, data: s.data, changeset: s.changeset,
-          salts: s.salts, erased: s.erased, before: s.template.before, after: s.template.after
-        }
-      }))}::jsonb) as u(type text, key text, seq int, position int, operation text, data jsonb, changeset jsonb,
-        salts jsonb, erased jsonb, before text, after text)
+        return { type: v.type, key: v.key, seq: v.index, position, operation: v.operation, data: s.data, changeset: s.changeset, salts: s.salts, erased: s.erased }
+      }))}::jsonb) as u(type text, key text, seq int, position int, operation text, data jsonb, changeset jsonb, salts jsonb, erased jsonb)
+      returning position, hash
     ), r as (
       insert into version_refs (tenant, target_type, target_key, source_type, source_field, source_key, transaction_id)
       select ${tenant}, u.tt, u.tk, u.st, u.sf, u.sk, tx.id
@@ -56,6 +55,14 @@ export async function appendTransaction (
       })))}::jsonb) as u(tt text, tk text, st text, sf text, sk text)
       on conflict do nothing
     )
-    select * from tx`.execute(db)
-  return toTransaction(rows[0]!)
+    select tx.*, (select array_agg(hash order by position) from v) as hashes from tx`.execute(db)
+  return { transaction: toTransaction(rows[0]!), hashes: rows[0]!.hashes }
 }
+
+/**
+ * The versions' hash templates as one text: before and after of each in turn, separated by
+ * U+0001, which canonical JSON never holds unescaped. Sent that way, the ~1 KB of quoted
+ * JSON per version is neither escaped here nor parsed by PostgreSQL as JSON.
+ */
+const templatesText = (sealed: readonly SealedVersion[]): string =>
+  sealed.map((s) => `${s.template.before}\u0001${s.template.after}`).join('\u0001')

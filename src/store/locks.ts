@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import { sql, type RawBuilder } from 'kysely'
 import type { Trx } from './database.js'
 
 /** A 64-bit advisory-lock key for one named thing of one tenant. */
 function lockKey (tenant: string, name: string): bigint {
-  return createHash('sha1').update(`${tenant}\u0000${name}`).digest().readBigInt64BE(0)
+  return BigInt.asIntN(64, BigInt(`0x${hash('sha1', `${tenant}\u0000${name}`, 'hex').slice(0, 16)}`))
 }
 
 /**
