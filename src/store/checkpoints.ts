@@ -1,6 +1,7 @@
 import { sql } from 'kysely'
 import type { Checkpoint } from '../integrity/checkpoint.js'
 import type { Head } from '../integrity/verify.js'
+import { inIndexOrder } from './index-order.js'
 import type { Db, Trx } from './database.js'
 import { toId } from './rows.js'
 
@@ -59,11 +60,11 @@ export async function storeChangedHeads (trx: Trx, tenant: string, sequence: num
 
 /** Heads as of checkpoint `sequence` (every entity's newest at or before it), by type then id, after `after`. */
 export async function headsAt (db: Db, tenant: string, sequence: number, after: { type: string, id: string } | undefined, limit: number): Promise<Head[]> {
-  const { rows } = await sql<{ type: string, entity_key: string, hash: string, transaction_id: string }>`
+  const rows = await inIndexOrder(db, sql<{ type: string, entity_key: string, hash: string, transaction_id: string }>`
     select distinct on (type, entity_key) type, entity_key, hash, transaction_id from checkpoint_heads
     where tenant = ${tenant} and sequence <= ${sequence}
       ${after === undefined ? sql`` : sql`and (type, entity_key) > (${after.type}, ${after.id})`}
-    order by type, entity_key, sequence desc limit ${limit}`.execute(db)
+    order by type, entity_key, sequence desc limit ${limit}`)
   return rows.map((r) => ({ type: r.type, id: r.entity_key, hash: r.hash, transactionId: toId(r.transaction_id) }))
 }
 

@@ -5,6 +5,7 @@ import type { Erased, Salts } from '../integrity/commitments.js'
 import type { JsonObject } from '../versioning/json.js'
 import type { Operation } from '../versioning/version.js'
 import type { Db } from './database.js'
+import { inIndexOrder } from './index-order.js'
 import { toId, toTransaction, type TransactionRow } from './rows.js'
 
 /** A stored version as verification reads it, with its transaction and, on a pruned entity's oldest kept version, its anchor. */
@@ -29,7 +30,7 @@ export async function scanVersions (
   const entity = only === undefined
     ? sql``
     : sql`and v.type = ${only.type} and v.entity_key = ${only.id} and v.transaction_id between ${only.from} and ${only.to}`
-  const { rows } = await sql<ScanRow>`
+  const query = sql<ScanRow>`
     select v.type, v.entity_key, v.seq, v.transaction_id, v.operation, v.data, v.changeset, v.salts, v.erased, v.hash,
       t.id as t_id, t.issued_at, t.recorded_at, t.actor, t.meta, t.recorded_by, t.revert_of,
       a.seq as anchor_seq, a.transaction_id as anchor_tx, a.hash as anchor_hash, p.body as pruning
@@ -41,7 +42,8 @@ export async function scanVersions (
       where a.seq = v.seq and r.tenant = v.tenant and r.kind = 'pruning' and r.body->>'type' = v.type and r.body->>'id' = v.entity_key
       order by r.sequence desc limit 1) p on true
     where v.tenant = ${tenant} ${after === undefined ? sql`` : sql`and (v.type, v.entity_key, v.seq) > (${after.type}, ${after.id}, ${after.index})`} ${entity}
-    order by v.type, v.entity_key, v.seq limit ${limit}`.execute(db)
+    order by v.type, v.entity_key, v.seq limit ${limit}`
+  const rows = await inIndexOrder(db, query)
   // Versions of one transaction share its hashed members (and so the canonical text made of them).
   const transactions = new Map<string, ScannedVersion['transaction']>()
   const transactionOf = (r: ScanRow): ScannedVersion['transaction'] => {
