@@ -19,8 +19,8 @@ export interface Profile {
   readPasses: number
   /** Versions the integrity step writes through the service before timing checkpoints and verification (`--versions N` overrides). */
   integrityVersions: number
-  /** `--only integrity`: the integrity step alone, on a fresh bench database. */
-  only?: 'integrity'
+  /** `--only integrity` or `--only ingest`: that step alone, on a fresh bench database. */
+  only?: 'integrity' | 'ingest'
 }
 
 export const CONNECTIONS = 8
@@ -55,7 +55,7 @@ export function profileFromArgs (argv: readonly string[]): Profile {
   }
   const only = option(argv, '--only')
   if (only !== undefined) {
-    if (only !== 'integrity') throw new Error(`--only takes "integrity", not ${only}`)
+    if (only !== 'integrity' && only !== 'ingest') throw new Error(`--only takes "integrity" or "ingest", not ${only}`)
     profile.only = only
   }
   return profile

@@ -206,3 +206,17 @@ export function writeJson (name: string, body: object, table: string): string {
 }
 
 export const writeResults = (r: Results): string => writeJson('latest.json', r, markdown(r))
+
+/** `--only ingest`: each size's median runs and the ratios of every round. */
+export function ingestRoundsMarkdown (ingest: { service: LoadFigures[], ceiling: LoadFigures[], baseline?: LoadFigures[], rounds: IngestRounds[] }): string {
+  const lines = ['| run | changes/tx | versions/s | p50 ms | p99 ms |', '|---|---:|---:|---:|---:|']
+  for (const f of [...ingest.service, ...ingest.ceiling, ...ingest.baseline ?? []]) {
+    lines.push(`| ${f.label} | ${f.changesPerTransaction} | ${int(f.versionsPerSecond)} | ${ms(f.latencyP50Ms)} | ${ms(f.latencyP99Ms)} |`)
+  }
+  lines.push('')
+  for (const x of ingest.rounds) {
+    lines.push(`${x.changesPerTransaction}-change: service / ceiling ${x.ratios.map(pct).join(', ')} (median ${pct(median(x.ratios))})` +
+      (x.overBaseline === undefined ? '' : `; service / baseline ${x.overBaseline.map(pct).join(', ')} (median ${pct(median(x.overBaseline))})`))
+  }
+  return lines.join('\n')
+}

@@ -17,11 +17,11 @@ import { ingestCeiling } from './ceiling.js'
 import { ingestInProcess } from './in-process.js'
 import { createBenchDatabase, dropBenchDatabase, serverVersion } from './db.js'
 import { createPool, ingestThroughService, registerTypes, type LoadFigures } from './ingest.js'
-import { interleavedIngest } from './ingest-rounds.js'
+import { interleavedIngest, type InterleavedIngest } from './ingest-rounds.js'
 import { measureIntegrity, type IntegrityFigures } from './integrity.js'
 import { measureReads } from './reads.js'
 import { measureRelationRevert } from './relation-revert.js'
-import { baselineRatios, ingestRatios, integrityMarkdown, machine, markdown, readRatios, writeJson, writeResults, type ReadSize, type Results } from './report.js'
+import { baselineRatios, ingestRatios, ingestRoundsMarkdown, integrityMarkdown, machine, markdown, readRatios, writeJson, writeResults, type ReadSize, type Results } from './report.js'
 import { layoutFor, seed } from './seed.js'
 import { HttpClient, startService, type RunningService } from './service.js'
 import { countStatements } from './statements.js'
@@ -37,7 +37,7 @@ const CEILING_POOL = 100_001
 
 const profile = profileFromArgs(process.argv.slice(2))
 const adminUrl = adminDatabaseUrl()
-const baseline = profile.only === undefined ? Baseline.fromEnvironment(adminUrl) : undefined
+const baseline = profile.only !== 'integrity' ? Baseline.fromEnvironment(adminUrl) : undefined
 
 let service: RunningService | undefined
 let pool: pg.Pool | undefined
@@ -93,8 +93,8 @@ async function integrityOnly (): Promise<void> {
   log(`wrote ${file}`)
 }
 
-async function main (): Promise<Results> {
-  const { databaseUrl, postgres } = await setUp()
+/** The interleaved ingest rounds: the service against the ceiling (and the baseline, when there is one). */
+async function ingestStep (databaseUrl: string): Promise<{ interleaved: InterleavedIngest, serviceLoad: Workload, ceilingLoad: Workload, statements: Awaited<ReturnType<typeof countStatements>> }> {
   await registerTypes(client!)
   // The service and the ceiling update pools of their own: neither writes what the other has cached or read.
   await createPool(client!, SERVICE_POOL)
@@ -114,13 +114,31 @@ async function main (): Promise<Results> {
   if (baselineTarget !== undefined) await ingestThroughService(baselineTarget.serviceUrl, baselineTarget.pool, baselineTarget.load, 1, profile.warmupSeconds, 'warm-up')
   await ingestCeiling(databaseUrl, ceilingLoad, 1, Math.min(3, profile.warmupSeconds), 'warm-up')
   const interleaved = await interleavedIngest({ serviceUrl: service!.url, databaseUrl, pool: pool!, serviceLoad, ceilingLoad, baseline: baselineTarget }, [1, 10], profile.ingestRounds, profile.ingestSeconds, log)
+  for (const [label, ratio] of Object.entries(baselineRatios(interleaved.service, interleaved.rounds))) log(`  ${label}: service / baseline ${(100 * ratio).toFixed(0)} % (median of the rounds)`)
+  await baseline?.close()
+  return { interleaved, serviceLoad, ceilingLoad, statements }
+}
+
+/** `--only ingest`: the interleaved ingest rounds alone (bench/results/ingest-latest.json). */
+async function ingestOnly (): Promise<void> {
+  const { databaseUrl, postgres } = await setUp()
+  const { interleaved } = await ingestStep(databaseUrl)
+  await cleanup()
+  const body = { profile: profile.name, startedAt: new Date(started).toISOString(), durationSeconds: (Date.now() - started) / 1000, machine: machine(postgres, loadAtStart), ingest: interleaved }
+  const table = ingestRoundsMarkdown(interleaved)
+  const file = writeJson('ingest-latest.json', body, table)
+  console.log(table)
+  log(`wrote ${file}`)
+}
+
+async function main (): Promise<Results> {
+  const { databaseUrl, postgres } = await setUp()
+  const { interleaved, serviceLoad, ceilingLoad, statements } = await ingestStep(databaseUrl)
   const serviceRuns: LoadFigures[] = [...interleaved.service]
   const ratios = ingestRatios(interleaved.service, interleaved.rounds)
   const baselineIngest = baseline === undefined || interleaved.baseline === undefined
     ? undefined
     : { commit: baseline.commit, runs: interleaved.baseline, currentOverBaseline: baselineRatios(interleaved.service, interleaved.rounds) }
-  for (const [label, ratio] of Object.entries(baselineIngest?.currentOverBaseline ?? {})) log(`  ${label}: service / baseline ${(100 * ratio).toFixed(0)} % (median of the rounds)`)
-  await baseline?.close()
 
   // Hints off: every update reads its entity first (what a write to an entity last written elsewhere costs).
   log('the service with its latest-state hints off (LATEST_CACHE_MB=0), then the ceiling again')
@@ -190,6 +208,8 @@ async function main (): Promise<Results> {
 try {
   if (profile.only === 'integrity') {
     await integrityOnly()
+  } else if (profile.only === 'ingest') {
+    await ingestOnly()
   } else {
     const results = await main()
     log('stopping the service and dropping the bench database')
