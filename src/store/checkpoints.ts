@@ -61,10 +61,13 @@ export async function storeChangedHeads (trx: Trx, tenant: string, sequence: num
 /** Heads as of checkpoint `sequence` (every entity's newest at or before it), by type then id, after `after`. */
 export async function headsAt (db: Db, tenant: string, sequence: number, after: { type: string, id: string } | undefined, limit: number): Promise<Head[]> {
   const rows = await inIndexOrder(db, sql<{ type: string, entity_key: string, hash: string, transaction_id: string }>`
-    select distinct on (type, entity_key) type, entity_key, hash, transaction_id from checkpoint_heads
-    where tenant = ${tenant} and sequence <= ${sequence}
-      ${after === undefined ? sql`` : sql`and (type, entity_key) > (${after.type}, ${after.id})`}
-    order by type, entity_key, sequence desc limit ${limit}`)
+    select h.type, h.entity_key, h.hash, h.transaction_id from checkpoint_heads h
+    where h.tenant = ${tenant} and h.sequence <= ${sequence}
+      ${after === undefined ? sql`` : sql`and (h.type, h.entity_key) > (${after.type}, ${after.id})`}
+      -- the entity's newest head up to that checkpoint: a probe of the key per row, no sort
+      and not exists (select 1 from checkpoint_heads n where n.tenant = h.tenant and n.type = h.type and n.entity_key = h.entity_key
+        and n.sequence > h.sequence and n.sequence <= ${sequence})
+    order by h.type, h.entity_key limit ${limit}`)
   return rows.map((r) => ({ type: r.type, id: r.entity_key, hash: r.hash, transactionId: toId(r.transaction_id) }))
 }
 
