@@ -25,6 +25,20 @@ import { del, ins, tx, upd } from './helpers/changes.js'
 
 const TENANT = 'default'
 
+/**
+ * Sessions waiting for an advisory lock that session `pid` holds. pg_locks lists every session
+ * of the cluster: other tests (other schemas, other test processes) take advisory locks too,
+ * so only the waiters of this test's lock holder are counted.
+ */
+async function waitingOn (h: Harness, pid: number): Promise<number> {
+  const { rows } = await sql<{ n: string }>`select count(*) as n from pg_locks
+    where locktype = 'advisory' and not granted and ${pid}::int = any(pg_blocking_pids(pid))`.execute(h.db)
+  return Number(rows[0]?.n)
+}
+
+const backendPid = async (trx: Parameters<Parameters<typeof inTransaction>[1]>[0]): Promise<number> =>
+  Number((await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(trx)).rows[0]!.pid)
+
 async function versionsOf (h: Harness, id: string): Promise<Array<{ index: number, transactionId: number, data: Record<string, unknown> }>> {
   const res = await h.get(`/entities/article/${id}/versions?order=asc&limit=200`)
   if (res.status !== 200) throw new Error(`GET versions: ${res.status}`)
@@ -106,25 +120,23 @@ eachDatabase('Ingest: a writer that read before another committed is redone on t
   // Writer A holds the entity's lock in an open transaction, its version appended but not committed.
   let releaseA!: () => void
   const aMayCommit = new Promise<void>((resolve) => { releaseA = resolve })
-  let aAppended!: () => void
-  const aHasAppended = new Promise<void>((resolve) => { aAppended = resolve })
+  let aAppended!: (pid: number) => void
+  const aHasAppended = new Promise<number>((resolve) => { aAppended = resolve })
   const writerA = inTransaction(h.db, async (trx) => {
     const result = await recordChanges(trx, TENANT, definitions, { actor: 'A', changes: [{ type: 'article', op: 'update', id: '1', data: { title: 'by A' } }] })
-    aAppended()
+    aAppended(await backendPid(trx))
     await aMayCommit
     return result
   })
-  await aHasAppended
+  const aPid = await aHasAppended
 
   // Writer B reads the committed state (A's version is not visible yet), then waits on A's lock.
   const writerB = recordChangesOptimistically(h.db, TENANT, definitions, { actor: 'B', changes: [{ type: 'article', op: 'update', id: '1', data: { views: 5 } }] })
   for (let i = 0; i < 200; i++) {
-    const { rows } = await sql<{ n: string }>`select count(*) as n from pg_locks where locktype = 'advisory' and not granted`.execute(h.db)
-    if (Number(rows[0]?.n) > 0) break
+    if (await waitingOn(h, aPid) > 0) break
     await new Promise((resolve) => setTimeout(resolve, 10))
   }
-  const { rows: waiting } = await sql<{ n: string }>`select count(*) as n from pg_locks where locktype = 'advisory' and not granted`.execute(h.db)
-  t.equal(Number(waiting[0]?.n), 1, 'B waits on the lock A holds')
+  t.equal(await waitingOn(h, aPid), 1, 'B waits on the lock A holds')
   releaseA()
   const [a, b] = await Promise.all([writerA, writerB])
 
@@ -228,18 +240,15 @@ eachDatabase('Ingest: an append that PostgreSQL aborts for a deadlock is run aga
   // The append takes the locks of both articles in key order; another writer takes them the other way round.
   const keyOf = (id: string): string => lockKeys(TENANT, [entityRef('article', id)])[0]!
   const [early, late] = lockKeys(TENANT, [entityRef('article', '1'), entityRef('article', '2')])[0] === keyOf('1') ? ['1', '2'] : ['2', '1']
-  const lockWaiters = async (): Promise<number> => {
-    const { rows } = await sql<{ n: string }>`select count(*) as n from pg_locks where locktype = 'advisory' and not granted`.execute(h.db)
-    return Number(rows[0]?.n)
-  }
   let attempt = 0
   let holdsLate!: () => void
   const otherHoldsLate = new Promise<void>((resolve) => { holdsLate = resolve })
   const other = inTransaction(h.db, async (trx) => {
     await lockNames(trx, TENANT, [entityRef('article', late!)])
     if (++attempt === 1) {
+      const pid = await backendPid(trx)
       holdsLate()
-      for (let i = 0; i < 300 && await lockWaiters() === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+      for (let i = 0; i < 300 && await waitingOn(h, pid) === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
     }
     await lockNames(trx, TENANT, [entityRef('article', early!)]) // the append holds it and waits for `late`: a deadlock
     return await recordChanges(trx, TENANT, definitions, { actor: 'other', changes: [{ type: 'article', op: 'update', id: late!, data: { n: 1 } }] })

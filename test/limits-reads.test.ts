@@ -97,15 +97,23 @@ async function seedLaterVersions (h: Harness, entities: number, perEntity: numbe
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
 /**
- * Seeding PGlite runs in this thread: the service saw a blocked event loop and sheds load (503)
- * from its next sample (within 1 s) until the one after. Waits for that to pass before measuring.
+ * Seeding PGlite runs in this thread: a service that sheds load (limits.maxEventLoopDelayMs > 0)
+ * saw a blocked event loop and answers 503 from its next sample (within 1 s) until the one
+ * after. Waits for that to pass before measuring. A service that does not shed load
+ * (buildApp's default, and so the harness's) has nothing to wait out.
  */
 async function settle (h: Harness): Promise<void> {
+  if (!h.app.hasDecorator('isUnderPressure')) return
   await sleep(1200)
   for (let i = 0; i < 50 && (await h.get('/entity-types')).status === 503; i++) await sleep(200)
 }
 
-/** Times one request and the longest event-loop delay while it runs; asserts < 1000 ms and (when `loop`) < 100 ms. */
+/**
+ * Runs one request and records the longest event-loop delay while it runs; asserts (when
+ * `loop`) < 100 ms: the work is streamed or bounded, never one long synchronous pass. Its
+ * time is reported, not asserted: speed belongs to `npm run bench`, and a shared machine
+ * makes any wall-clock bound flaky.
+ */
 async function measured (t: Test, h: Harness, what: string, request: () => Promise<Reply>, loop = true): Promise<Reply> {
   const delay = monitorEventLoopDelay({ resolution: 10 })
   delay.enable()
@@ -117,7 +125,6 @@ async function measured (t: Test, h: Harness, what: string, request: () => Promi
   delay.disable()
   const maxDelay = delay.max / 1e6
   t.comment(`${what} on ${h.kind}: ${elapsed.toFixed(0)} ms, event-loop delay max ${maxDelay.toFixed(1)} ms`)
-  t.equal(elapsed < 1000, true, `${what}: answered in ${elapsed.toFixed(0)} ms (< 1000)`)
   if (loop) t.equal(maxDelay < 100, true, `${what}: event loop blocked at most ${maxDelay.toFixed(1)} ms (< 100)`)
   return res
 }

@@ -1,5 +1,5 @@
 import { sql } from 'kysely'
-import { eachDatabase } from './helpers/harness.js'
+import { eachDatabase, TEST_DATABASE_URL } from './helpers/harness.js'
 import { assertProblem } from './helpers/assertions.js'
 import { buildApp } from '../src/http/app.js'
 import { openDatabase } from '../src/store/database.js'
@@ -12,7 +12,7 @@ eachDatabase('a read past the request timeout is 503; a write past it still answ
   t.equal((await h.post('/transactions', { changes: [{ type: 'article', op: 'insert', data: { id: 1, v: 0 } }] })).status, 201)
   const schema = (await sql<{ s: string }>`select current_schema() as s`.execute(h.db)).rows[0]!.s
   const db = h.kind === 'postgres'
-    ? await openDatabase({ databaseUrl: process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test', searchPath: schema, poolSize: 1 })
+    ? await openDatabase({ databaseUrl: TEST_DATABASE_URL, searchPath: schema, poolSize: 1 }) // the database the harness made the schema in
     : h.db // PGlite has one connection anyway
   const app = await buildApp({ db, closeDatabase: h.kind === 'postgres', limits: { requestTimeoutMs: 300 } })
   t.teardown(async () => { await app.close() })

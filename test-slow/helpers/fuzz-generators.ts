@@ -296,7 +296,8 @@ export function transactionRevertCases (fx: Fixture): fc.Arbitrary<Case> {
     { weight: 6, arbitrary: fc.tuple(validTx, badBody).map(([id, body]): Case => ({
       note: 'POST transaction revert, bad body', method: 'POST', url: `/transactions/${id}/revert`, body: JSON.stringify(body), expect: [400]
     })) },
-    { weight: 2, arbitrary: badIntParam(1, MAX_SAFE).filter((s) => s !== '').map((id): Case => ({
+    // '.' and '..' are dot segments: the URL resolves to another path (no route, 404), not to an invalid id.
+    { weight: 2, arbitrary: badIntParam(1, MAX_SAFE).filter((s) => s !== '' && s !== '.' && s !== '..').map((id): Case => ({
       note: 'POST transaction revert, invalid id', method: 'POST', url: `/transactions/${encodeURIComponent(id)}/revert`, body: '{"dryRun":true}', expect: [400]
     })) },
     { weight: 1, arbitrary: fc.integer({ min: 100_000, max: MAX_SAFE }).map((id): Case => ({
@@ -342,7 +343,7 @@ export function readCases (fx: Fixture): fc.Arbitrary<Case> {
     fc.stringMatching(/^[a-z][a-z_]{0,12}$/).map((v) => get('GET entity, unknown relation', `/entities/item/1?relations=${q(v)}`)),
     fc.stringMatching(/^[a-z][a-z_]{0,12}$/).filter((v) => v !== 'author' && v !== 'tags').map((v) =>
       get('GET version, unknown relation', `/entities/article/1/versions/${fx.articleTx}?relations=author,${q(v)}`)),
-    badIntParam(1, MAX_SAFE).filter((v) => v !== '').map((v) => get('GET version, invalid transaction id', `/entities/item/1/versions/${q(v)}`)),
+    badIntParam(1, MAX_SAFE).filter((v) => v !== '' && v !== '.' && v !== '..').map((v) => get('GET version, invalid transaction id', `/entities/item/1/versions/${q(v)}`)),
     fc.tuple(badIntParam(1, MAX_SAFE), fc.boolean()).map(([v, first]) => get('GET changeset from/to',
       first ? `/entities/item/1/changeset?from=${q(v)}&to=${fx.itemTx}` : `/entities/item/1/changeset?from=${fx.itemTx}&to=${q(v)}`)),
     fc.constantFrom('from', 'to').map((k) => get('GET changeset, missing parameter', `/entities/item/1/changeset?${k}=${fx.itemTx}`))

@@ -1,8 +1,13 @@
 import t, { type Test } from 'tap'
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { sql } from 'kysely'
 import pg from 'pg'
 import type { FastifyInstance } from 'fastify'
-import type { PGlite } from '@electric-sql/pglite'
+import { PGlite, type PGliteOptions } from '@electric-sql/pglite'
 import { buildApp, type AppOptions } from '../../src/http/app.js'
 import { createPGlite, openDatabase, RUNTIME_ROLE, type Db } from '../../src/store/database.js'
 import { migrateToLatest } from '../../src/store/migrate.js'
@@ -11,24 +16,69 @@ import type { AccessScope } from '../../src/access/index.js'
 
 export type DatabaseKind = 'pglite' | 'postgres'
 
-export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+/** The PostgreSQL database the run is given (CI: postgres://postgres@127.0.0.1:5432/test). */
+const CONFIGURED_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+
+/**
+ * The database this process's test schemas are in: once a test has opened a PostgreSQL harness,
+ * a database of this process's own on the server of TEST_DATABASE_URL (see processDatabase).
+ */
+export let TEST_DATABASE_URL = CONFIGURED_DATABASE_URL
 
 let postgresReachable: Promise<boolean> | undefined
 
 /** PostgreSQL is tested when reachable; REQUIRE_POSTGRES=1 (CI) makes an unreachable one a failure. */
 async function isPostgresReachable (): Promise<boolean> {
   postgresReachable ??= (async () => {
-    const client = new pg.Client({ connectionString: TEST_DATABASE_URL, connectionTimeoutMillis: 2000 })
+    const client = new pg.Client({ connectionString: CONFIGURED_DATABASE_URL, connectionTimeoutMillis: 2000 })
     try {
       await client.connect()
       await client.end()
       return true
     } catch (error) {
-      if (process.env.REQUIRE_POSTGRES === '1') throw new Error(`PostgreSQL at ${TEST_DATABASE_URL} is required but not reachable: ${String(error)}`)
+      if (process.env.REQUIRE_POSTGRES === '1') throw new Error(`PostgreSQL at ${CONFIGURED_DATABASE_URL} is required but not reachable: ${String(error)}`)
       return false
     }
   })()
   return await postgresReachable
+}
+
+let processDatabase: Promise<string> | undefined
+
+/**
+ * tap runs two test files at a time. Sharing one database, they would share more than its
+ * name: the service's advisory locks are per database and know no schema (a 10,000-change
+ * transaction of one file holds tenant `default`'s lock, and with it every write and revert
+ * of the other file, for seconds: its timing assertions fail), and so are its catalogs (each
+ * migration lists the tables of every schema there). So each test process makes a database
+ * of its own on that server, holding one schema per test, and drops it when its tests end.
+ * Where the user may not create databases, the schemas go in TEST_DATABASE_URL's as before.
+ */
+async function openProcessDatabase (): Promise<string> {
+  processDatabase ??= (async () => {
+    const url = new URL(CONFIGURED_DATABASE_URL)
+    const name = `${decodeURIComponent(url.pathname.slice(1)) || 'postgres'}`.slice(0, 40) + `_p${process.pid}`
+    const admin = new pg.Client({ connectionString: CONFIGURED_DATABASE_URL })
+    await admin.connect()
+    try {
+      await admin.query(`drop database if exists "${name}" with (force)`) // left by a process that had this pid
+      await admin.query(`create database "${name}"`)
+    } catch (error) {
+      if ((error as { code?: string }).code === '42501') return CONFIGURED_DATABASE_URL // insufficient privilege
+      throw error
+    } finally {
+      await admin.end()
+    }
+    t.teardown(async () => {
+      const drop = new pg.Client({ connectionString: CONFIGURED_DATABASE_URL })
+      await drop.connect()
+      try { await drop.query(`drop database if exists "${name}" with (force)`) } finally { await drop.end() }
+    })
+    url.pathname = `/${encodeURIComponent(name)}`
+    TEST_DATABASE_URL = url.toString()
+    return TEST_DATABASE_URL
+  })()
+  return await processDatabase
 }
 
 /** The kinds of database this run tests against (TEST_DB=pglite|postgres narrows it). */
@@ -43,6 +93,66 @@ export async function databaseKinds (): Promise<DatabaseKind[]> {
 // One embedded database per test file (creating one takes seconds); one schema per test.
 let sharedPGlite: Promise<PGlite> | undefined
 let schemaCounter = 0
+
+/**
+ * Where the image of a freshly initialised embedded database is kept between test processes.
+ * Its name changes with PGlite's version and with the text of createPGlite (its options:
+ * parsers, user, database…), so that an image is only ever loaded by the code that made it.
+ */
+function pgliteImagePath (): string {
+  // PGlite's package.json is not among its exports: found next to its entry point.
+  let dir = path.dirname(fileURLToPath(import.meta.resolve('@electric-sql/pglite')))
+  while (!existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir)
+  const version = (JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version: string }).version
+  const key = createHash('sha256').update(`${version}\n${createPGlite.toString()}`).digest('hex').slice(0, 16)
+  return path.join(tmpdir(), `rewind-test-pglite-${key}.tar`)
+}
+
+/**
+ * The embedded database of this test file, made by createPGlite('memory://') as the service
+ * makes it. Its initdb (most of the seconds it takes) runs once per machine: PGlite itself
+ * initialises a memory:// database by running initdb in a scratch instance and loading that
+ * instance's data directory as a tarball; here the first test process keeps such a tarball
+ * (taken right after initdb, before any schema exists) and later ones hand it to PGlite as
+ * `loadDataDir`, which skips initdb. Anything wrong with the image: initdb as usual.
+ * The database is closed when the test file ends (an open one keeps the process alive for seconds).
+ */
+async function createSharedPGlite (): Promise<PGlite> {
+  const image = pgliteImagePath()
+  let tarball: Blob | undefined
+  try { tarball = new Blob([readFileSync(image)]) } catch { /* not made yet */ }
+  let pglite: PGlite | undefined
+  if (tarball !== undefined) {
+    const original = PGlite.create
+    const create = original.bind(PGlite) as (options: PGliteOptions) => Promise<PGlite>
+    // createPGlite's own options, plus the image to start from.
+    PGlite.create = (async (dataDirOrOptions?: string | PGliteOptions, options?: PGliteOptions) => {
+      const merged = typeof dataDirOrOptions === 'string' ? { dataDir: dataDirOrOptions, ...options } : { ...dataDirOrOptions, ...options }
+      return await create({ ...merged, loadDataDir: tarball })
+    }) as typeof PGlite.create
+    try {
+      pglite = await createPGlite('memory://')
+    } catch {
+      rmSync(image, { force: true })
+    } finally {
+      PGlite.create = original
+    }
+  }
+  if (pglite === undefined) {
+    pglite = await createPGlite('memory://')
+    try {
+      await pglite.exec('checkpoint')
+      const dump = await pglite.dumpDataDir('none')
+      mkdirSync(path.dirname(image), { recursive: true })
+      const partial = `${image}.${process.pid}.partial`
+      writeFileSync(partial, Buffer.from(await dump.arrayBuffer()))
+      renameSync(partial, image) // whole or not at all, whichever process writes it
+    } catch { /* the next process makes it */ }
+  }
+  const opened = pglite
+  t.teardown(async () => { await opened.close() })
+  return opened
+}
 
 export interface Harness {
   kind: DatabaseKind
@@ -104,9 +214,12 @@ export async function openHarness (test: Test, kind: DatabaseKind, options: Part
   }
   let db: Db
   let asOwner: Harness['asOwner']
+  let dropSchema: (() => Promise<void>) | undefined
   if (kind === 'pglite') {
-    sharedPGlite ??= createPGlite('memory://')
-    db = await openDatabase({ pglite: await sharedPGlite, searchPath: schema, onQuery })
+    sharedPGlite ??= createSharedPGlite()
+    const pglite = await sharedPGlite
+    db = await openDatabase({ pglite, searchPath: schema, onQuery })
+    dropSchema = async () => { await pglite.exec(`reset role; drop schema "${schema}" cascade`) }
     await migrateWithRetry(db)
     // One session: the service's role is switched, and switched back for the owner's work.
     await sql`set role ${sql.raw(RUNTIME_ROLE)}`.execute(db)
@@ -119,17 +232,18 @@ export async function openHarness (test: Test, kind: DatabaseKind, options: Part
       }
     }
   } else {
-    const admin = new pg.Client({ connectionString: TEST_DATABASE_URL })
+    const databaseUrl = await openProcessDatabase()
+    const admin = new pg.Client({ connectionString: databaseUrl })
     await admin.connect()
     await admin.query(`create schema "${schema}"`)
     await admin.end()
-    const owner = await openDatabase({ databaseUrl: TEST_DATABASE_URL, searchPath: schema, poolSize: 2 })
+    const owner = await openDatabase({ databaseUrl, searchPath: schema, poolSize: 2 })
     await migrateWithRetry(owner)
-    db = await openDatabase({ databaseUrl: TEST_DATABASE_URL, searchPath: schema, poolSize: 10, onQuery, runtimeRole: true })
+    db = await openDatabase({ databaseUrl, searchPath: schema, poolSize: 10, onQuery, runtimeRole: true })
     asOwner = async (work) => await work(owner)
     test.teardown(async () => {
       await owner.destroy()
-      const drop = new pg.Client({ connectionString: TEST_DATABASE_URL })
+      const drop = new pg.Client({ connectionString: databaseUrl })
       await drop.connect()
       await drop.query(`drop schema "${schema}" cascade`)
       await drop.end()
@@ -138,6 +252,9 @@ export async function openHarness (test: Test, kind: DatabaseKind, options: Part
   const adminKey = (await createApiKey(db, { tenant: 'default', name: 'bootstrap admin', scopes: ['admin'] })).key
   const app = await buildApp({ db, closeDatabase: kind === 'postgres', ...options })
   test.teardown(async () => { await app.close() })
+  // On PGlite, once the app is closed, the schema goes too (as on PostgreSQL): the next
+  // test's migration lists the tables of every schema, and would list every earlier test's.
+  if (dropSchema !== undefined) test.teardown(dropSchema)
   queries.length = 0
   statements.length = 0
 
