@@ -127,6 +127,32 @@ export const entityTypeExample = {
   updatedAt: T1
 }
 
+/** POST /entity-types/{type}/migrations bodies. */
+export const migrationExamples = {
+  rename: {
+    summary: 'Rename a field',
+    description: 'After the backend renamed its column name → title: history reads with title from now on.',
+    value: { operations: [{ op: 'renameField', from: 'name', to: 'title' }] }
+  },
+  several: {
+    summary: 'Drop one field, add another',
+    description: 'Applied in order, all or none; versions recorded before show status "draft".',
+    value: { operations: [{ op: 'dropField', field: 'legacy_code' }, { op: 'addField', field: 'status', default: 'draft' }] }
+  }
+}
+
+/** The type a migration answers: revision raised. */
+export const migratedTypeExample = { ...entityTypeExample, revision: 2, updatedAt: T2 }
+
+/** A page of GET /entity-types/{type}/revisions: a PUT, then a migration. */
+export const revisionsPageExample = {
+  items: [
+    { revision: 1, definition: entityTypeExample.definition, createdAt: T1 },
+    { revision: 2, definition: entityTypeExample.definition, operations: [{ op: 'renameField', from: 'name', to: 'title' }], createdAt: T2 }
+  ],
+  nextCursor: null
+}
+
 /** A Transaction (the shared `Transaction` schema): transaction 1. */
 export const transactionExample = { id: 1, issuedAt: T1, recordedAt: T1, actor: 'user-42', meta: {}, recordedBy: RECORDED_BY }
 

@@ -1,6 +1,8 @@
 import type { EntityTypeDefinition } from '../versioning/entity-type.js'
 import type { Db } from '../store/database.js'
+import { StaleDefinition } from '../store/driver-errors.js'
 import { loadDefinitionsAndRedactions } from '../store/entity-types.js'
+import { unavailable } from '../versioning/errors.js'
 
 export type Definitions = ReadonlyMap<string, EntityTypeDefinition>
 
@@ -40,5 +42,22 @@ export class DefinitionCache {
 
   invalidate (): void {
     this.cached = undefined
+  }
+}
+
+/**
+ * Runs a recording write, again with freshly loaded definitions when a type it writes
+ * changed after the write was planned (StaleDefinition: nothing was written), so that a
+ * write is always recorded under the revision whose names it uses.
+ */
+export async function withCurrentDefinitions<T> (cache: DefinitionCache, work: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work()
+    } catch (error) {
+      if (!(error instanceof StaleDefinition)) throw error
+      if (attempt >= attempts) throw unavailable('the definitions of these types kept changing while this write was planned; retry later')
+      cache.invalidate()
+    }
   }
 }

@@ -3,6 +3,7 @@ import {
   type EntityType, type EntityTypeDefinition, type EntityTypeInput
 } from '../versioning/entity-type.js'
 import { allows } from '../access/index.js'
+import { checkDefinitionNames, SchemaMappings } from '../versioning/schema-migrations.js'
 import { conflict, forbidden, limitExceeded, notFound } from '../versioning/errors.js'
 import { jsonEqual } from '../versioning/json.js'
 import { inTransaction, type Trx } from '../store/database.js'
@@ -16,7 +17,7 @@ import { readPage, type Page } from './page.js'
 
 export interface PutResult { created: boolean, entityType: EntityType }
 
-const TYPES_LOCK = '\u0000entity-types'
+export const TYPES_LOCK = '\u0000entity-types'
 
 /**
  * Registers or changes a type. Every change raises its revision and is kept; the
@@ -34,6 +35,7 @@ export async function putEntityType (ctx: ServiceContext, type: string, input: E
   const result = await inTransaction(db, async (trx) => {
     await lockNames(trx, tenant, [TYPES_LOCK])
     const before = await loadDefinitions(trx, tenant)
+    checkDefinitionNames(before, type, definition)
     const current = await getEntityType(trx, tenant, type)
     checkAdminChanges(ctx, current?.definition, definition)
     let result: PutResult
@@ -47,7 +49,7 @@ export async function putEntityType (ctx: ServiceContext, type: string, input: E
       }
       result = { created: false, entityType: await saveEntityType(trx, tenant, type, current.revision + 1, definition) }
     }
-    const after = new Map(before).set(type, definition)
+    const after = new Map(before).set(type, { ...definition, schema: before.get(type)?.schema })
     for (const relation of Object.values(definition.relations)) {
       if (relation.kind === 'manyToMany' && !after.has(relation.through)) {
         const association = associationDefinition(relation)
@@ -69,7 +71,11 @@ async function indexNewReferences (
   for (const [source, fields] of referenceFields(after)) {
     for (const ref of fields) {
       const known = old.get(source)?.some((r) => r.field === ref.field && r.targetType === ref.targetType) ?? false
-      if (!known) await backfillReferences(trx, tenant, source, ref.field, ref.targetType)
+      if (known) continue
+      // Older versions hold the field under every name it had (a renamed field).
+      const schema = after.get(source)?.schema
+      const names = schema === undefined || schema.migrations.length === 0 ? [ref.field] : new SchemaMappings(schema).aliases(ref.field)
+      for (const name of names) await backfillReferences(trx, tenant, source, name, ref.targetType)
     }
   }
 }

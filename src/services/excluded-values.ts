@@ -2,14 +2,16 @@ import { commitmentsOf, defineField, type Erased, type Salts } from '../integrit
 import type { EntityTypeDefinition } from '../versioning/entity-type.js'
 import { omitFields, type JsonObject } from '../versioning/json.js'
 import type { Definitions } from './definitions.js'
+import { recordedNames } from './schema.js'
 
 /** What an export or a proof shows of a version's values. */
-interface StoredValues { type: string, data: JsonObject, changeset: JsonObject, salts: Salts, erased: Erased | null }
+interface StoredValues { type: string, data: JsonObject, changeset: JsonObject, salts: Salts, erased: Erased | null, revision?: number }
 
 /** A version with the values of excluded fields replaced by their commitments (kept in `erased`). */
 export function withoutExcluded<V extends StoredValues> (definitions: Definitions, v: V): V {
   const definition: EntityTypeDefinition | undefined = definitions.get(v.type)
-  const excluded = (definition?.exclude ?? []).filter((f) => Object.hasOwn(v.data, f) || Object.hasOwn(v.changeset, f))
+  // Excluded fields by the names this version was recorded with.
+  const excluded = recordedNames(definitions, v.type, v.revision, definition?.exclude ?? []).filter((f) => Object.hasOwn(v.data, f) || Object.hasOwn(v.changeset, f))
   if (excluded.length === 0) return v
   const { commitments } = commitmentsOf({ data: v.data, changeset: v.changeset }, v.salts, v.erased)
   const erased: Erased = { ...v.erased }

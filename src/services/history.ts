@@ -11,6 +11,7 @@ import type { ServiceContext } from './context.js'
 import type { Definitions } from './definitions.js'
 import { readPage, type Page } from './page.js'
 import { presented, presentedState } from './present.js'
+import { stateInCurrentSchema } from './schema.js'
 import { parseRelationNames, relatedPage, relationOf, relationsView, type RelationsView } from './relations.js'
 
 /** The tenant's definitions, which hold `type` (404 otherwise). */
@@ -42,12 +43,12 @@ export async function missingOrPruned (ctx: ServiceContext, type: string, key: s
   return otherwise
 }
 
-export async function entityVersions (ctx: ServiceContext, type: string, key: string, page: VersionPage): Promise<Page<Version>> {
+export async function entityVersions (ctx: ServiceContext, type: string, key: string, page: VersionPage, asRecorded = false): Promise<Page<Version>> {
   const { db, tenant } = ctx
   const definitions = await definitionsWith(ctx, type)
   const found = await readPage(page.limit, async (limit) => await listVersions(db, tenant, { type, key }, { ...page, limit }))
   if (found.items.length === 0 && (page.after === undefined || !await entityHasVersions(db, tenant, { type, key }))) throw neverExisted(type, key)
-  return presentedPage(definitions, found)
+  return presentedPage(definitions, found, asRecorded)
 }
 
 export interface VersionDetail extends Version {
@@ -61,7 +62,7 @@ export interface VersionDetail extends Version {
 }
 
 export async function entityVersion (
-  ctx: ServiceContext, type: string, key: string, transactionId: number, relations: string | undefined
+  ctx: ServiceContext, type: string, key: string, transactionId: number, relations: string | undefined, asRecorded = false
 ): Promise<VersionDetail> {
   const { db, tenant } = ctx
   const definitions = await definitionsWith(ctx, type)
@@ -69,10 +70,11 @@ export async function entityVersion (
   const version = await getVersion(db, tenant, { type, key }, transactionId)
   if (version === undefined) throw await missingOrPruned(ctx, type, key, transactionId, notFound(`${type} "${key}" has no version at transaction ${transactionId}`))
   const transaction = await getTransaction(db, tenant, transactionId)
-  const detail: VersionDetail = { ...presented(definitions, version), next: version.endTransactionId, transaction: transaction! }
+  const detail: VersionDetail = { ...presented(definitions, version, asRecorded), next: version.endTransactionId, transaction: transaction! }
   if (version.previous === null && version.index > 0) detail.pruned = true
   if (names.length > 0) {
-    const { relations: view, truncated } = await relationsView(db, tenant, definitions, type, { key, data: version.data }, names, transactionId, ctx.limits.maxInlineRelated)
+    const anchor = { key, data: stateInCurrentSchema(definitions, type, version.revision, version.data) }
+    const { relations: view, truncated } = await relationsView(db, tenant, definitions, type, anchor, names, transactionId, ctx.limits.maxInlineRelated)
     detail.relations = view
     if (truncated.length > 0) detail.truncatedRelations = truncated
   }
@@ -89,7 +91,7 @@ export async function relatedAtVersion (
   const version = await getVersion(db, tenant, { type, key }, transactionId)
   if (version === undefined) throw await missingOrPruned(ctx, type, key, transactionId, notFound(`${type} "${key}" has no version at transaction ${transactionId}`))
   return await readPage(limit, async (count) =>
-    await relatedPage(db, tenant, definitions, type, { key, data: version.data }, name, transactionId, after, count))
+    await relatedPage(db, tenant, definitions, type, { key, data: stateInCurrentSchema(definitions, type, version.revision, version.data) }, name, transactionId, after, count))
 }
 
 export interface EntityState {
@@ -115,9 +117,10 @@ export async function entityState (
     const missing = notFound(at === undefined ? `${type} "${key}" does not exist` : `${type} "${key}" did not exist at transaction ${at}`)
     throw version === undefined && at !== undefined ? await missingOrPruned(ctx, type, key, at, missing, true) : missing
   }
-  const state: EntityState = { type, id: key, data: presentedState(definitions, type, version.data)!, transactionId: version.transactionId }
+  const state: EntityState = { type, id: key, data: presentedState(definitions, type, version.data, version.revision)!, transactionId: version.transactionId }
   if (names.length > 0) {
-    const { relations: view, truncated } = await relationsView(db, tenant, definitions, type, { key, data: version.data }, names, at, ctx.limits.maxInlineRelated)
+    const anchor = { key, data: stateInCurrentSchema(definitions, type, version.revision, version.data) }
+    const { relations: view, truncated } = await relationsView(db, tenant, definitions, type, anchor, names, at, ctx.limits.maxInlineRelated)
     state.relations = view
     if (truncated.length > 0) state.truncatedRelations = truncated
   }
@@ -135,7 +138,7 @@ export async function changesetBetween (ctx: ServiceContext, type: string, key: 
     const pruned = await missingOrPruned(ctx, type, key, before === undefined ? from : to, neverExisted(type, key), true)
     if (pruned instanceof DomainError && pruned.kind === 'gone') throw pruned
   }
-  return diffStates(presentedState(definitions, type, liveData(before)), presentedState(definitions, type, liveData(after)))
+  return diffStates(presentedState(definitions, type, liveData(before), before?.revision), presentedState(definitions, type, liveData(after), after?.revision))
 }
 
 export async function transactions ({ db, tenant }: ServiceContext, filter: TransactionFilter): Promise<Page<Transaction>> {
@@ -169,6 +172,6 @@ export async function transactionVersions (
   return presentedPage(definitions, found)
 }
 
-function presentedPage<V extends Version> (definitions: Definitions, found: Page<V>): Page<V> {
-  return { items: found.items.map((v) => presented(definitions, v)), next: found.next }
+function presentedPage<V extends Version> (definitions: Definitions, found: Page<V>, asRecorded = false): Page<V> {
+  return { items: found.items.map((v) => presented(definitions, v, asRecorded)), next: found.next }
 }

@@ -1,3 +1,4 @@
+import type { Version } from '../versioning/version.js'
 import { createHmac } from 'node:crypto'
 import { canonicalJson } from '../integrity/canonical.js'
 import { conflict, keyReused } from '../versioning/errors.js'
@@ -13,8 +14,11 @@ export interface WriteOutcome extends WriteResponse { replayed: boolean }
 export interface IdempotentRequest { key: string, fingerprint: string }
 
 /** 201 when the write recorded a transaction, 200 when it recorded nothing (or was a dry run). */
-export const writeResponse = (result: { transaction: unknown }): WriteResponse =>
-  ({ statusCode: result.transaction === null ? 200 : 201, body: result })
+export const writeResponse = (result: { transaction: unknown, versions?: readonly Version[] }): WriteResponse => ({
+  statusCode: result.transaction === null ? 200 : 201,
+  // A recorded version's revision is internal (see Version).
+  body: result.versions === undefined ? result : { ...result, versions: result.versions.map(({ revision: _revision, ...version }) => version) }
+})
 
 /**
  * The fingerprint of a request: an HMAC (keyed by a secret the database does not hold) of

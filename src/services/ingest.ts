@@ -1,6 +1,7 @@
 import { limitExceeded } from '../versioning/errors.js'
 import { checkMeta } from '../versioning/meta.js'
 import { recordedBy, type ServiceContext } from './context.js'
+import { withCurrentDefinitions } from './definitions.js'
 import { writeResponse, type IdempotentRequest, type WriteOutcome } from './idempotency.js'
 import { recordChanges, recordChangesOptimistically, type TransactionInput } from './record.js'
 import { recordInTransaction } from './write.js'
@@ -22,8 +23,10 @@ export async function ingestTransaction (
   }
   input = { ...input, recordedBy: recordedBy(ctx) }
   const types = input.changes.map((c) => c.type)
-  if (idempotency === undefined) {
-    return { ...writeResponse(await recordChangesOptimistically(db, tenant, await definitions.get(db, types), input, latest)), replayed: false }
-  }
-  return await recordInTransaction(ctx, idempotency, async (trx) => await recordChanges(trx, tenant, await definitions.get(trx, types), input))
+  return await withCurrentDefinitions(definitions, async () => {
+    if (idempotency === undefined) {
+      return { ...writeResponse(await recordChangesOptimistically(db, tenant, await definitions.get(db, types), input, latest)), replayed: false }
+    }
+    return await recordInTransaction(ctx, idempotency, async (trx) => await recordChanges(trx, tenant, await definitions.get(trx, types), input))
+  })
 }

@@ -32,7 +32,9 @@ export class LatestVersionCache {
   /** Keeps the versions of a committed transaction. */
   rememberVersions (tenant: string, versions: readonly Version[]): void {
     for (const v of versions) {
-      this.remember(tenant, entityRef(v.type, v.id), { transactionId: v.transactionId, index: v.index, operation: v.operation, data: v.data, hash: v.hash })
+      // A state is kept only with the type revision its names belong to (see Version).
+      if (v.revision === undefined) continue
+      this.remember(tenant, entityRef(v.type, v.id), { transactionId: v.transactionId, index: v.index, operation: v.operation, data: v.data, hash: v.hash, revision: v.revision })
     }
   }
 

@@ -1,20 +1,28 @@
 import { omitFields, type JsonObject } from '../versioning/json.js'
 import type { Version } from '../versioning/version.js'
 import type { Definitions } from './definitions.js'
+import { inCurrentSchema, recordedNames, stateInCurrentSchema } from './schema.js'
 
 /**
- * A stored version as answers show it: without the fields its type excludes now, even
- * values stored before the field was excluded (in data and changeset alike).
+ * A stored version as answers show it: in the current schema (or, `asRecorded`, under the
+ * names it was stored with), without the fields its type excludes now, even values stored
+ * before the field was excluded (in data and changeset alike), and without its revision.
  */
-export function presented<V extends Version> (definitions: Definitions, version: V): V {
+export function presented<V extends Version> (definitions: Definitions, version: V, asRecorded = false): V {
+  const shown = asRecorded ? version : inCurrentSchema(definitions, version)
+  const { revision, ...rest } = shown
   const exclude = definitions.get(version.type)?.exclude ?? []
-  if (exclude.length === 0) return version
-  return { ...version, data: omitFields(version.data, exclude), changeset: omitFields(version.changeset, exclude) }
+  if (exclude.length === 0) return rest as V
+  const hidden = asRecorded ? recordedNames(definitions, version.type, revision, exclude) : exclude
+  return { ...rest, data: omitFields(rest.data, hidden), changeset: omitFields(rest.changeset, hidden) } as V
 }
 
-/** A stored state (or none) of an entity of `type`, without the fields the type excludes now. */
-export function presentedState (definitions: Definitions, type: string, data: JsonObject | null): JsonObject | null {
-  return data === null ? null : omitFields(data, definitions.get(type)?.exclude ?? [])
+/**
+ * A stored state (or none) of an entity of `type`, recorded under `revision`, in the
+ * current schema and without the fields the type excludes now.
+ */
+export function presentedState (definitions: Definitions, type: string, data: JsonObject | null, revision?: number): JsonObject | null {
+  return data === null ? null : omitFields(stateInCurrentSchema(definitions, type, revision, data), definitions.get(type)?.exclude ?? [])
 }
 
 /**
@@ -26,7 +34,7 @@ export function presentedAnswer (definitions: Definitions, body: unknown): unkno
   const answer = body as { versions?: Version[], changes?: Array<{ type: string, data: JsonObject | null }> }
   return {
     ...answer,
-    ...(Array.isArray(answer.versions) ? { versions: answer.versions.map((v) => presented(definitions, v)) } : {}),
-    ...(Array.isArray(answer.changes) ? { changes: answer.changes.map((c) => ({ ...c, data: presentedState(definitions, c.type, c.data) })) } : {})
+    ...(Array.isArray(answer.versions) ? { versions: answer.versions.map((v) => presented(definitions, v, true)) } : {}),
+    ...(Array.isArray(answer.changes) ? { changes: answer.changes.map((c) => ({ ...c, data: c.data === null ? null : omitFields(c.data, definitions.get(c.type)?.exclude ?? []) })) } : {})
   }
 }

@@ -18,6 +18,7 @@ import type { NewTransaction } from '../store/transactions.js'
 import { latestVersions, type EntityName } from '../store/versions.js'
 import type { Definitions } from './definitions.js'
 import type { LatestVersionCache } from './latest-cache.js'
+import { currentRevision, stateInCurrentSchema } from './schema.js'
 
 export interface TransactionInput extends NewTransaction {
   changes: ChangeInput[]
@@ -104,6 +105,7 @@ async function readPlanAndAppend (
     }
   }
   for (const [ref, version] of await latestVersions(db, tenant, toRead)) latest.set(ref, version)
+  inCurrentSchemaAll(definitions, entities, latest)
   let planned: PlannedVersion[]
   try {
     planned = planVersions(definitions, changes, latest)
@@ -121,7 +123,7 @@ async function recordLocked (
   changes: readonly ResolvedChange[], entities: readonly ResolvedChange[]
 ): Promise<RecordResult> {
   await lockEntities(trx, tenant, entities.map((e) => entityRef(e.type, e.key)))
-  const latest = await latestVersions(trx, tenant, entities)
+  const latest = inCurrentSchemaAll(definitions, entities, await latestVersions(trx, tenant, entities))
   return await appendPlanned(trx, tenant, definitions, input, planVersions(definitions, changes, latest), latest)
 }
 
@@ -137,12 +139,35 @@ async function appendPlanned (
   const sealed = planned.map((v) => sealVersion(
     { tenant, type: v.type, id: v.key, index: v.index, operation: v.operation }, hashed, v.data, v.changeset,
     latest.get(entityRef(v.type, v.key))?.hash ?? GENESIS_HASH, definitions.get(v.type)?.redact?.fields))
-  const { transaction, hashes } = await appendTransaction(db, tenant, { ...input, issuedAt, recordedAt }, planned, sealed, referencesOf(definitions, planned, latest), lockRefs)
+  const revisions = new Map<string, number>()
+  for (const v of planned) {
+    const revision = currentRevision(definitions, v.type)
+    if (revision !== undefined) revisions.set(v.type, revision)
+  }
+  const { transaction, hashes } = await appendTransaction(
+    db, tenant, { ...input, issuedAt, recordedAt }, planned, sealed, referencesOf(definitions, planned, latest), revisions, lockRefs)
   const versions = planned.map((v, i): Version => ({
     type: v.type, id: v.key, transactionId: transaction.id, endTransactionId: null, operation: v.operation, index: v.index,
-    data: sealed[i]!.data, changeset: sealed[i]!.changeset, hash: hashes[i]!
+    data: sealed[i]!.data, changeset: sealed[i]!.changeset, hash: hashes[i]!, revision: revisions.get(v.type)
   }))
   return { transaction, versions }
+}
+
+/**
+ * The entities' latest states in the current schema (each recorded under some revision of
+ * its type): the unit of work plans on them with the names the changes use.
+ */
+function inCurrentSchemaAll (
+  definitions: Definitions, entities: readonly ResolvedChange[], latest: Map<string, LatestVersion>
+): Map<string, LatestVersion> {
+  for (const e of entities) {
+    const ref = entityRef(e.type, e.key)
+    const version = latest.get(ref)
+    const revision = currentRevision(definitions, e.type)
+    if (version === undefined || version.revision === revision) continue
+    latest.set(ref, { ...version, data: stateInCurrentSchema(definitions, e.type, version.revision ?? 0, version.data), revision })
+  }
+  return latest
 }
 
 /** An RFC 3339 time as the database keeps it: to the millisecond, in UTC. */

@@ -12,6 +12,7 @@ import { lockEntities } from '../store/locks.js'
 import type { ServiceContext } from './context.js'
 import { definitionsWith } from './history.js'
 import { readPage, type Page } from './page.js'
+import { recordedNames, schemaMappings } from './schema.js'
 
 /** A redaction as the API shows it. */
 export interface Redaction {
@@ -44,21 +45,23 @@ export async function redactEntity (ctx: ServiceContext, type: string, key: stri
     await lockEntities(trx, ctx.tenant, [entityRef(type, key)])
     const versions = await entityChain(trx, ctx.tenant, type, key, 0, Number.MAX_SAFE_INTEGER)
     if (versions.length === 0) throw notFound(`${type} "${key}" has no versions`)
-    const erased: Array<{ seq: number, erased: Erased }> = []
+    const erased: Array<{ seq: number, erased: Erased, fields: string[] }> = []
     for (const v of versions) {
-      const present = unique.filter((f) => (Object.hasOwn(v.data, f) || Object.hasOwn(v.changeset, f)) && !isErased(v.erased, f))
+      // The fields under the names this version was recorded with (a renamed field has its old name in older versions).
+      const names = recordedNames(definitions, type, v.revision, unique)
+      const present = names.filter((f) => (Object.hasOwn(v.data, f) || Object.hasOwn(v.changeset, f)) && !isErased(v.erased, f))
       if (present.length === 0) continue
       const { commitments } = commitmentsOf({ data: v.data, changeset: v.changeset }, v.salts, v.erased)
       const kept: Erased = {}
       for (const f of present) if (Object.hasOwn(commitments, f)) defineField(kept, f, commitments[f]!)
-      erased.push({ seq: v.index, erased: kept })
+      erased.push({ seq: v.index, erased: kept, fields: present })
     }
     const body: Omit<Redaction, 'createdAt'> = {
       id, type, entityId: key, fields: unique, reason: reason ?? null, versions: erased.length,
       recordedBy: ctx.caller === undefined ? null : { keyId: ctx.caller.keyId, keyName: ctx.caller.keyName }
     }
     if (erased.length > 0) await redactVersions(trx, ctx.tenant, { type, key }, id, unique, erased)
-    await scrubAnswers(ctx, trx, type, key, unique, id)
+    await scrubAnswers(ctx, trx, type, key, [...new Set(unique.flatMap((f) => schemaMappings(definitions, type)?.aliases(f) ?? [f]))], id)
     return toRedaction(await appendRecord(trx, ctx.tenant, 'redaction', body as unknown as Record<string, unknown>))
   })
   ctx.latest?.forget(ctx.tenant, [entityRef(type, key)])

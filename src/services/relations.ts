@@ -8,6 +8,7 @@ import { referrersAt } from '../store/references.js'
 import { versionsAt } from '../store/versions.js'
 import type { Definitions } from './definitions.js'
 import { presented } from './present.js'
+import { inCurrentSchema, schemaMappings } from './schema.js'
 
 /** An entity whose relations are looked up: its key and its state at that time. */
 export interface Anchor { key: string, data: JsonObject }
@@ -47,13 +48,13 @@ export async function relatedAt (
     const found = await versionsAt(db, tenant, keys.map((key) => ({ type: relation.target, key })), at)
     for (const p of pointers) {
       const v = p.key === undefined ? undefined : found.get(entityRef(relation.target, p.key))
-      if (v !== undefined && isLive(v)) targets.get(p.anchor)!.push(v)
+      if (v !== undefined && isLive(v)) targets.get(p.anchor)!.push(inCurrentSchema(definitions, v))
     }
   } else if (relation.kind === 'oneToMany') {
-    const children = await referrersAt(db, tenant, { sourceType: relation.target, sourceField: relation.foreignKey, targetType: type, targetKeys: anchorKeys, at })
+    const children = await referrers(db, tenant, definitions, relation.target, relation.foreignKey, type, anchorKeys, at)
     for (const child of children) targets.get(idValueString(child.data[relation.foreignKey])!)?.push(child)
   } else {
-    const links = await referrersAt(db, tenant, { sourceType: relation.through, sourceField: relation.localKey, targetType: type, targetKeys: anchorKeys, at })
+    const links = await referrers(db, tenant, definitions, relation.through, relation.localKey, type, anchorKeys, at)
     const remote = [...new Set(links.flatMap((l) => { const k = idValueString(l.data[relation.remoteKey]); return k === undefined ? [] : [k] }))]
     const found = await versionsAt(db, tenant, remote.map((key) => ({ type: relation.target, key })), at)
     for (const link of links) {
@@ -61,11 +62,28 @@ export async function relatedAt (
       associations.get(anchor)?.push(link)
       const remoteKey = idValueString(link.data[relation.remoteKey])
       const v = remoteKey === undefined ? undefined : found.get(entityRef(relation.target, remoteKey))
-      if (v !== undefined && isLive(v)) targets.get(anchor)?.push(v)
+      if (v !== undefined && isLive(v)) targets.get(anchor)?.push(inCurrentSchema(definitions, v))
     }
   }
   for (const list of targets.values()) list.sort((a, b) => compareByIds(targetIds, a.data, b.data))
   return { targets, associations }
+}
+
+/**
+ * The live entities of `sourceType` whose `field` (a current name) points at one of the
+ * keys as of `at`, in the current schema. The reference index keeps the name a value was
+ * recorded under: every name the field had is looked up, and each candidate is checked on
+ * its state in the current schema.
+ */
+async function referrers (
+  db: Db, tenant: string, definitions: Definitions, sourceType: string, field: string, targetType: string, keys: readonly string[], at: number | undefined
+): Promise<Version[]> {
+  const sourceFields = schemaMappings(definitions, sourceType)?.aliases(field) ?? [field]
+  const found = await referrersAt(db, tenant, { sourceType, sourceFields, targetType, targetKeys: keys, at })
+  const current = found.map((v) => inCurrentSchema(definitions, v))
+  if (sourceFields.length === 1) return current
+  const wanted = new Set(keys)
+  return current.filter((v) => wanted.has(idValueString(v.data[field]) ?? '\u0000'))
 }
 
 /** Splits `?relations=a,b` into checked names (unknown names: 400). */

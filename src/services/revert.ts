@@ -10,10 +10,11 @@ import { lockEntities, lockTenantWriters } from '../store/locks.js'
 import { firstMissingTransaction, getTransaction } from '../store/transactions.js'
 import { entitiesOfTransaction, entityHasVersions, laterChanges, versionsAt, type EntityName } from '../store/versions.js'
 import { recordedBy, type ServiceContext } from './context.js'
-import type { Definitions } from './definitions.js'
+import { withCurrentDefinitions, type Definitions } from './definitions.js'
 import type { IdempotentRequest, WriteOutcome } from './idempotency.js'
 import { presentedState } from './present.js'
 import { recordChanges, type RecordResult } from './record.js'
+import { liveState } from './schema.js'
 import { relatedAt, relationOf } from './relations.js'
 import { recordInTransaction } from './write.js'
 
@@ -85,8 +86,8 @@ class RevertCollector {
     for (const key of pending) {
       const ref = entityRef(type, key)
       // Fields the type excludes now are never handed back, even where an old version holds them.
-      const before = presentedState(this.definitions, type, liveData(now.get(ref)))
-      const change = planEntityRevert(type, key, presentedState(this.definitions, type, liveData(then.get(ref))), before)
+      const before = presentedState(this.definitions, type, liveData(now.get(ref)), now.get(ref)?.revision)
+      const change = planEntityRevert(type, key, presentedState(this.definitions, type, liveData(then.get(ref)), then.get(ref)?.revision), before)
       this.changes.set(ref, { planned: change === undefined ? null : { change, before }, tentative: false })
     }
   }
@@ -140,7 +141,7 @@ async function revertRelations (
     if (subtree.size > 0) {
       const keys = [...new Set(related.map((v) => v.id))]
       const current = await versionsAt(trx, tenant, keys.map((key) => ({ type: relation.target, key })))
-      const next = related.map((v) => ({ key: v.id, then: v.data, now: liveData(current.get(entityRef(relation.target, v.id))) }))
+      const next = related.map((v) => ({ key: v.id, then: v.data, now: liveState(definitions, current.get(entityRef(relation.target, v.id))) }))
       await revertRelations(trx, tenant, definitions, collector, relation.target, next, subtree, to)
     }
   }
@@ -177,7 +178,8 @@ export async function revertEntity (
 ): Promise<WriteOutcome> {
   if (request.relations.some((r) => r.trim() === '')) throw invalid('relation names must not be empty')
   checkMeta(request.meta)
-  return await recordInTransaction(ctx, idempotency, async (trx) => await revertEntityIn(ctx, trx, request))
+  return await withCurrentDefinitions(ctx.definitions, async () =>
+    await recordInTransaction(ctx, idempotency, async (trx) => await revertEntityIn(ctx, trx, request)))
 }
 
 async function revertEntityIn (ctx: ServiceContext, trx: Trx, request: EntityRevertRequest): Promise<RevertResult> {
@@ -203,7 +205,7 @@ async function revertEntityIn (ctx: ServiceContext, trx: Trx, request: EntityRev
     const [then, now] = await Promise.all([versionsAt(trx, tenant, entities, to), versionsAt(trx, tenant, entities)])
     const ref = entityRef(type, key)
     await revertRelations(trx, tenant, definitions, collector, type,
-      [{ key, then: liveData(then.get(ref)), now: liveData(now.get(ref)) }], tree, to)
+      [{ key, then: liveState(definitions, then.get(ref)), now: liveState(definitions, now.get(ref)) }], tree, to)
   }
   return await record(ctx, trx, definitions, collector.list(), { type, id: key, to }, request)
 }
@@ -228,7 +230,8 @@ export async function revertTransaction (
   ctx: ServiceContext, request: TransactionRevertRequest, idempotency: IdempotentRequest | undefined
 ): Promise<WriteOutcome> {
   checkMeta(request.meta)
-  return await recordInTransaction(ctx, idempotency, async (trx) => await revertTransactionIn(ctx, trx, request))
+  return await withCurrentDefinitions(ctx.definitions, async () =>
+    await recordInTransaction(ctx, idempotency, async (trx) => await revertTransactionIn(ctx, trx, request)))
 }
 
 async function revertTransactionIn (ctx: ServiceContext, trx: Trx, request: TransactionRevertRequest): Promise<RevertResult> {
@@ -254,8 +257,8 @@ async function revertTransactionIn (ctx: ServiceContext, trx: Trx, request: Tran
   const [before, now] = await Promise.all([versionsAt(trx, tenant, touched, id - 1), versionsAt(trx, tenant, touched)])
   const changes = touched.flatMap((e): PlannedChange[] => {
     const ref = entityRef(e.type, e.key)
-    const current = presentedState(definitions, e.type, liveData(now.get(ref)))
-    const change = planEntityRevert(e.type, e.key, presentedState(definitions, e.type, liveData(before.get(ref))), current)
+    const current = presentedState(definitions, e.type, liveData(now.get(ref)), now.get(ref)?.revision)
+    const change = planEntityRevert(e.type, e.key, presentedState(definitions, e.type, liveData(before.get(ref)), before.get(ref)?.revision), current)
     return change === undefined ? [] : [{ change, before: current }]
   })
   return await record(ctx, trx, definitions, changes, { transaction: id }, request)

@@ -19,33 +19,39 @@ import type { NewTransaction } from './transactions.js'
  * the locks. Throws ConcurrentAppend (see driver-errors.ts) when a planned version number
  * is already taken. Each version's hash is the SHA-256 of its sealed template around the
  * transaction id the statement draws (see src/integrity/version-hash.ts); the statement
- * answers them in the versions' order.
+ * answers them in the versions' order. Each version is recorded under its type's revision
+ * in `revisions`, checked to be the type's revision still once the locks are held.
  */
 export async function appendTransaction (
   db: Db, tenant: string, tx: NewTransaction & { issuedAt: string, recordedAt: string },
   versions: readonly PlannedVersion[], sealed: readonly SealedVersion[], refs: readonly Reference[],
-  lockRefs?: readonly string[]
+  revisions: ReadonlyMap<string, number>, lockRefs?: readonly string[]
 ): Promise<{ transaction: Transaction, hashes: string[] }> {
   const locks = lockRefs === undefined ? sql`select '0' as n` : entityLocksQuery(tenant, lockRefs)
+  // After the locks, with a fresh snapshot: the types' revisions are still those the write was planned on (else StaleDefinition).
+  const checked = revisions.size === 0
+    ? sql`select n from locked`
+    : sql`select rewind_check_revisions(${tenant}, ${[...revisions.keys()]}::text[], ${[...revisions.values()]}::int[]) as n from locked`
   // Every write below reads `tx`, whose row waits for the count of taken locks: the
   // locks come first (in the given order), then the sequence, then the rows.
   const { rows } = await sql<TransactionRow & { hashes: string[] }>`
-    with locked as (${locks}), tx as (
+    with locked as (${locks}), checked as (${checked}), tx as (
       insert into transactions (tenant, issued_at, recorded_at, actor, meta, recorded_by, revert_of)
       select ${tenant}, ${tx.issuedAt}::timestamptz, ${tx.recordedAt}::timestamptz, ${tx.actor ?? null},
         ${toJsonText(tx.meta ?? {})}::jsonb, ${tx.recordedBy === undefined ? null : JSON.stringify(tx.recordedBy)}::jsonb,
         ${tx.revertOf === undefined ? null : toJsonText(tx.revertOf)}::jsonb
-      from locked
+      from checked
       returning id, issued_at, recorded_at, actor, meta, recorded_by, revert_of
     ), v as (
-      insert into versions (tenant, type, entity_key, transaction_id, seq, position, operation, data, changeset, salts, erased, hash)
+      insert into versions (tenant, type, entity_key, transaction_id, seq, position, operation, data, changeset, salts, erased, hash, revision)
       select ${tenant}, u.type, u.key, tx.id, u.seq, u.position, u.operation, u.data, u.changeset, u.salts, u.erased,
-        encode(sha256(convert_to(t.parts[2 * u.position + 1] || tx.id::text || t.parts[2 * u.position + 2], 'UTF8')), 'hex')
+        encode(sha256(convert_to(t.parts[2 * u.position + 1] || tx.id::text || t.parts[2 * u.position + 2], 'UTF8')), 'hex'),
+        u.revision
       from tx, (select string_to_array(${templatesText(sealed)}::text, chr(1)) as parts) t,
         jsonb_to_recordset(${toJsonText(versions.map((v, position) => {
         const s = sealed[position]!
-        return { type: v.type, key: v.key, seq: v.index, position, operation: v.operation, data: s.data, changeset: s.changeset, salts: s.salts, erased: s.erased }
-      }))}::jsonb) as u(type text, key text, seq int, position int, operation text, data jsonb, changeset jsonb, salts jsonb, erased jsonb)
+        return { type: v.type, key: v.key, seq: v.index, position, operation: v.operation, data: s.data, changeset: s.changeset, salts: s.salts, erased: s.erased, revision: revisions.get(v.type) ?? null }
+      }))}::jsonb) as u(type text, key text, seq int, position int, operation text, data jsonb, changeset jsonb, salts jsonb, erased jsonb, revision int)
       returning position, hash
     ), r as (
       insert into version_refs (tenant, target_type, target_key, source_type, source_field, source_key, transaction_id)

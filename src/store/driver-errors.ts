@@ -53,10 +53,19 @@ export class ConcurrentAppend extends Error {
   }
 }
 
+/**
+ * A type's definition changed (another revision: a migration, a PUT) after the write was
+ * planned on it: nothing was written; load the definitions again and plan again.
+ */
+export class StaleDefinition extends Error {
+  override readonly name = 'StaleDefinition'
+}
+
 /** What a driver error means to the rest of the service; anything else is returned as it is. */
 export function translateDriverError (error: unknown): unknown {
-  if (error instanceof DomainError || error instanceof ConcurrentAppend) return error
+  if (error instanceof DomainError || error instanceof ConcurrentAppend || error instanceof StaleDefinition) return error
   const code = codeOf(error)
+  if (code === 'RW001') return new StaleDefinition(String((error as { message?: unknown }).message))
   if (isUnavailable(error)) return unavailable('the database is not reachable right now; retry later')
   // SQLSTATE class 22: the database rejected a value of the request (NUL, invalid text…).
   if (code !== undefined && /^22[0-9A-Z]{3}$/.test(code)) {

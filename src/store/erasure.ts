@@ -8,11 +8,12 @@ import type { EntityName } from './versions.js'
  * Erases fields of an entity's versions through the audited function `rewind_redact`
  * (owned by the database owner: the runtime role cannot change history otherwise): values
  * become `{"$redacted": id}`, their salts go, and `erased` keeps each version's commitments.
+ * Each version's entry names its fields (as that version has them), or `fields` applies.
  * Answers the number of versions changed.
  */
 export async function redactVersions (
   trx: Trx, tenant: string, entity: EntityName, redaction: string, fields: readonly string[],
-  erased: ReadonlyArray<{ seq: number, erased: Erased }>
+  erased: ReadonlyArray<{ seq: number, erased: Erased, fields?: readonly string[] }>
 ): Promise<number> {
   const { rows } = await sql<{ n: number }>`select rewind_redact(${tenant}, ${entity.type}, ${entity.key}, ${redaction},
     ${[...fields]}::text[], ${JSON.stringify(erased)}::jsonb) as n`.execute(trx)

@@ -9,11 +9,16 @@ import { inIndexOrder } from './index-order.js'
 import { toId, toTransaction, type TransactionRow } from './rows.js'
 
 /** A stored version as verification reads it, with its transaction and, on a pruned entity's oldest kept version, its anchor. */
-export interface ScannedVersion extends StoredVersion { anchor: Anchor | undefined, pruning: PruningRecord | undefined }
+export interface ScannedVersion extends StoredVersion {
+  anchor: Anchor | undefined
+  pruning: PruningRecord | undefined
+  /** The type revision it was recorded under (0: before migrations existed). */
+  revision: number
+}
 
 interface ScanRow {
   type: string, entity_key: string, seq: number, transaction_id: string, operation: Operation, data: JsonObject, changeset: JsonObject,
-  salts: Salts, erased: Erased | null, hash: string,
+  salts: Salts, erased: Erased | null, hash: string, revision: number,
   t_id: string | null, issued_at: Date | null, recorded_at: Date | null, actor: string | null, meta: unknown, recorded_by: unknown, revert_of: unknown,
   anchor_seq: number | null, anchor_tx: string | null, anchor_hash: string | null, pruning: { keptFromIndex: number, anchorHash: string, anchorTransactionId: number } | null
 }
@@ -31,7 +36,7 @@ export async function scanVersions (
     ? sql``
     : sql`and v.type = ${only.type} and v.entity_key = ${only.id} and v.transaction_id between ${only.from} and ${only.to}`
   const query = sql<ScanRow>`
-    select v.type, v.entity_key, v.seq, v.transaction_id, v.operation, v.data, v.changeset, v.salts, v.erased, v.hash,
+    select v.type, v.entity_key, v.seq, v.transaction_id, v.operation, v.data, v.changeset, v.salts, v.erased, v.hash, coalesce(v.revision, 0) as revision,
       t.id as t_id, t.issued_at, t.recorded_at, t.actor, t.meta, t.recorded_by, t.revert_of,
       a.seq as anchor_seq, a.transaction_id as anchor_tx, a.hash as anchor_hash, p.body as pruning
     from versions v
@@ -66,6 +71,7 @@ export async function scanVersions (
     salts: r.salts,
     erased: r.erased,
     hash: r.hash,
+    revision: r.revision,
     transaction: transactionOf(r),
     anchor: r.anchor_seq === null ? undefined : { index: r.anchor_seq, transactionId: toId(r.anchor_tx!), hash: r.anchor_hash! },
     pruning: r.pruning === null ? undefined : r.pruning

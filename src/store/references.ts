@@ -28,7 +28,8 @@ export async function backfillReferences (db: Db, tenant: string, sourceType: st
 
 export interface ReferrerQuery {
   sourceType: string
-  sourceField: string
+  /** The names the field was recorded under (one, unless it was renamed). */
+  sourceFields: readonly string[]
   targetType: string
   targetKeys: readonly string[]
   /** As of this transaction; undefined: now. */
@@ -38,7 +39,8 @@ export interface ReferrerQuery {
 /**
  * The entities of `sourceType` whose `sourceField` points at one of the target keys in
  * their latest version at `at` (live ones only), in one statement: the reference index
- * gives the candidates, one primary-key probe per candidate checks its state then.
+ * gives the candidates, one primary-key probe per candidate checks its state then. With
+ * several names (a renamed field), the caller checks the candidates' states.
  */
 export async function referrersAt (db: Db, tenant: string, q: ReferrerQuery): Promise<Version[]> {
   if (q.targetKeys.length === 0) return []
@@ -48,13 +50,13 @@ export async function referrersAt (db: Db, tenant: string, q: ReferrerQuery): Pr
     from (
       select distinct r.source_key from version_refs r
       where r.tenant = ${tenant} and r.target_type = ${q.targetType} and r.target_key = any(${[...q.targetKeys]}::text[])
-        and r.source_type = ${q.sourceType} and r.source_field = ${q.sourceField} ${bound('r.transaction_id')}
+        and r.source_type = ${q.sourceType} and r.source_field = any(${[...q.sourceFields]}::text[]) ${bound('r.transaction_id')}
     ) c
     cross join lateral (
       select * from versions v
       where v.tenant = ${tenant} and v.type = ${q.sourceType} and v.entity_key = c.source_key ${bound('v.transaction_id')}
       order by v.transaction_id desc limit 1
     ) v
-    where v.operation <> 'delete' and v.data->>${q.sourceField} = any(${[...q.targetKeys]}::text[])`.execute(db)
+    where v.operation <> 'delete' ${q.sourceFields.length === 1 ? sql`and v.data->>${q.sourceFields[0]} = any(${[...q.targetKeys]}::text[])` : sql``}`.execute(db)
   return rows.map(toVersion)
 }

@@ -13,6 +13,7 @@ export interface VersionRow {
   data: unknown
   changeset: unknown
   hash: string
+  revision: number
 }
 
 /** Who recorded a transaction: the API key that sent it (null before keys existed), or a capture source. */
@@ -53,7 +54,8 @@ export function toVersion (row: VersionRow): Version {
     index: row.seq,
     data: row.data as JsonObject,
     changeset: row.changeset as Changeset,
-    hash: row.hash
+    hash: row.hash,
+    revision: row.revision
   }
 }
 

@@ -19,6 +19,8 @@ export interface EntityTypeRevisionTable {
   type: string
   revision: number
   definition: Json
+  /** The operations of a revision made by a migration (null: made by a PUT). */
+  operations: ColumnType<unknown, string | null | undefined, never>
   created_at: Timestamp
 }
 
@@ -43,6 +45,8 @@ export interface VersionTable {
   operation: 'insert' | 'update' | 'delete'
   data: Json
   changeset: Json
+  /** The type revision the version was recorded under (null: before migrations existed). */
+  revision: ColumnType<number | null, number | null | undefined, never>
 }
 
 export interface ReferenceTable {

@@ -11,6 +11,7 @@ export interface EntityName { type: string, key: string }
 export const versionColumns = (alias: string): RawBuilder<unknown> => sql`
   ${sql.ref(alias)}.type, ${sql.ref(alias)}.entity_key, ${sql.ref(alias)}.transaction_id, ${sql.ref(alias)}.seq,
   ${sql.ref(alias)}.operation, ${sql.ref(alias)}.data, ${sql.ref(alias)}.changeset, ${sql.ref(alias)}.hash,
+  coalesce(${sql.ref(alias)}.revision, 0) as revision,
   (select n.transaction_id from versions n
     where n.tenant = ${sql.ref(alias)}.tenant and n.type = ${sql.ref(alias)}.type and n.entity_key = ${sql.ref(alias)}.entity_key
       and n.transaction_id > ${sql.ref(alias)}.transaction_id
@@ -40,15 +41,15 @@ export async function versionsAt (db: Db, tenant: string, entities: readonly Ent
  */
 export async function latestVersions (db: Db, tenant: string, entities: readonly EntityName[]): Promise<Map<string, LatestVersion>> {
   if (entities.length === 0) return new Map()
-  const { rows } = await sql<{ type: string, entity_key: string, transaction_id: string, seq: number, operation: LatestVersion['operation'], data: JsonObject, hash: string }>`
-    select e.type, e.key as entity_key, v.transaction_id, v.seq, v.operation, v.data, v.hash
+  const { rows } = await sql<{ type: string, entity_key: string, transaction_id: string, seq: number, operation: LatestVersion['operation'], data: JsonObject, hash: string, revision: number }>`
+    select e.type, e.key as entity_key, v.transaction_id, v.seq, v.operation, v.data, v.hash, coalesce(v.revision, 0) as revision
     from unnest(${entities.map((e) => e.type)}::text[], ${entities.map((e) => e.key)}::text[]) as e(type, key)
     cross join lateral (
-      select transaction_id, seq, operation, data, hash from versions v
+      select transaction_id, seq, operation, data, hash, revision from versions v
       where v.tenant = ${tenant} and v.type = e.type and v.entity_key = e.key
       order by v.transaction_id desc limit 1
     ) v`.execute(db)
-  return new Map(rows.map((r) => [entityRef(r.type, r.entity_key), { transactionId: toId(r.transaction_id), index: r.seq, operation: r.operation, data: r.data, hash: r.hash }]))
+  return new Map(rows.map((r) => [entityRef(r.type, r.entity_key), { transactionId: toId(r.transaction_id), index: r.seq, operation: r.operation, data: r.data, hash: r.hash, revision: r.revision }]))
 }
 
 export interface VersionPage { order: 'asc' | 'desc', after?: number | undefined, limit: number }

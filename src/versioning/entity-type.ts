@@ -1,4 +1,5 @@
 import { invalid } from './errors.js'
+import type { JsonValue } from './json.js'
 
 /** How one entity type relates to another (Continuum's relationship kinds). */
 export type Relation =
@@ -9,6 +10,18 @@ export type Relation =
 /** How long a type's versions are kept: the newest `keepVersions` of each entity and/or those younger than `keepDays`. */
 export interface Retention { keepVersions?: number | undefined, keepDays?: number | undefined }
 
+/** One step of a type's schema migration (Continuum's Alembic operations, on a JSON shape). */
+export type FieldOperation =
+  | { op: 'renameField', from: string, to: string }
+  | { op: 'dropField', field: string }
+  | { op: 'addField', field: string, default: JsonValue }
+
+/** The operations that made one revision of a type. */
+export interface SchemaMigration { revision: number, operations: FieldOperation[] }
+
+/** A type's current revision and every migration that led to it, oldest first. */
+export interface TypeSchema { revision: number, migrations: readonly SchemaMigration[] }
+
 export interface EntityTypeDefinition {
   idFields: string[]
   exclude: string[]
@@ -16,6 +29,11 @@ export interface EntityTypeDefinition {
   /** Fields whose values are never stored: only their commitments are (write-time redaction). */
   redact?: { fields: string[] }
   retention?: Retention
+  /**
+   * The type's revision and migrations, as loaded for writes and reads (never part of a
+   * stored or answered definition).
+   */
+  schema?: TypeSchema
 }
 
 export interface EntityTypeInput {

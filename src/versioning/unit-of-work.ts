@@ -3,6 +3,7 @@ import type { EntityTypeDefinition } from './entity-type.js'
 import { conflict, invalid, notFound } from './errors.js'
 import { isJsonObject, jsonEqual, mergeFields, omitFields, type JsonObject } from './json.js'
 import { entityKey, entityRef } from './keys.js'
+import { retiredNamesOf } from './schema-migrations.js'
 import { isLive, type LatestVersion, type Operation } from './version.js'
 
 /** One change as a backend posts it. */
@@ -45,6 +46,7 @@ export function resolveChanges (
     if (definition === undefined) throw notFound(`${where}: unknown entity type "${change.type}"`)
     if (change.data !== undefined && change.data !== null && !isJsonObject(change.data)) throw invalid(`${where}: data must be an object`)
     if (change.data === null && change.op !== 'delete') throw invalid(`${where}: an ${change.op} needs data`)
+    if (change.data !== undefined && change.data !== null) checkCurrentNames(definition, change.data, where)
     const data = omitFields(change.data ?? {}, definition.exclude)
     if (change.op === 'insert') {
       if (change.data === undefined) throw invalid(`${where}: an insert needs data`)
@@ -58,6 +60,17 @@ export function resolveChanges (
     if (change.op === 'delete' && change.data !== undefined && change.data !== null) throw invalid(`${where}: a delete takes no data`)
     return { type: change.type, key: change.id, op: change.op, data, expectedTransactionId: change.expectedTransactionId }
   })
+}
+
+/** A write names fields by their current names: an old name of a renamed field is 400, naming the new one. */
+function checkCurrentNames (definition: EntityTypeDefinition, data: JsonObject, where: string): void {
+  const schema = definition.schema
+  if (schema === undefined || schema.migrations.length === 0) return
+  const retired = retiredNamesOf(schema)
+  for (const field of Object.keys(data)) {
+    const name = retired.get(field)
+    if (name !== undefined) throw invalid(`${where}.data.${field}: the field "${field}" was renamed to "${name}": write "${name}" instead`)
+  }
 }
 
 interface WorkingEntity {

@@ -15,6 +15,11 @@ export interface Version {
   changeset: Changeset
   /** SHA-256 chaining this version to the entity's previous one (see src/integrity). */
   hash: string
+  /**
+   * The type revision it was recorded under (0: before migrations existed), as stored
+   * versions carry it. Internal: answers show versions in the current schema, without it.
+   */
+  revision?: number
 }
 
 /** The latest stored version of an entity, as the unit of work needs it. */
@@ -25,6 +30,8 @@ export interface LatestVersion {
   data: JsonObject
   /** Its hash: the next version of the entity chains to it. */
   hash: string
+  /** The type revision its data was recorded under (see Version). */
+  revision?: number
 }
 
 /** True when the entity exists in the state this version leaves it in. */

@@ -51,19 +51,24 @@ const RevertInput = Type.Object({
   meta: Type.Optional(JsonObjectSchema)
 }, { additionalProperties: false, 'x-examples': revertEntityExamples })
 
+const AsRecorded = Type.Optional(Type.Boolean({
+  description: 'true: data and changeset as they were stored, under the field names of the revision they were recorded under ' +
+    '(excluded and redacted values still hidden); default: in the current schema (see POST /entity-types/{type}/migrations).'
+}))
+
 /** An entity's history: versions, one version, its state at a transaction, changesets, revert. */
 export const entityRoutes = (): FastifyPluginAsyncTypebox => async (app) => {
   app.get('/entities/:type/:id/versions', { config: { access: 'read' }, schema: {
-    ...doc('listVersions', 'versions', 'List an entity\'s versions by transaction id'), params: EntityParams, querystring: Query({ ...PageQuery, order: Order }),
+    ...doc('listVersions', 'versions', 'List an entity\'s versions by transaction id'), params: EntityParams, querystring: Query({ ...PageQuery, order: Order, asRecorded: AsRecorded }),
     response: answers(page(Type.Ref('Version'), [versionsPageExample]), 'A page of the entity\'s versions', 400, 404)
-  } }, async ({ ctx, params, query: { limit = 50, order = 'asc', cursor } }) =>
-    pageBody(await entityVersions(ctx, params.type, params.id, { order, limit, after: decodeCursor(`versions:${order}`, cursor) }), `versions:${order}`, (v) => v.transactionId))
+  } }, async ({ ctx, params, query: { limit = 50, order = 'asc', cursor, asRecorded } }) =>
+    pageBody(await entityVersions(ctx, params.type, params.id, { order, limit, after: decodeCursor(`versions:${order}`, cursor) }, asRecorded === true), `versions:${order}`, (v) => v.transactionId))
 
   app.get('/entities/:type/:id/versions/:transactionId', { config: { access: 'read' }, schema: {
     ...doc('getVersion', 'versions', 'Read one version with its neighbours, its transaction and, on request, its relations as they were'),
-    params: VersionParams, querystring: Query({ relations: RelationsQuery }),
+    params: VersionParams, querystring: Query({ relations: RelationsQuery, asRecorded: AsRecorded }),
     response: answers(Type.Object(VersionDetail.properties, { examples: [versionDetailExample] }), 'The version, its neighbours and its transaction', 400, 404)
-  } }, async ({ ctx, params: p, query }) => await entityVersion(ctx, p.type, p.id, p.transactionId, query.relations))
+  } }, async ({ ctx, params: p, query }) => await entityVersion(ctx, p.type, p.id, p.transactionId, query.relations, query.asRecorded === true))
 
   app.get('/entities/:type/:id/versions/:transactionId/relations/:name', { config: { access: 'read' }, schema: {
     ...doc('listRelatedAtVersion', 'versions', 'Page through the entities one relation named as of a version',

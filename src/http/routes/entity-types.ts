@@ -1,8 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { entityType, entityTypeRevisions, entityTypes, putEntityType } from '../../services/entity-types.js'
+import { migrateEntityType } from '../../services/schema-changes.js'
+import { parseOperations } from '../../versioning/schema-migrations.js'
 import { decodeCursor, pageBody } from '../cursor.js'
-import { entityTypeExample, putEntityTypeExamples } from '../examples.js'
+import { entityTypeExample, migrationExamples, migratedTypeExample, putEntityTypeExamples, revisionsPageExample } from '../examples.js'
 import { PageQuery, Query, TypeName, answers, doc, page, problems, respond } from '../schemas.js'
 
 const FieldName = Type.String({ minLength: 1, maxLength: 255 })
@@ -62,9 +64,24 @@ const EntityTypeSchema = Type.Object({
   updatedAt: Type.String({ format: 'date-time' })
 }, { examples: [entityTypeExample] })
 
+const Operation = Type.Object({
+  op: Type.Union([Type.Literal('renameField'), Type.Literal('dropField'), Type.Literal('addField')], {
+    description: '`renameField` (`from`, `to`), `dropField` (`field`) or `addField` (`field`, `default`).'
+  }),
+  from: Type.Optional(Type.String({ ...FieldName, description: 'renameField: the field\'s current name.' })),
+  to: Type.Optional(Type.String({ ...FieldName, description: 'renameField: its new name.' })),
+  field: Type.Optional(Type.String({ ...FieldName, description: 'dropField, addField: the field.' })),
+  default: Type.Optional(Type.Unknown({ description: 'addField: the value versions recorded without the field show (any JSON; required).' }))
+}, { additionalProperties: false, description: 'One schema operation.' })
+
+const MigrationInput = Type.Object({
+  operations: Type.Array(Operation, { minItems: 1, maxItems: 100, description: 'Applied in order, all or none.' })
+}, { additionalProperties: false, 'x-examples': migrationExamples })
+
 const Revision = Type.Object({
   revision: Type.Integer({ minimum: 1 }),
   definition: Definition,
+  operations: Type.Optional(Type.Array(Operation, { description: 'The operations of a revision made by a migration (absent: made by PUT).' })),
   createdAt: Type.String({ format: 'date-time' })
 })
 
@@ -96,7 +113,16 @@ export const entityTypeRoutes = (): FastifyPluginAsyncTypebox => async (app) => 
 
   app.get('/entity-types/:type/revisions', { config: { access: 'read' }, schema: {
     ...doc('listEntityTypeRevisions', 'entity types', 'List every kept revision of an entity type definition'), params: TypeParams, querystring: Query(PageQuery),
-    response: answers(page(Revision), 'A page of the type\'s revisions, oldest first', 400, 404)
+    response: answers(page(Revision, [revisionsPageExample]), 'A page of the type\'s revisions, oldest first', 400, 404)
   } }, async ({ ctx, params: { type }, query: q }) =>
     pageBody(await entityTypeRevisions(ctx, type, decodeCursor(`revisions:${type}`, q.cursor), q.limit ?? 50), `revisions:${type}`, (r) => r.revision))
+
+  app.post('/entity-types/:type/migrations', { config: { access: 'types' }, schema: {
+    ...doc('migrateEntityType', 'entity types', 'Migrate a type\'s schema: rename, drop or add fields across its whole history',
+      'Call it right after the backend\'s own database migration. Raises the revision once; from then on every read presents history ' +
+      'in the current schema (nothing stored is rewritten; `?asRecorded=true` on version reads shows the stored form), relation keys ' +
+      'follow a rename, and writes must use the new names.'),
+    params: TypeParams, body: MigrationInput,
+    response: { 200: respond(Type.Object(EntityTypeSchema.properties, { examples: [migratedTypeExample] }), 'Migrated: the type with its raised revision'), ...problems(400, 404, 413, 415) }
+  } }, async ({ ctx, params, body }) => await migrateEntityType(ctx, params.type, parseOperations(body.operations)))
 }
