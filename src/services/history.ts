@@ -72,12 +72,7 @@ export async function entityVersion (
   const transaction = await getTransaction(db, tenant, transactionId)
   const detail: VersionDetail = { ...presented(definitions, version, asRecorded), next: version.endTransactionId, transaction: transaction! }
   if (version.previous === null && version.index > 0) detail.pruned = true
-  if (names.length > 0) {
-    const anchor = { key, data: stateInCurrentSchema(definitions, type, version.revision, version.data) }
-    const { relations: view, truncated } = await relationsView(db, tenant, definitions, type, anchor, names, transactionId, ctx.limits.maxInlineRelated)
-    detail.relations = view
-    if (truncated.length > 0) detail.truncatedRelations = truncated
-  }
+  if (names.length > 0) await addRelations(ctx, definitions, detail, { type, key, version }, names, transactionId)
   return detail
 }
 
@@ -92,6 +87,18 @@ export async function relatedAtVersion (
   if (version === undefined) throw await missingOrPruned(ctx, type, key, transactionId, notFound(`${type} "${key}" has no version at transaction ${transactionId}`))
   return await readPage(limit, async (count) =>
     await relatedPage(db, tenant, definitions, type, { key, data: stateInCurrentSchema(definitions, type, version.revision, version.data) }, name, transactionId, after, count))
+}
+
+/** Sets `relations` (and `truncatedRelations`) of an answer: the named relations of the entity at a version, as of `at`. */
+async function addRelations (
+  ctx: ServiceContext, definitions: Definitions, answer: { relations?: RelationsView, truncatedRelations?: string[] },
+  entity: { type: string, key: string, version: Version }, names: readonly string[], at: number | undefined
+): Promise<void> {
+  const { type, key, version } = entity
+  const anchor = { key, data: stateInCurrentSchema(definitions, type, version.revision, version.data) }
+  const { relations, truncated } = await relationsView(ctx.db, ctx.tenant, definitions, type, anchor, names, at, ctx.limits.maxInlineRelated)
+  answer.relations = relations
+  if (truncated.length > 0) answer.truncatedRelations = truncated
 }
 
 export interface EntityState {
@@ -118,12 +125,7 @@ export async function entityState (
     throw version === undefined && at !== undefined ? await missingOrPruned(ctx, type, key, at, missing, true) : missing
   }
   const state: EntityState = { type, id: key, data: presentedState(definitions, type, version.data, version.revision)!, transactionId: version.transactionId }
-  if (names.length > 0) {
-    const anchor = { key, data: stateInCurrentSchema(definitions, type, version.revision, version.data) }
-    const { relations: view, truncated } = await relationsView(db, tenant, definitions, type, anchor, names, at, ctx.limits.maxInlineRelated)
-    state.relations = view
-    if (truncated.length > 0) state.truncatedRelations = truncated
-  }
+  if (names.length > 0) await addRelations(ctx, definitions, state, { type, key, version }, names, at)
   return state
 }
 
