@@ -1,6 +1,7 @@
 /**
  * What one benchmark run does: the quick profile (default) or `--full`; `--only integrity`
- * runs the integrity step alone, `--versions N` sets its size.
+ * runs the integrity step alone, `--versions N` sets its size; `--only schema` the reads
+ * before and after schema migrations.
  */
 export interface Profile {
   name: 'quick' | 'full'
@@ -19,8 +20,8 @@ export interface Profile {
   readPasses: number
   /** Versions the integrity step writes through the service before timing checkpoints and verification (`--versions N` overrides). */
   integrityVersions: number
-  /** `--only integrity` or `--only ingest`: that step alone, on a fresh bench database. */
-  only?: 'integrity' | 'ingest'
+  /** `--only integrity`, `--only ingest` or `--only schema`: that step alone, on a fresh bench database. */
+  only?: 'integrity' | 'ingest' | 'schema'
 }
 
 export const CONNECTIONS = 8
@@ -55,7 +56,7 @@ export function profileFromArgs (argv: readonly string[]): Profile {
   }
   const only = option(argv, '--only')
   if (only !== undefined) {
-    if (only !== 'integrity' && only !== 'ingest') throw new Error(`--only takes "integrity" or "ingest", not ${only}`)
+    if (only !== 'integrity' && only !== 'ingest' && only !== 'schema') throw new Error(`--only takes "integrity", "ingest" or "schema", not ${only}`)
     profile.only = only
   }
   return profile

@@ -90,12 +90,7 @@ async function time (client: HttpClient, name: string, profile: Profile, next: (
   }
 }
 
-/**
- * The read queries on the hot entity of a seeded size, each timed sequentially on one
- * keep-alive connection, in `profile.readPasses` passes over all queries; each query keeps
- * its pass with the lowest p99 (the others are kept in `passesP99Ms`), so that a burst of
- * other work on the machine during one pass does not stand for the query's tail.
- */
+/** The read queries on the hot entity of a seeded size, timed by `timePasses`. */
 export async function measureReads (client: HttpClient, layout: SeedLayout, profile: Profile): Promise<QueryFigures[]> {
   await check(client, layout)
   const random = xorshift(layout.requested)
@@ -104,7 +99,7 @@ export async function measureReads (client: HttpClient, layout: SeedLayout, prof
   const cursors = await deepCursors(client, H)
   let c = 0
   const [firstPage, deepPage, detail, state, changeset] = READ_QUERIES
-  const queries: Array<[string, () => string]> = [
+  const queries: Query[] = [
     [firstPage, () => `${entity}/versions?limit=50`],
     [deepPage, () => `${entity}/versions?limit=50&cursor=${encodeURIComponent(cursors[c++ % cursors.length]!)}`],
     [detail, () => `${entity}/versions/${hotTransactionId(layout, pick(H))}?relations=comments,tags`],
@@ -114,6 +109,19 @@ export async function measureReads (client: HttpClient, layout: SeedLayout, prof
       return `${entity}/changeset?from=${hotTransactionId(layout, from)}&to=${hotTransactionId(layout, from + 100)}`
     }]
   ]
+  return await timePasses(client, queries, profile)
+}
+
+/** A query to time: its name, and the path of its next request. */
+export type Query = readonly [name: string, next: () => string]
+
+/**
+ * Times `queries` sequentially on one keep-alive connection, in `profile.readPasses` passes
+ * over all of them; each query keeps its pass with the lowest p99 (the others are kept in
+ * `passesP99Ms`), so that a burst of other work on the machine during one pass does not
+ * stand for the query's tail. Throws if any request does not answer 200.
+ */
+export async function timePasses (client: HttpClient, queries: readonly Query[], profile: Profile): Promise<QueryFigures[]> {
   const passes: QueryFigures[][] = []
   for (let pass = 0; pass < profile.readPasses; pass++) {
     const figures: QueryFigures[] = []

@@ -7,6 +7,7 @@ import type { IntegrityFigures } from './integrity.js'
 import { median, type IngestRounds } from './ingest-rounds.js'
 import type { QueryFigures } from './reads.js'
 import type { RelationRevertFigures } from './relation-revert.js'
+import type { SchemaFigures } from './schema-reads.js'
 import type { SeedLayout } from './seed.js'
 import type { StatementCounts } from './statements.js'
 import type { StorageFigures } from './storage.js'
@@ -46,6 +47,7 @@ export interface Results {
   statements: StatementCounts
   relationRevert: RelationRevertFigures[]
   reads: { sizes: ReadSize[], p99LargestOverSmallest: Record<string, number> }
+  schema?: SchemaFigures
   storage: StorageFigures[]
   auth: AuthFigures
 }
@@ -178,6 +180,7 @@ export function markdown (r: Results): string {
     lines.push(`| ${s.label} | ${int(s.versions)} | ${mb(s.versionsBytes)} | ${mb(s.versionsIndexBytes)} | ${mb(s.refsBytes)} | ${int(s.bytesPerVersion)} | ${int(s.payloadBytes)} | ${s.ratio.toFixed(2)}${s.ratio <= STORAGE_TARGET ? '' : ' ✗'} |`)
   }
   if (r.integrity !== undefined) lines.push('', integrityMarkdown(r.integrity))
+  if (r.schema !== undefined) lines.push('', schemaMarkdown(r.schema))
   return lines.join('\n')
 }
 
@@ -193,6 +196,20 @@ export function integrityMarkdown (f: IntegrityFigures): string {
     `| first checkpoint (POST /integrity/checkpoints; ${int(f.entities)} heads) | ${ms(f.checkpointSeconds)} | ${int(f.versions / f.checkpointSeconds)} |`,
     `| incremental checkpoint (after one transaction of ${f.incrementalVersions} versions) | ${ms(f.incrementalCheckpointSeconds)} | |`,
     `| verify (POST /integrity/verify: ${int(f.versionsChecked)} versions, ${f.checkpointsChecked} checkpoints; ok) | ${ms(f.verifySeconds)} | ${int(f.verifyVersionsPerSecond)} |`
+  ].join('\n')
+}
+
+/** The schema step's figures (also the whole table of `--only schema`). */
+export function schemaMarkdown (f: SchemaFigures): string {
+  const cell = (q: QueryFigures): string => `${ms(q.p50Ms)} / ${ms(q.p99Ms)}`
+  return [
+    `**Reads across schema migrations** ("${f.type}": ${int(f.entities)} entities × ${f.versionsPerEntity} versions written through POST /transactions in ${round(f.writeSeconds, 1)} s, ` +
+      `${f.changesPerTransaction} changes/tx, ${f.clients} clients; then ${f.migrations} migrations of single renames, adds and drops in ${round(f.migrateSeconds, 1)} s, which every stored version reads through; ` +
+      `random entities and versions, ${f.before[0]?.requests ?? 0} sequential requests per cell on one keep-alive connection, the best of ${f.before[0]?.passesP99Ms?.length ?? 1} passes by p99; p50 / p99 ms)`,
+    '',
+    `| query | after 0 migrations | after ${f.migrations} migrations | p50 ${f.migrations} / p50 0 |`,
+    '|---|---:|---:|---:|',
+    ...f.before.map((q, i) => `| ${q.name} | ${cell(q)} | ${cell(f.after[i]!)} | ${(f.p50AfterOverBefore[q.name] ?? 0).toFixed(2)} |`)
   ].join('\n')
 }
 

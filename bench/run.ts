@@ -5,7 +5,8 @@
  * the service before integrity), checkpoints and verification, reads at several history
  * sizes and storage, prints a markdown table and writes bench/results/latest.json.
  * `npm run bench -- --only integrity [--versions N]` runs the integrity step alone
- * (bench/results/integrity-latest.json).
+ * (bench/results/integrity-latest.json); `--only schema` the reads before and after schema
+ * migrations (bench/results/schema-latest.json).
  * Everything talks to 127.0.0.1 only; the databases are dropped at the end.
  */
 import os from 'node:os'
@@ -21,7 +22,8 @@ import { interleavedIngest, type InterleavedIngest } from './ingest-rounds.js'
 import { measureIntegrity, type IntegrityFigures } from './integrity.js'
 import { measureReads } from './reads.js'
 import { measureRelationRevert } from './relation-revert.js'
-import { baselineRatios, ingestRatios, ingestRoundsMarkdown, integrityMarkdown, machine, markdown, readRatios, writeJson, writeResults, type ReadSize, type Results } from './report.js'
+import { measureSchemaReads, type SchemaFigures } from './schema-reads.js'
+import { baselineRatios, ingestRatios, ingestRoundsMarkdown, integrityMarkdown, machine, markdown, readRatios, schemaMarkdown, writeJson, writeResults, type ReadSize, type Results } from './report.js'
 import { layoutFor, seed } from './seed.js'
 import { HttpClient, startService, type RunningService } from './service.js'
 import { countStatements } from './statements.js'
@@ -37,7 +39,7 @@ const CEILING_POOL = 100_001
 
 const profile = profileFromArgs(process.argv.slice(2))
 const adminUrl = adminDatabaseUrl()
-const baseline = profile.only !== 'integrity' ? Baseline.fromEnvironment(adminUrl) : undefined
+const baseline = profile.only === undefined || profile.only === 'ingest' ? Baseline.fromEnvironment(adminUrl) : undefined
 
 let service: RunningService | undefined
 let pool: pg.Pool | undefined
@@ -81,16 +83,33 @@ async function integrityStep (databaseUrl: string): Promise<IntegrityFigures> {
   return await measureIntegrity(databaseUrl, service!.port, profile.integrityVersions, log)
 }
 
+/** Ends an `--only` run: cleans up, writes bench/results/`name` (the run, the machine, `figures` and the table) and prints the table. */
+async function finishOnly (name: string, postgres: string, figures: object, table: string): Promise<void> {
+  await cleanup()
+  const body = { profile: profile.name, startedAt: new Date(started).toISOString(), durationSeconds: (Date.now() - started) / 1000, machine: machine(postgres, loadAtStart), ...figures }
+  const file = writeJson(name, body, table)
+  console.log(table)
+  log(`wrote ${file}`)
+}
+
 /** `--only integrity`: the integrity step alone. */
 async function integrityOnly (): Promise<void> {
   const { databaseUrl, postgres } = await setUp()
   const integrity = await integrityStep(databaseUrl)
-  await cleanup()
-  const body = { profile: profile.name, startedAt: new Date(started).toISOString(), durationSeconds: (Date.now() - started) / 1000, machine: machine(postgres, loadAtStart), integrity }
-  const table = integrityMarkdown(integrity)
-  const file = writeJson('integrity-latest.json', body, table)
-  console.log(table)
-  log(`wrote ${file}`)
+  await finishOnly('integrity-latest.json', postgres, { integrity }, integrityMarkdown(integrity))
+}
+
+/** Reads of one history before and after schema migrations (type "doc" of the default tenant). */
+async function schemaStep (): Promise<SchemaFigures> {
+  log('schema: reads before and after migrations of their type, on the same history')
+  return await measureSchemaReads(client!, profile, log)
+}
+
+/** `--only schema`: the schema step alone (bench/results/schema-latest.json). */
+async function schemaOnly (): Promise<void> {
+  const { postgres } = await setUp()
+  const schema = await schemaStep()
+  await finishOnly('schema-latest.json', postgres, { schema }, schemaMarkdown(schema))
 }
 
 /** The interleaved ingest rounds: the service against the ceiling (and the baseline, when there is one). */
@@ -123,12 +142,7 @@ async function ingestStep (databaseUrl: string): Promise<{ interleaved: Interlea
 async function ingestOnly (): Promise<void> {
   const { databaseUrl, postgres } = await setUp()
   const { interleaved } = await ingestStep(databaseUrl)
-  await cleanup()
-  const body = { profile: profile.name, startedAt: new Date(started).toISOString(), durationSeconds: (Date.now() - started) / 1000, machine: machine(postgres, loadAtStart), ingest: interleaved }
-  const table = ingestRoundsMarkdown(interleaved)
-  const file = writeJson('ingest-latest.json', body, table)
-  console.log(table)
-  log(`wrote ${file}`)
+  await finishOnly('ingest-latest.json', postgres, { ingest: interleaved }, ingestRoundsMarkdown(interleaved))
 }
 
 async function main (): Promise<Results> {
@@ -173,6 +187,7 @@ async function main (): Promise<Results> {
 
   // Before the read sizes: their seeding empties the history tables (and writes placeholder hashes).
   const integrity = await integrityStep(databaseUrl)
+  const schema = await schemaStep()
 
   const sizes: ReadSize[] = []
   for (const requested of profile.readSizes) {
@@ -197,6 +212,7 @@ async function main (): Promise<Results> {
     connections: CONNECTIONS,
     ingest: { service: serviceRuns, ceiling: interleaved.ceiling, rounds: interleaved.rounds, serviceOverCeiling: ratios, ...(baselineIngest === undefined ? {} : { baseline: baselineIngest }) },
     integrity,
+    schema,
     statements,
     relationRevert,
     reads: { sizes, p99LargestOverSmallest: readRatios(sizes) },
@@ -210,6 +226,8 @@ try {
     await integrityOnly()
   } else if (profile.only === 'ingest') {
     await ingestOnly()
+  } else if (profile.only === 'schema') {
+    await schemaOnly()
   } else {
     const results = await main()
     log('stopping the service and dropping the bench database')
