@@ -20,6 +20,8 @@ import { apiKeyRoutes } from './routes/api-keys.js'
 import { integrityRoutes } from './routes/integrity.js'
 import { retentionRoutes } from './routes/retention.js'
 import { startIntegrityJobs } from '../services/jobs.js'
+import { startCapture } from '../capture/index.js'
+import { captureRoutes } from './routes/capture.js'
 import { entityRoutes } from './routes/entities.js'
 import { entityTypeRoutes } from './routes/entity-types.js'
 import { serviceRoutes } from './routes/service.js'
@@ -42,6 +44,9 @@ export interface AppOptions {
   /** How often each tenant with new history gets a signed checkpoint, and retention runs (ms; 0: only on request). */
   checkpointIntervalMs?: number
   retentionIntervalMs?: number
+  /** Capture from PostgreSQL runs on this instance (default: true); its timings. */
+  capture?: boolean
+  captureOptions?: { pollMs?: number, leaseMs?: number, heartbeatMs?: number }
 }
 
 export const DEFAULT_LATEST_CACHE_BYTES = 64 * 1024 * 1024
@@ -67,6 +72,10 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   // The jobs stop (and finish what they run) before the database closes.
   const jobs = startIntegrityJobs(tenants, { checkpointIntervalMs: options.checkpointIntervalMs ?? 0, retentionIntervalMs: options.retentionIntervalMs ?? 0, log: app.log })
   app.addHook('onClose', async () => { await jobs.stop() })
+  if (options.capture !== false) {
+    const capture = startCapture(tenants, { log: app.log, ...options.captureOptions })
+    app.addHook('onClose', async () => { await capture.stop() })
+  }
   if (options.closeDatabase !== false) app.addHook('onClose', async () => { await options.db.destroy() })
 
   for (const schema of sharedSchemas) app.addSchema(schema)
@@ -95,5 +104,6 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(apiKeyRoutes(keys))
   await app.register(integrityRoutes())
   await app.register(retentionRoutes())
+  await app.register(captureRoutes())
   return app
 }

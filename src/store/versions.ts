@@ -141,3 +141,13 @@ export async function laterChanges (
     type: r.type, key: r.key, transactionIds: r.ids.slice(0, perEntity).map(toId), more: r.ids.length > perEntity
   }))
 }
+
+/** The keys of the type's entities that are live now (latest version not a delete). */
+export async function liveEntityKeys (db: Db, tenant: string, type: string): Promise<string[]> {
+  const { rows } = await sql<{ entity_key: string }>`
+    select l.entity_key from (
+      select distinct on (v.entity_key) v.entity_key, v.operation from versions v
+      where v.tenant = ${tenant} and v.type = ${type} order by v.entity_key, v.transaction_id desc
+    ) l where l.operation <> 'delete'`.execute(db)
+  return rows.map((r) => r.entity_key)
+}

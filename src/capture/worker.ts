@@ -1,0 +1,146 @@
+import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication'
+import { isJsonObject, parseJson } from '../versioning/json.js'
+import type { ServiceContext } from '../services/context.js'
+import { recordCaptured } from '../services/captured.js'
+import type { StoredSource } from '../services/capture-sources.js'
+import { postgresTime, rowChanges, type SourceTransaction } from './decode.js'
+import { lsnAtOrBefore, normalLsn } from './lsn.js'
+import { columnParser } from './values.js'
+
+/** What a worker tells its manager. */
+export interface WorkerEvents {
+  /** It recorded up to this source position (and the source commit time, when a transaction). */
+  progress: (lsn: string, commitAt: string | null) => void
+  /** It stopped on a change it cannot record: the source is blocked until reconfigured. */
+  blocked: (reason: string) => void
+  /** The stream ended or failed (the source went away): it may be started again. */
+  failed: (reason: string) => void
+}
+
+const CONTEXT_PREFIX = 'rewind'
+
+/**
+ * Streams one source's slot (pgoutput, the source's own logical decoding) and records each
+ * source transaction once it has committed there, as one Rewind transaction, moving the
+ * source's stored position in the same database transaction; only then is the position
+ * acknowledged to the source, so a crash at any point resumes with nothing lost and
+ * nothing twice (a transaction at or before the stored position is skipped).
+ */
+export class CaptureWorker {
+  private service: LogicalReplicationService | undefined
+  private current: SourceTransaction | undefined
+  private confirmed: string | null
+  private stopped = false
+  /** When the last transaction (or heartbeat) was recorded: the manager emits heartbeats when idle. */
+  lastActivity = Date.now()
+
+  constructor (private readonly ctx: ServiceContext, readonly source: StoredSource, private readonly events: WorkerEvents) {
+    this.confirmed = source.confirmedLsn
+  }
+
+  get position (): string | null { return this.confirmed }
+
+  async start (): Promise<void> {
+    const service = new LogicalReplicationService(
+      { connectionString: this.source.config.connection, application_name: `rewind-capture-${this.source.name}` },
+      { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: true } })
+    this.service = service
+    service.on('data', async (_lsn: string, message: Pgoutput.Message) => { await this.onMessage(message) })
+    service.on('heartbeat', async (_lsn: string, _time: number, shouldRespond: boolean) => {
+      if (shouldRespond && this.confirmed !== null) await service.acknowledge(this.confirmed).catch(() => false)
+    })
+    service.on('error', (error: Error) => { this.fail(error.message) })
+    const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [this.source.config.publication], messages: true })
+    service.subscribe(plugin, this.source.config.slot, this.confirmed ?? '0/0')
+      .then(() => { this.fail('the source ended the replication stream') })
+      .catch((error: unknown) => { this.fail((error as Error).message) })
+  }
+
+  async stop (): Promise<void> {
+    this.stopped = true
+    await this.service?.stop().catch(() => undefined)
+  }
+
+  private fail (reason: string): void {
+    if (this.stopped) return
+    this.stopped = true
+    void this.service?.stop().catch(() => undefined)
+    this.events.failed(reason)
+  }
+
+  private block (reason: string): void {
+    if (this.stopped) return
+    this.stopped = true
+    void this.service?.stop().catch(() => undefined)
+    this.events.blocked(reason)
+  }
+
+  private async onMessage (message: Pgoutput.Message): Promise<void> {
+    if (this.stopped) return
+    switch (message.tag) {
+      case 'relation':
+        // Values as JSON of their own type (see values.ts), for this relation's rows from now on.
+        for (const column of message.columns) column.parser = columnParser(column.typeOid)
+        return
+      case 'begin':
+        this.current = { xid: message.xid, commitTime: postgresTime(message.commitTime as bigint), endLsn: '', changes: [] }
+        return
+      case 'message':
+        if (message.prefix === CONTEXT_PREFIX && this.current !== undefined) this.takeContext(message.content)
+        return
+      case 'commit':
+        await this.commit(message)
+        return
+      default:
+        if (this.current === undefined) return
+        try {
+          this.current.changes.push(...rowChanges(this.source.config.tables, message))
+        } catch (error) {
+          this.block(`transaction ${this.current.xid}: ${(error as Error).message}`)
+        }
+    }
+  }
+
+  /** `pg_logical_emit_message(true, 'rewind', '{"actor": …, "meta": {…}}')`: the transaction's actor and meta. */
+  private takeContext (content: Uint8Array): void {
+    try {
+      const context = parseJson(Buffer.from(content).toString('utf8'))
+      if (!isJsonObject(context)) return
+      if (typeof context.actor === 'string') this.current!.actor = context.actor
+      if (isJsonObject(context.meta)) this.current!.meta = context.meta
+    } catch {
+      // Not JSON: the transaction is recorded without context rather than not at all.
+    }
+  }
+
+  private async commit (message: Pgoutput.MessageCommit): Promise<void> {
+    const tx = this.current
+    this.current = undefined
+    if (tx === undefined || message.commitEndLsn === null) return
+    tx.endLsn = normalLsn(message.commitEndLsn)
+    if (this.confirmed !== null && lsnAtOrBefore(tx.endLsn, this.confirmed)) {
+      await this.acknowledge()
+      return
+    }
+    try {
+      const { recorded } = await recordCaptured(this.ctx, { ...tx, source: this.source.name }, this.confirmed)
+      if (!recorded) {
+        this.fail('another worker moved this source on (its lease ran out): stopping here')
+        return
+      }
+    } catch (error) {
+      const reason = `transaction ${tx.xid} (${tx.endLsn}): ${(error as Error).message}`
+      if ((error as { kind?: string }).kind === 'unavailable' || !(error as { kind?: string }).kind) this.fail(reason)
+      else this.block(reason)
+      return
+    }
+    this.confirmed = tx.endLsn
+    this.lastActivity = Date.now()
+    this.events.progress(tx.endLsn, tx.changes.length > 0 ? tx.commitTime : null)
+    await this.acknowledge()
+  }
+
+  private async acknowledge (): Promise<void> {
+    if (this.confirmed !== null) await this.service?.acknowledge(this.confirmed).catch(() => false)
+  }
+}
