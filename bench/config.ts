@@ -20,8 +20,8 @@ export interface Profile {
   readPasses: number
   /** Versions the integrity step writes through the service before timing checkpoints and verification (`--versions N` overrides). */
   integrityVersions: number
-  /** `--only integrity`, `--only ingest` or `--only schema`: that step alone, on a fresh bench database. */
-  only?: 'integrity' | 'ingest' | 'schema'
+  /** `--only integrity`, `ingest`, `schema` or `capture`: that step alone, on a fresh bench database. */
+  only?: 'integrity' | 'ingest' | 'schema' | 'capture'
 }
 
 export const CONNECTIONS = 8
@@ -56,7 +56,7 @@ export function profileFromArgs (argv: readonly string[]): Profile {
   }
   const only = option(argv, '--only')
   if (only !== undefined) {
-    if (only !== 'integrity' && only !== 'ingest' && only !== 'schema') throw new Error(`--only takes "integrity", "ingest" or "schema", not ${only}`)
+    if (only !== 'integrity' && only !== 'ingest' && only !== 'schema' && only !== 'capture') throw new Error(`--only takes "integrity", "ingest", "schema" or "capture", not ${only}`)
     profile.only = only
   }
   return profile

@@ -2,6 +2,7 @@ import type { AuthFigures } from './auth.js'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
+import type { CaptureFigures } from './capture.js'
 import type { LoadFigures } from './ingest.js'
 import type { IntegrityFigures } from './integrity.js'
 import { median, type IngestRounds } from './ingest-rounds.js'
@@ -210,6 +211,21 @@ export function schemaMarkdown (f: SchemaFigures): string {
     `| query | after 0 migrations | after ${f.migrations} migrations | p50 ${f.migrations} / p50 0 |`,
     '|---|---:|---:|---:|',
     ...f.before.map((q, i) => `| ${q.name} | ${cell(q)} | ${cell(f.after[i]!)} | ${(f.p50AfterOverBefore[q.name] ?? 0).toFixed(2)} |`)
+  ].join('\n')
+}
+
+export function captureMarkdown (f: CaptureFigures): string {
+  return [
+    `**Capture from PostgreSQL** (pgbench on a throwaway source cluster, 4 clients, single-row updates of 10,000 rows; rounds alternate runs without capture (no slot) and with it)`,
+    '',
+    '| round | source tx/s without capture | with capture | ratio |',
+    '|---|---:|---:|---:|',
+    ...f.rounds.map((r, i) => `| ${i + 1} | ${int(r.without)} | ${int(r.with)} | ${(100 * r.ratio).toFixed(0)} % |`),
+    `| median | | | ${(100 * f.ratio).toFixed(0)} % |`,
+    '',
+    '| source rate | source tx/s | captured | lag p50 / p99 ms | keeps up (p99 < 1 s) |',
+    '|---|---:|---:|---:|---|',
+    ...f.rates.map((r) => `| ${r.label} | ${int(r.sourceTps)} | ${int(r.recorded ?? 0)} | ${ms(r.lagP50Ms ?? 0)} / ${ms(r.lagP99Ms ?? 0)} | ${r.keptUp === true ? 'yes' : 'no'} |`)
   ].join('\n')
 }
 

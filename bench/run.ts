@@ -23,7 +23,8 @@ import { measureIntegrity, type IntegrityFigures } from './integrity.js'
 import { measureReads } from './reads.js'
 import { measureRelationRevert } from './relation-revert.js'
 import { measureSchemaReads, type SchemaFigures } from './schema-reads.js'
-import { baselineRatios, ingestRatios, ingestRoundsMarkdown, integrityMarkdown, machine, markdown, readRatios, schemaMarkdown, writeJson, writeResults, type ReadSize, type Results } from './report.js'
+import { measureCapture } from './capture.js'
+import { baselineRatios, ingestRatios, ingestRoundsMarkdown, integrityMarkdown, machine, markdown, readRatios, schemaMarkdown, captureMarkdown, writeJson, writeResults, type ReadSize, type Results } from './report.js'
 import { layoutFor, seed } from './seed.js'
 import { HttpClient, startService, type RunningService } from './service.js'
 import { countStatements } from './statements.js'
@@ -103,6 +104,14 @@ async function integrityOnly (): Promise<void> {
 async function schemaStep (): Promise<SchemaFigures> {
   log('schema: reads before and after migrations of their type, on the same history')
   return await measureSchemaReads(client!, profile, log)
+}
+
+/** `--only capture`: what capture from PostgreSQL costs a source and its lag (bench/results/capture-latest.json). */
+async function captureOnly (): Promise<void> {
+  const { databaseUrl, postgres } = await setUp()
+  log(`capture: pgbench on a throwaway source with and without capture, ${profile.ingestRounds} rounds of ${profile.ingestSeconds} s, then lag at fixed rates`)
+  const capture = await measureCapture(client!, databaseUrl, profile.ingestRounds, profile.ingestSeconds, log)
+  await finishOnly('capture-latest.json', postgres, { capture }, captureMarkdown(capture))
 }
 
 /** `--only schema`: the schema step alone (bench/results/schema-latest.json). */
@@ -228,6 +237,8 @@ try {
     await ingestOnly()
   } else if (profile.only === 'schema') {
     await schemaOnly()
+  } else if (profile.only === 'capture') {
+    await captureOnly()
   } else {
     const results = await main()
     log('stopping the service and dropping the bench database')

@@ -1,7 +1,7 @@
 import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication'
 import { isJsonObject, parseJson } from '../versioning/json.js'
 import type { ServiceContext } from '../services/context.js'
-import { recordCaptured } from '../services/captured.js'
+import { recordCaptured, type CapturedTransaction } from '../services/captured.js'
 import type { StoredSource } from '../services/capture-sources.js'
 import { postgresTime, rowChanges, type SourceTransaction } from './decode.js'
 import { lsnAtOrBefore, normalLsn } from './lsn.js'
@@ -18,19 +18,31 @@ export interface WorkerEvents {
 }
 
 const CONTEXT_PREFIX = 'rewind'
+/** Source transactions recorded in one database transaction at most, and their row changes (entity locks). */
+const MAX_BATCH = 100
+const MAX_BATCH_CHANGES = 200
+/** How long a committed source transaction waits for others to share its batch (ms). */
+const BATCH_WAIT_MS = 2
 
 /**
  * Streams one source's slot (pgoutput, the source's own logical decoding) and records each
  * source transaction once it has committed there, as one Rewind transaction, moving the
  * source's stored position in the same database transaction; only then is the position
  * acknowledged to the source, so a crash at any point resumes with nothing lost and
- * nothing twice (a transaction at or before the stored position is skipped).
+ * nothing twice (a transaction at or before the stored position is skipped). Source
+ * transactions that commit close together are recorded in one database transaction
+ * (each still its own Rewind transaction): one commit here for many there.
  */
 export class CaptureWorker {
   private service: LogicalReplicationService | undefined
   private current: SourceTransaction | undefined
   private confirmed: string | null
   private stopped = false
+  /** Source transactions committed there and not recorded yet (a batch), and their changes. */
+  private pending: CapturedTransaction[] = []
+  private pendingEntities = 0
+  private flushTimer: NodeJS.Timeout | undefined
+  private flushing: Promise<void> = Promise.resolve()
   /** When the last transaction (or heartbeat) was recorded: the manager emits heartbeats when idle. */
   lastActivity = Date.now()
 
@@ -57,6 +69,8 @@ export class CaptureWorker {
   }
 
   async stop (): Promise<void> {
+    if (this.flushTimer !== undefined) clearTimeout(this.flushTimer)
+    await this.flushing
     this.stopped = true
     await this.service?.stop().catch(() => undefined)
   }
@@ -77,6 +91,7 @@ export class CaptureWorker {
 
   private async onMessage (message: Pgoutput.Message): Promise<void> {
     if (this.stopped) return
+    await this.flushing
     switch (message.tag) {
       case 'relation':
         // Values as JSON of their own type (see values.ts), for this relation's rows from now on.
@@ -122,22 +137,43 @@ export class CaptureWorker {
       await this.acknowledge()
       return
     }
-    try {
-      const { recorded } = await recordCaptured(this.ctx, { ...tx, source: this.source.name }, this.confirmed)
-      if (!recorded) {
-        this.fail('another worker moved this source on (its lease ran out): stopping here')
+    this.pending.push({ ...tx, source: this.source.name })
+    this.pendingEntities += tx.changes.length
+    // Committed source transactions wait a moment for the ones right behind them: a batch is one commit here.
+    if (this.pending.length >= MAX_BATCH || this.pendingEntities >= MAX_BATCH_CHANGES) await this.flush()
+    else this.flushTimer ??= setTimeout(() => { this.flushTimer = undefined; void this.flush() }, BATCH_WAIT_MS)
+  }
+
+  /** Records the waiting source transactions (in one database transaction) and acknowledges their end. */
+  private async flush (): Promise<void> {
+    if (this.flushTimer !== undefined) { clearTimeout(this.flushTimer); this.flushTimer = undefined }
+    const run = this.flushing.then(async () => {
+      const batch = this.pending
+      if (batch.length === 0 || this.stopped) return
+      this.pending = []
+      this.pendingEntities = 0
+      const last = batch[batch.length - 1]!
+      try {
+        const { recorded } = await recordCaptured(this.ctx, batch, this.confirmed)
+        if (!recorded) {
+          this.fail('another worker moved this source on (its lease ran out): stopping here')
+          return
+        }
+      } catch (error) {
+        const kind = (error as { kind?: string }).kind
+        const reason = `source transactions ${batch[0]!.xid}…${last.xid} (to ${last.endLsn}): ${(error as Error).message}`
+        if (kind === undefined || kind === 'unavailable') this.fail(reason)
+        else this.block(reason)
         return
       }
-    } catch (error) {
-      const reason = `transaction ${tx.xid} (${tx.endLsn}): ${(error as Error).message}`
-      if ((error as { kind?: string }).kind === 'unavailable' || !(error as { kind?: string }).kind) this.fail(reason)
-      else this.block(reason)
-      return
-    }
-    this.confirmed = tx.endLsn
-    this.lastActivity = Date.now()
-    this.events.progress(tx.endLsn, tx.changes.length > 0 ? tx.commitTime : null)
-    await this.acknowledge()
+      this.confirmed = last.endLsn
+      this.lastActivity = Date.now()
+      const changed = [...batch].reverse().find((tx) => tx.changes.length > 0)
+      this.events.progress(last.endLsn, changed?.commitTime ?? null)
+      await this.acknowledge()
+    })
+    this.flushing = run.catch(() => undefined)
+    await run
   }
 
   private async acknowledge (): Promise<void> {

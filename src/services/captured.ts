@@ -28,10 +28,11 @@ export interface CapturedTransaction {
 }
 
 /**
- * Records one captured source transaction as one Rewind transaction (the same recording
- * as POST /transactions, without its size limit), and moves the source's position from
- * `from` to its end in the same database transaction: recorded exactly once. False when
- * the position had moved (another worker recorded it): nothing is recorded then.
+ * Records captured source transactions, each as one Rewind transaction (the same recording
+ * as POST /transactions, without its size limit), in one database transaction (one commit
+ * for a batch), moving the source's position from `from` to the end of the last in the
+ * same database transaction: recorded exactly once. Not recorded (nothing is) when the
+ * position had moved meanwhile (another worker recorded them).
  *
  * Rows are full states: an entity the history does not know yet (or no longer: deleted) is
  * inserted; a known one is replaced (delete and insert in one unit of work: one update
@@ -39,21 +40,27 @@ export interface CapturedTransaction {
  * source did not send (unchanged TOASTed ones) are taken from the last version. A delete of
  * an entity history never knew records nothing; a truncate deletes every live entity.
  */
-export async function recordCaptured (ctx: ServiceContext, tx: CapturedTransaction, from: string | null): Promise<{ recorded: boolean, result?: RecordResult }> {
-  const types = [...new Set(tx.changes.map((c) => c.type))]
+export async function recordCaptured (ctx: ServiceContext, batch: readonly CapturedTransaction[], from: string | null): Promise<{ recorded: boolean, results: RecordResult[] }> {
+  const last = batch[batch.length - 1]
+  if (last === undefined) return { recorded: true, results: [] }
+  const types = [...new Set(batch.flatMap((tx) => tx.changes.map((c) => c.type)))]
   return await withCurrentDefinitions(ctx.definitions, async () => await inTransaction(ctx.db, async (trx) => {
+    const commitAt = [...batch].reverse().find((tx) => tx.changes.length > 0)?.commitTime ?? null
+    if (!await advanceSource(trx, ctx.tenant, last.source, from, last.endLsn, commitAt)) return { recorded: false, results: [] }
     const definitions = await ctx.definitions.get(trx, types)
-    const changes = await entityChanges(trx, ctx.tenant, definitions, tx.changes)
-    if (!await advanceSource(trx, ctx.tenant, tx.source, from, tx.endLsn, tx.commitTime)) return { recorded: false }
-    if (changes.length === 0) return { recorded: true }
-    const result = await recordChanges(trx, ctx.tenant, definitions, {
-      actor: tx.actor,
-      meta: { ...tx.meta, source: { name: tx.source, xid: tx.xid, lsn: tx.endLsn } },
-      issuedAt: tx.commitTime,
-      recordedBy: { keyId: null, source: tx.source },
-      changes
-    })
-    return { recorded: true, result }
+    const results: RecordResult[] = []
+    for (const tx of batch) {
+      const changes = await entityChanges(trx, ctx.tenant, definitions, tx.changes)
+      if (changes.length === 0) continue
+      results.push(await recordChanges(trx, ctx.tenant, definitions, {
+        actor: tx.actor,
+        meta: { ...tx.meta, source: { name: tx.source, xid: tx.xid, lsn: tx.endLsn } },
+        issuedAt: tx.commitTime,
+        recordedBy: { keyId: null, source: tx.source },
+        changes
+      }))
+    }
+    return { recorded: true, results }
   }))
 }
 
