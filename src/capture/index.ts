@@ -4,7 +4,7 @@ import {
   everyCaptureSource, holdCaptureLease, markCaptureSource, releaseCaptureLease, type StoredSource
 } from '../services/capture-sources.js'
 import type { Tenants } from '../services/tenants.js'
-import { emitHeartbeat } from './source-admin.js'
+import { emitHeartbeat, sourceLag } from './source-admin.js'
 import { CaptureWorker } from './worker.js'
 
 export { capturedSourceView, deleteCapturedSource, putCapturedSource, type SourceInput, type SourceView } from './sources.js'
@@ -16,6 +16,9 @@ export interface CaptureOptions {
   leaseMs?: number
   /** A heartbeat is emitted on a source idle this long (ms), so that its slot moves on. */
   heartbeatMs?: number
+  /** How often the slots of the sources this instance captures are checked (ms), and how much WAL a slot may hold back before that is logged as an error. */
+  slotCheckMs?: number
+  slotWarnBytes?: number
   log: FastifyBaseLogger
 }
 
@@ -26,12 +29,16 @@ interface Running { worker: CaptureWorker, updatedAt: string, restartAt: number,
  * the lease of each source it captures (renewed each time; one instance per source), starts
  * a worker for a source it newly holds, restarts one whose stream failed (with backoff),
  * stops one whose source changed, was deleted or whose lease was lost, and emits a
- * heartbeat on an idle source. A blocked source waits for a new configuration.
+ * heartbeat on an idle source. A blocked source waits for a new configuration. Every
+ * `slotCheckMs` it logs an error for a slot that holds back more than `slotWarnBytes`.
  */
 export function startCapture (tenants: Tenants, options: CaptureOptions): { stop: () => Promise<void> } {
   const pollMs = options.pollMs ?? 1000
   const leaseMs = options.leaseMs ?? 10_000
   const heartbeatMs = options.heartbeatMs ?? 10_000
+  const slotCheckMs = options.slotCheckMs ?? 60_000
+  const slotWarnBytes = options.slotWarnBytes ?? 1024 ** 3
+  let slotsCheckedAt = Date.now()
   const holder = randomUUID()
   const running = new Map<string, Running>()
   const waiting = new Map<string, { at: number, failures: number }>()
@@ -71,8 +78,21 @@ export function startCapture (tenants: Tenants, options: CaptureOptions): { stop
     await markCaptureSource(tenants.db, source.tenant, source.name, 'streaming', null)
   }
 
+  /** A slot that holds back much WAL fills the source's disk: said loudly, with what to do. */
+  const checkSlots = async (sources: readonly StoredSource[]): Promise<void> => {
+    slotsCheckedAt = Date.now()
+    for (const source of sources) {
+      if (!running.has(id(source))) continue
+      const lag = await sourceLag(source.config, source.confirmedLsn).catch(() => undefined)
+      if (lag === undefined || (lag.slot.retainedBytes ?? 0) < slotWarnBytes) continue
+      options.log.error({ source: source.name, tenant: source.tenant, slot: source.config.slot, retainedBytes: lag.slot.retainedBytes, lagBytes: lag.bytes },
+        'a capture slot holds back more WAL than it should: capture is not keeping up (see GET /capture/sources/{name}); set max_slot_wal_keep_size on the source to cap it')
+    }
+  }
+
   const poll = async (): Promise<void> => {
     const sources = await everyCaptureSource(tenants.db)
+    if (Date.now() - slotsCheckedAt >= slotCheckMs) await checkSlots(sources)
     const seen = new Set(sources.map(id))
     for (const key of [...running.keys()]) if (!seen.has(key)) await stopWorker(key, true)
     for (const source of sources) {
@@ -80,8 +100,10 @@ export function startCapture (tenants: Tenants, options: CaptureOptions): { stop
       const key = id(source)
       const entry = running.get(key)
       if (entry !== undefined && entry.updatedAt !== source.updatedAt && source.state === 'starting') {
-        await stopWorker(key, false) // reconfigured: start again on the new configuration
+        // Reconfigured: started again on the next poll, from the position its last batch left.
+        await stopWorker(key, false)
         waiting.delete(key)
+        continue
       }
       if (source.state === 'blocked' && !running.has(key)) continue
       const wait = waiting.get(key)

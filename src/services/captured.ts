@@ -4,6 +4,7 @@ import { entityRef } from '../versioning/keys.js'
 import { isLive } from '../versioning/version.js'
 import { advanceSource } from '../store/capture-sources.js'
 import { inTransaction, type Trx } from '../store/database.js'
+import { lockEntities, lockTenantWriters } from '../store/locks.js'
 import { latestVersions, liveEntityKeys } from '../store/versions.js'
 import type { ServiceContext } from './context.js'
 import { withCurrentDefinitions, type Definitions } from './definitions.js'
@@ -44,24 +45,45 @@ export async function recordCaptured (ctx: ServiceContext, batch: readonly Captu
   const last = batch[batch.length - 1]
   if (last === undefined) return { recorded: true, results: [] }
   const types = [...new Set(batch.flatMap((tx) => tx.changes.map((c) => c.type)))]
-  return await withCurrentDefinitions(ctx.definitions, async () => await inTransaction(ctx.db, async (trx) => {
-    const commitAt = [...batch].reverse().find((tx) => tx.changes.length > 0)?.commitTime ?? null
-    if (!await advanceSource(trx, ctx.tenant, last.source, from, last.endLsn, commitAt)) return { recorded: false, results: [] }
-    const definitions = await ctx.definitions.get(trx, types)
-    const results: RecordResult[] = []
-    for (const tx of batch) {
-      const changes = await entityChanges(trx, ctx.tenant, definitions, tx.changes)
-      if (changes.length === 0) continue
-      results.push(await recordChanges(trx, ctx.tenant, definitions, {
-        actor: tx.actor,
-        meta: { ...tx.meta, source: { name: tx.source, xid: tx.xid, lsn: tx.endLsn } },
-        issuedAt: tx.commitTime,
-        recordedBy: { keyId: null, source: tx.source },
-        changes
-      }))
-    }
-    return { recorded: true, results }
-  }))
+  const commitAt = [...batch].reverse().find((tx) => tx.changes.length > 0)?.commitTime ?? null
+  try {
+    return await withCurrentDefinitions(ctx.definitions, async () => await inTransaction(ctx.db, async (trx) => await recordBatch(trx, ctx, batch, types, async () => {
+      // Last: the database transaction writes nothing before the entities' locks (see the stream's cursor).
+      if (!await advanceSource(trx, ctx.tenant, last.source, from, last.endLsn, commitAt)) throw new PositionMoved()
+    })))
+  } catch (error) {
+    if (error instanceof PositionMoved) return { recorded: false, results: [] }
+    throw error
+  }
+}
+
+/** The source's position was not where the batch started: it is rolled back. */
+class PositionMoved extends Error {}
+
+async function recordBatch (
+  trx: Trx, ctx: ServiceContext, batch: readonly CapturedTransaction[], types: readonly string[], advance: () => Promise<void>
+): Promise<{ recorded: boolean, results: RecordResult[] }> {
+  const definitions = await ctx.definitions.get(trx, types)
+  // Every lock before any write: the database transaction's id then orders it after every
+  // writer it waited for (the stream's cursor relies on it). A truncate touches entities found
+  // only as it runs: the batch then writes alone in its tenant.
+  const changes = batch.flatMap((tx) => tx.changes)
+  if (changes.some((c) => c.op === 'truncate')) await lockTenantWriters(trx, ctx.tenant)
+  else await lockEntities(trx, ctx.tenant, changes.map((c) => entityRef(c.type, (c as { key: string }).key)))
+  const results: RecordResult[] = []
+  for (const tx of batch) {
+    const changes = await entityChanges(trx, ctx.tenant, definitions, tx.changes)
+    if (changes.length === 0) continue
+    results.push(await recordChanges(trx, ctx.tenant, definitions, {
+      actor: tx.actor,
+      meta: { ...tx.meta, source: { name: tx.source, xid: tx.xid, lsn: tx.endLsn } },
+      issuedAt: tx.commitTime,
+      recordedBy: { keyId: null, source: tx.source },
+      changes
+    }))
+  }
+  await advance()
+  return { recorded: true, results }
 }
 
 async function entityChanges (trx: Trx, tenant: string, definitions: Definitions, captured: readonly CapturedChange[]): Promise<ChangeInput[]> {
