@@ -31,7 +31,7 @@ export function mappingOf (tables: Readonly<Record<string, TableMapping>>, relat
   return Object.hasOwn(tables, name) ? tables[name] : undefined
 }
 
-/** The entity key of a row (by the mapping's idFields, else the table's replica identity key). */
+/** The entity key of a row (by the mapping's idFields, set from the primary key when the source was configured). */
 function keyOf (mapping: TableMapping, relation: Pgoutput.MessageRelation, row: Record<string, unknown>): string {
   const idFields = mapping.idFields ?? relation.keyColumns
   return entityKey(idFields, row as JsonObject, `${tableName(relation)} row`)

@@ -54,6 +54,9 @@ export async function putCapturedSource (ctx: ServiceContext, name: string, inpu
     slot: input.slot ?? defaultName(ctx.tenant, name)
   }
   const { idFields, createdAt } = await prepareSource(config)
+  // Each table's key: the mapping's idFields, else its primary key as found now (a row's
+  // replica identity names every column under REPLICA IDENTITY FULL: it cannot say).
+  for (const [table, mapping] of Object.entries(config.tables)) mapping.idFields ??= idFields.get(table)
   const { source, created } = await saveCaptureSource(ctx, name, config, idFields, createdAt)
   return { created, view: viewOf(source) }
 }
@@ -92,9 +95,10 @@ export async function capturedSourceView (ctx: ServiceContext, name: string): Pr
   }
 }
 
-/** Stops capturing a source (the workers see it gone); `dropSlot` also drops its slot on the source. */
+/** Stops capturing a source (the workers see it gone); `drop`: its slot on the source is dropped first. */
 export async function deleteCapturedSource (ctx: ServiceContext, name: string, drop: boolean): Promise<void> {
-  const source = await removeCaptureSource(ctx, name)
-  if (drop) await dropSlot(source.config)
+  // The slot goes first: should the source refuse, nothing has changed.
+  if (drop) await dropSlot((await captureSource(ctx, name)).config)
+  await removeCaptureSource(ctx, name)
 }
 

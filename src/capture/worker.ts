@@ -25,6 +25,22 @@ const MAX_BATCH_CHANGES = 200
 const BATCH_WAIT_MS = 2
 
 /**
+ * pgoutput with each column's values turned into JSON of their own type (see values.ts).
+ * The client parses a row as it arrives, with parsers it picks when the relation message
+ * arrives: they are replaced right there, before any row of the relation is read.
+ */
+function jsonPlugin (publication: string): PgoutputPlugin {
+  const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [publication], messages: true })
+  const parser = (plugin as unknown as { parser: { readRelationColumn: (reader: unknown) => Pgoutput.RelationColumn } }).parser
+  const read = parser.readRelationColumn.bind(parser)
+  parser.readRelationColumn = (reader) => {
+    const column = read(reader)
+    return { ...column, parser: columnParser(column.typeOid) }
+  }
+  return plugin
+}
+
+/**
  * Streams one source's slot (pgoutput, the source's own logical decoding) and records each
  * source transaction once it has committed there, as one Rewind transaction, moving the
  * source's stored position in the same database transaction; only then is the position
@@ -43,6 +59,7 @@ export class CaptureWorker {
   private pendingEntities = 0
   private flushTimer: NodeJS.Timeout | undefined
   private flushing: Promise<void> = Promise.resolve()
+  private busy = false
   /** When the last transaction (or heartbeat) was recorded: the manager emits heartbeats when idle. */
   lastActivity = Date.now()
 
@@ -58,11 +75,16 @@ export class CaptureWorker {
       { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: true } })
     this.service = service
     service.on('data', async (_lsn: string, message: Pgoutput.Message) => { await this.onMessage(message) })
-    service.on('heartbeat', async (_lsn: string, _time: number, shouldRespond: boolean) => {
-      if (shouldRespond && this.confirmed !== null) await service.acknowledge(this.confirmed).catch(() => false)
+    service.on('heartbeat', async (lsn: string, _time: number, shouldRespond: boolean) => {
+      // Nothing open or waiting: everything the source sent up to its keepalive's position is
+      // recorded (as PostgreSQL's own subscribers reason), so that position is confirmed; a
+      // source shutting down waits for exactly that.
+      const idle = this.current === undefined && this.pending.length === 0 && !this.busy
+      const position = idle && (this.confirmed === null || !lsnAtOrBefore(lsn, this.confirmed)) ? normalLsn(lsn) : this.confirmed
+      if ((shouldRespond || idle) && position !== null) await service.acknowledge(position).catch(() => false)
     })
     service.on('error', (error: Error) => { this.fail(error.message) })
-    const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [this.source.config.publication], messages: true })
+    const plugin = jsonPlugin(this.source.config.publication)
     service.subscribe(plugin, this.source.config.slot, this.confirmed ?? '0/0')
       .then(() => { this.fail('the source ended the replication stream') })
       .catch((error: unknown) => { this.fail((error as Error).message) })
@@ -93,10 +115,6 @@ export class CaptureWorker {
     if (this.stopped) return
     await this.flushing
     switch (message.tag) {
-      case 'relation':
-        // Values as JSON of their own type (see values.ts), for this relation's rows from now on.
-        for (const column of message.columns) column.parser = columnParser(column.typeOid)
-        return
       case 'begin':
         this.current = { xid: message.xid, commitTime: postgresTime(message.commitTime as bigint), endLsn: '', changes: [] }
         return
@@ -148,32 +166,42 @@ export class CaptureWorker {
   private async flush (): Promise<void> {
     if (this.flushTimer !== undefined) { clearTimeout(this.flushTimer); this.flushTimer = undefined }
     const run = this.flushing.then(async () => {
-      const batch = this.pending
-      if (batch.length === 0 || this.stopped) return
-      this.pending = []
-      this.pendingEntities = 0
-      const last = batch[batch.length - 1]!
+      this.busy = true
       try {
-        const { recorded } = await recordCaptured(this.ctx, batch, this.confirmed)
-        if (!recorded) {
-          this.fail('another worker moved this source on (its lease ran out): stopping here')
-          return
-        }
-      } catch (error) {
-        const kind = (error as { kind?: string }).kind
-        const reason = `source transactions ${batch[0]!.xid}…${last.xid} (to ${last.endLsn}): ${(error as Error).message}`
-        if (kind === undefined || kind === 'unavailable') this.fail(reason)
-        else this.block(reason)
-        return
+        await this.record()
+      } finally {
+        this.busy = false
       }
-      this.confirmed = last.endLsn
-      this.lastActivity = Date.now()
-      const changed = [...batch].reverse().find((tx) => tx.changes.length > 0)
-      this.events.progress(last.endLsn, changed?.commitTime ?? null)
-      await this.acknowledge()
     })
     this.flushing = run.catch(() => undefined)
     await run
+  }
+
+  /** Records the waiting source transactions and acknowledges their end. */
+  private async record (): Promise<void> {
+    const batch = this.pending
+    if (batch.length === 0 || this.stopped) return
+    this.pending = []
+    this.pendingEntities = 0
+    const last = batch[batch.length - 1]!
+    try {
+      const { recorded } = await recordCaptured(this.ctx, batch, this.confirmed)
+      if (!recorded) {
+        this.fail('another worker moved this source on (its lease ran out): stopping here')
+        return
+      }
+    } catch (error) {
+      const kind = (error as { kind?: string }).kind
+      const reason = `source transactions ${batch[0]!.xid}…${last.xid} (to ${last.endLsn}): ${(error as Error).message}`
+      if (kind === undefined || kind === 'unavailable') this.fail(reason)
+      else this.block(reason)
+      return
+    }
+    this.confirmed = last.endLsn
+    this.lastActivity = Date.now()
+    const changed = [...batch].reverse().find((tx) => tx.changes.length > 0)
+    this.events.progress(last.endLsn, changed?.commitTime ?? null)
+    await this.acknowledge()
   }
 
   private async acknowledge (): Promise<void> {
