@@ -22,6 +22,7 @@ import { retentionRoutes } from './routes/retention.js'
 import { startIntegrityJobs } from '../services/jobs.js'
 import { startCapture } from '../capture/index.js'
 import { captureRoutes } from './routes/capture.js'
+import { streamRoutes } from './routes/stream.js'
 import { entityRoutes } from './routes/entities.js'
 import { entityTypeRoutes } from './routes/entity-types.js'
 import { serviceRoutes } from './routes/service.js'
@@ -105,5 +106,6 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(integrityRoutes())
   await app.register(retentionRoutes())
   await app.register(captureRoutes())
+  await app.register(streamRoutes())
   return app
 }

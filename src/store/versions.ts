@@ -151,3 +151,15 @@ export async function liveEntityKeys (db: Db, tenant: string, type: string): Pro
     ) l where l.operation <> 'delete'`.execute(db)
   return rows.map((r) => r.entity_key)
 }
+
+/** The versions of several transactions, by transaction id, each in position order. */
+export async function versionsOfTransactions (db: Db, tenant: string, transactionIds: readonly number[]): Promise<Map<number, Version[]>> {
+  const out = new Map<number, Version[]>(transactionIds.map((id) => [id, []]))
+  if (transactionIds.length === 0) return out
+  const { rows } = await sql<VersionRow>`
+    select ${versionColumns('v')} from versions v
+    where v.tenant = ${tenant} and v.transaction_id = any(${transactionIds.map(String)}::bigint[])
+    order by v.transaction_id, v.position`.execute(db)
+  for (const r of rows) out.get(toId(r.transaction_id))?.push(toVersion(r))
+  return out
+}
