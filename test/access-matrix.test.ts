@@ -72,6 +72,7 @@ async function callFor (h: Harness, fx: Fixture, { method, path }: Operation): P
   else if (path.startsWith('/entity-types/')) url = url.replace('{type}', 'article')
   else if (path.startsWith('/api-keys/')) url = url.replace('{id}', (await h.newKey(['read'], 'default', 'victim')).id)
   else if (path.startsWith('/legal-holds/')) url = url.replace('{id}', (await as(h.app, h.adminKey, 'POST', '/legal-holds', { type: 'article' })).body.id)
+  else if (path.startsWith('/capture/sources/')) url = url.replace('{name}', 'nosuch')
   if (/\{[^}]*\}/.test(url)) throw new Error(`no value for the parameters of ${method} ${path}`)
   const key = `${method} ${path}`
   switch (key) {
@@ -83,6 +84,11 @@ async function callFor (h: Harness, fx: Fixture, { method, path }: Operation): P
     case 'POST /api-keys': return { url, body: { name: 'made by the matrix', scopes: ['read'] }, ok: 201 }
     case 'DELETE /api-keys/{id}': return { url, ok: 200 }
     case 'DELETE /legal-holds/{id}': return { url, ok: 204 }
+    // A source that does not exist: past the key check, and nothing to connect to.
+    case 'GET /capture/sources/{name}': return { url, ok: 404 }
+    case 'DELETE /capture/sources/{name}': return { url, ok: 404 }
+    // The stream never ends: a cursor it refuses answers at once, once the key was checked.
+    case 'GET /stream': return { url: `${url}?after=not-a-cursor`, ok: 400 }
   }
   if (method === 'GET') return { url, ok: 200 }
   return { url, body: {} }

@@ -4,6 +4,7 @@ import {
   everyCaptureSource, holdCaptureLease, markCaptureSource, releaseCaptureLease, type StoredSource
 } from '../services/capture-sources.js'
 import type { Tenants } from '../services/tenants.js'
+import { captureBlocked, captureLagBytes, captureLagSeconds } from '../metrics/index.js'
 import { emitHeartbeat, sourceLag } from './source-admin.js'
 import { CaptureWorker } from './worker.js'
 
@@ -36,7 +37,7 @@ export function startCapture (tenants: Tenants, options: CaptureOptions): { stop
   const pollMs = options.pollMs ?? 1000
   const leaseMs = options.leaseMs ?? 10_000
   const heartbeatMs = options.heartbeatMs ?? 10_000
-  const slotCheckMs = options.slotCheckMs ?? 60_000
+  const slotCheckMs = options.slotCheckMs ?? 15_000
   const slotWarnBytes = options.slotWarnBytes ?? 1024 ** 3
   let slotsCheckedAt = Date.now()
   const holder = randomUUID()
@@ -58,10 +59,13 @@ export function startCapture (tenants: Tenants, options: CaptureOptions): { stop
     const key = id(source)
     const ctx = tenants.context(undefined, source.tenant)
     const worker: CaptureWorker = new CaptureWorker(ctx, source, {
-      progress: () => {},
+      progress: (_lsn, commitAt) => {
+        if (commitAt !== null) captureLagSeconds.set({ source: source.name }, Math.max(0, (Date.now() - Date.parse(commitAt)) / 1000))
+      },
       blocked: (reason) => {
         options.log.error({ source: source.name, tenant: source.tenant, reason }, 'capture is blocked on a change it cannot record; fix it and PUT the source again')
         running.delete(key)
+        captureBlocked.set({ source: source.name }, 1)
         void markCaptureSource(tenants.db, source.tenant, source.name, 'blocked', reason).catch(() => undefined)
         void releaseCaptureLease(tenants.db, source.tenant, source.name, holder).catch(() => undefined)
       },
@@ -74,6 +78,7 @@ export function startCapture (tenants: Tenants, options: CaptureOptions): { stop
       }
     })
     running.set(key, { worker, updatedAt: source.updatedAt, restartAt: 0, failures })
+    captureBlocked.set({ source: source.name }, 0)
     await worker.start()
     await markCaptureSource(tenants.db, source.tenant, source.name, 'streaming', null)
   }
@@ -84,6 +89,7 @@ export function startCapture (tenants: Tenants, options: CaptureOptions): { stop
     for (const source of sources) {
       if (!running.has(id(source))) continue
       const lag = await sourceLag(source.config, source.confirmedLsn).catch(() => undefined)
+      if (lag !== undefined) captureLagBytes.set({ source: source.name }, lag.bytes)
       if (lag === undefined || (lag.slot.retainedBytes ?? 0) < slotWarnBytes) continue
       options.log.error({ source: source.name, tenant: source.tenant, slot: source.config.slot, retainedBytes: lag.slot.retainedBytes, lagBytes: lag.bytes },
         'a capture slot holds back more WAL than it should: capture is not keeping up (see GET /capture/sources/{name}); set max_slot_wal_keep_size on the source to cap it')

@@ -23,6 +23,7 @@ import { startIntegrityJobs } from '../services/jobs.js'
 import { startCapture } from '../capture/index.js'
 import { captureRoutes } from './routes/capture.js'
 import { streamRoutes } from './routes/stream.js'
+import { countRequests, metricsRoutes } from './routes/metrics.js'
 import { entityRoutes } from './routes/entities.js'
 import { entityTypeRoutes } from './routes/entity-types.js'
 import { serviceRoutes } from './routes/service.js'
@@ -86,6 +87,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   registerProblemHandlers(app)
   // Integers beyond ±(2^53−1) leave as the exact digits they came with (bigints: see versioning/json.ts).
   app.addHook('onSend', async (_request, _reply, payload) => typeof payload === 'string' ? unmarkExactIntegers(payload) : payload)
+  countRequests(app)
   registerAuth(app, tenants, keys)
   exemptWritesFromTimeout(app)
   await registerTrafficLimits(app, { ratePerSecond: options.limits?.ratePerSecond ?? 10_000, maxEventLoopDelayMs: options.limits?.maxEventLoopDelayMs ?? 0 })
@@ -107,5 +109,6 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(retentionRoutes())
   await app.register(captureRoutes())
   await app.register(streamRoutes())
+  await app.register(metricsRoutes(options.db))
   return app
 }

@@ -19,6 +19,7 @@ import { latestVersions, type EntityName } from '../store/versions.js'
 import type { Definitions } from './definitions.js'
 import type { LatestVersionCache } from './latest-cache.js'
 import { currentRevision, stateInCurrentSchema } from './schema.js'
+import { transactionsRecorded, versionsRecorded } from '../metrics/index.js'
 
 export interface TransactionInput extends NewTransaction {
   changes: ChangeInput[]
@@ -146,6 +147,8 @@ async function appendPlanned (
   }
   const { transaction, hashes } = await appendTransaction(
     db, tenant, { ...input, issuedAt, recordedAt }, planned, sealed, referencesOf(definitions, planned, latest), revisions, lockRefs)
+  transactionsRecorded.inc()
+  versionsRecorded.inc(planned.length)
   const versions = planned.map((v, i): Version => ({
     type: v.type, id: v.key, transactionId: transaction.id, endTransactionId: null, operation: v.operation, index: v.index,
     data: sealed[i]!.data, changeset: sealed[i]!.changeset, hash: hashes[i]!, revision: revisions.get(v.type)

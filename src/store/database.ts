@@ -58,8 +58,23 @@ export async function openDatabase (options: DatabaseOptions): Promise<Db> {
     // only a repeat of that.
     pool.on('error', () => {})
     pool.on('connect', (client) => { client.on('error', () => {}) })
-    return new Kysely<Database>({ dialect: translatingDialect(new PostgresDialect({ pool })), ...(log ? { log } : {}) })
+    const db = new Kysely<Database>({ dialect: translatingDialect(new PostgresDialect({ pool })), ...(log ? { log } : {}) })
+    pools.set(db, pool)
+    return db
   }
+  return await openPGlite(options, log)
+}
+
+/** The `pg` pool behind each database opened on PostgreSQL. */
+const pools = new WeakMap<Db, pg.Pool>()
+
+/** Connections of a database's pool: open, idle, and requests waiting for one (PGlite: one connection, never waited for). */
+export function poolUsage (db: Db): { total: number, idle: number, waiting: number } {
+  const pool = pools.get(db)
+  return pool === undefined ? { total: 1, idle: 0, waiting: 0 } : { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }
+}
+
+async function openPGlite (options: DatabaseOptions, log: DatabaseOptions['onQuery']): Promise<Db> {
   const pglite = options.pglite ?? await createPGlite(options.dataDir ?? './data')
   if (options.searchPath !== undefined) {
     await pglite.exec(`reset role; create schema if not exists "${options.searchPath}"; set search_path to "${options.searchPath}"`)

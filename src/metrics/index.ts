@@ -1,0 +1,50 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+/*
+ * The process's Prometheus metrics (GET /metrics). Process-wide: no label names a tenant,
+ * a type or an actor. The other modules count into these; gauges that are cheap to read
+ * are read when scraped (see `observe`).
+ */
+export const registry = new Registry()
+collectDefaultMetrics({ register: registry, prefix: 'rewind_process_' })
+
+export const httpRequests = new Counter({
+  name: 'rewind_http_requests_total', help: 'HTTP requests answered, by route template, method and status code.',
+  labelNames: ['method', 'route', 'status'] as const, registers: [registry]
+})
+
+export const httpDuration = new Histogram({
+  name: 'rewind_http_request_duration_seconds', help: 'Time to answer an HTTP request, by route template and method.',
+  labelNames: ['method', 'route'] as const, buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10], registers: [registry]
+})
+
+export const transactionsRecorded = new Counter({ name: 'rewind_transactions_recorded_total', help: 'Transactions recorded (posted, reverts and captured).', registers: [registry] })
+export const versionsRecorded = new Counter({ name: 'rewind_versions_recorded_total', help: 'Versions recorded.', registers: [registry] })
+
+export const captureLagBytes = new Gauge({
+  name: 'rewind_capture_lag_bytes', help: 'WAL written on a capture source since the position recorded (as last checked).', labelNames: ['source'] as const, registers: [registry]
+})
+export const captureLagSeconds = new Gauge({
+  name: 'rewind_capture_lag_seconds', help: 'Seconds between a captured source transaction\'s commit and its recording (the last one).', labelNames: ['source'] as const, registers: [registry]
+})
+export const captureBlocked = new Gauge({
+  name: 'rewind_capture_blocked', help: '1 while a capture source is blocked on a change it cannot record.', labelNames: ['source'] as const, registers: [registry]
+})
+
+const readers = new Map<string, () => Record<string, number>>()
+
+/**
+ * A gauge read when scraped, from a function of the module that knows the value (one per
+ * name: registering a name again replaces its function, as a new app of the process does).
+ */
+export function observe (name: string, help: string, read: () => Record<string, number>, label: string): void {
+  if (!readers.has(name)) {
+    const gauge: Gauge = new Gauge({
+      name, help, labelNames: [label], registers: [registry],
+      collect () {
+        for (const [value, n] of Object.entries(readers.get(name)!())) gauge.set({ [label]: value }, n)
+      }
+    })
+  }
+  readers.set(name, read)
+}
