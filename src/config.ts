@@ -37,7 +37,9 @@ const ConfigSchema = Type.Object({
   SIGNING_KEY: Type.Optional(Type.String()),
   SIGNING_KEY_FILE: Type.Optional(Type.String()),
   CHECKPOINT_INTERVAL_MS: Type.Integer({ default: 60_000, minimum: 0 }),
-  RETENTION_INTERVAL_MS: Type.Integer({ default: 3_600_000, minimum: 0 })
+  RETENTION_INTERVAL_MS: Type.Integer({ default: 3_600_000, minimum: 0 }),
+  // Webhook hosts that may be on private, loopback or link-local addresses (comma-separated; default: none).
+  WEBHOOK_ALLOWED_HOSTS: Type.String({ default: '' })
 })
 
 export type Config = Static<typeof ConfigSchema>

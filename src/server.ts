@@ -62,6 +62,7 @@ const app = await buildApp({
   signer: signing.signer,
   checkpointIntervalMs: config.CHECKPOINT_INTERVAL_MS,
   retentionIntervalMs: config.RETENTION_INTERVAL_MS,
+  webhookAllowedHosts: config.WEBHOOK_ALLOWED_HOSTS,
   bodyLimit: config.BODY_LIMIT,
   logger: { level: config.LOG_LEVEL, redact: { paths: ['req.headers.authorization', 'req.headers["idempotency-key"]'], censor: '[redacted]' } },
   latestCacheBytes: Math.round(config.LATEST_CACHE_MB * 1024 * 1024),

@@ -24,6 +24,8 @@ import { startCapture } from '../capture/index.js'
 import { captureRoutes } from './routes/capture.js'
 import { streamRoutes } from './routes/stream.js'
 import { countRequests, metricsRoutes } from './routes/metrics.js'
+import { webhookRoutes } from './routes/webhooks.js'
+import { parseAllowedHosts, startWebhookDelivery } from '../streams/index.js'
 import { entityRoutes } from './routes/entities.js'
 import { entityTypeRoutes } from './routes/entity-types.js'
 import { serviceRoutes } from './routes/service.js'
@@ -49,6 +51,10 @@ export interface AppOptions {
   /** Capture from PostgreSQL runs on this instance (default: true); its timings. */
   capture?: boolean
   captureOptions?: { pollMs?: number, leaseMs?: number, heartbeatMs?: number }
+  /** Webhook delivery runs on this instance (default: true); hosts allowed on private addresses (WEBHOOK_ALLOWED_HOSTS, comma-separated); timings. */
+  webhooks?: boolean
+  webhookAllowedHosts?: string
+  webhookOptions?: { retryDelaysMs?: number[], pollMs?: number, timeoutMs?: number }
 }
 
 export const DEFAULT_LATEST_CACHE_BYTES = 64 * 1024 * 1024
@@ -74,6 +80,11 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   // The jobs stop (and finish what they run) before the database closes.
   const jobs = startIntegrityJobs(tenants, { checkpointIntervalMs: options.checkpointIntervalMs ?? 0, retentionIntervalMs: options.retentionIntervalMs ?? 0, log: app.log })
   app.addHook('onClose', async () => { await jobs.stop() })
+  const allowedHosts = parseAllowedHosts(options.webhookAllowedHosts)
+  if (options.webhooks !== false) {
+    const delivery = startWebhookDelivery(tenants, { allowedHosts, log: app.log, ...options.webhookOptions })
+    app.addHook('onClose', async () => { await delivery.stop() })
+  }
   if (options.capture !== false) {
     const capture = startCapture(tenants, { log: app.log, ...options.captureOptions })
     app.addHook('onClose', async () => { await capture.stop() })
@@ -110,5 +121,6 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(captureRoutes())
   await app.register(streamRoutes())
   await app.register(metricsRoutes(options.db))
+  await app.register(webhookRoutes(allowedHosts))
   return app
 }

@@ -31,18 +31,21 @@ export const captureBlocked = new Gauge({
   name: 'rewind_capture_blocked', help: '1 while a capture source is blocked on a change it cannot record.', labelNames: ['source'] as const, registers: [registry]
 })
 
-const readers = new Map<string, () => Record<string, number>>()
+export const webhookFailures = new Counter({ name: 'rewind_webhook_failed_attempts_total', help: 'Webhook delivery attempts that failed (a non-2xx answer, a timeout, a refused address).', registers: [registry] })
+
+type Reader = () => Record<string, number> | Promise<Record<string, number>>
+const readers = new Map<string, Reader>()
 
 /**
  * A gauge read when scraped, from a function of the module that knows the value (one per
  * name: registering a name again replaces its function, as a new app of the process does).
  */
-export function observe (name: string, help: string, read: () => Record<string, number>, label: string): void {
+export function observe (name: string, help: string, read: Reader, label: string): void {
   if (!readers.has(name)) {
     const gauge: Gauge = new Gauge({
       name, help, labelNames: [label], registers: [registry],
-      collect () {
-        for (const [value, n] of Object.entries(readers.get(name)!())) gauge.set({ [label]: value }, n)
+      async collect () {
+        for (const [value, n] of Object.entries(await readers.get(name)!())) gauge.set({ [label]: value }, n)
       }
     })
   }

@@ -4,6 +4,7 @@ import { httpDuration, httpRequests, observe, registry } from '../../metrics/ind
 import { poolUsage, type Db } from '../../store/database.js'
 import { doc, problems } from '../schemas.js'
 import { streamSubscribers } from './stream.js'
+import { webhookBacklog } from '../../services/webhooks.js'
 
 /** Counts every answered request by its route template (never its path: no ids, tenants or types in labels). */
 export function countRequests (app: FastifyInstance): void {
@@ -18,6 +19,7 @@ export function countRequests (app: FastifyInstance): void {
 export const metricsRoutes = (db: Db): FastifyPluginAsyncTypebox => async (app) => {
   observe('rewind_db_pool_connections', 'Database pool connections: open, idle, and requests waiting for one.', () => poolUsage(db), 'state')
   observe('rewind_stream_subscribers', 'Open GET /stream connections on this process.', () => ({ open: streamSubscribers.count }), 'state')
+  observe('rewind_webhook_deliveries', 'Webhook deliveries waiting for an attempt (pending) and failed for good.', async () => await webhookBacklog(db).catch(() => ({})), 'status')
   app.get('/metrics', { config: { access: 'metrics' }, schema: {
     ...doc('metrics', 'service', 'Prometheus metrics of this process', 'Request rate and latency by route, transactions and versions recorded, database pool, stream subscribers, capture lag. No label names a tenant, type or actor.'),
     response: {
