@@ -73,6 +73,7 @@ async function callFor (h: Harness, fx: Fixture, { method, path }: Operation): P
   else if (path.startsWith('/api-keys/')) url = url.replace('{id}', (await h.newKey(['read'], 'default', 'victim')).id)
   else if (path.startsWith('/legal-holds/')) url = url.replace('{id}', (await as(h.app, h.adminKey, 'POST', '/legal-holds', { type: 'article' })).body.id)
   else if (path.startsWith('/capture/sources/')) url = url.replace('{name}', 'nosuch')
+  else if (path.startsWith('/webhooks/')) url = url.replace('{id}', 'wh_nosuch')
   if (/\{[^}]*\}/.test(url)) throw new Error(`no value for the parameters of ${method} ${path}`)
   const key = `${method} ${path}`
   switch (key) {
@@ -86,6 +87,9 @@ async function callFor (h: Harness, fx: Fixture, { method, path }: Operation): P
     case 'DELETE /legal-holds/{id}': return { url, ok: 204 }
     // A source that does not exist: past the key check, and nothing to connect to.
     case 'GET /capture/sources/{name}': return { url, ok: 404 }
+    case 'GET /webhooks/{id}': return { url, ok: 404 }
+    case 'GET /webhooks/{id}/deliveries': return { url, ok: 404 }
+    case 'DELETE /webhooks/{id}': return { url, ok: 404 }
     case 'DELETE /capture/sources/{name}': return { url, ok: 404 }
     // The stream never ends: a cursor it refuses answers at once, once the key was checked.
     case 'GET /stream': return { url: `${url}?after=not-a-cursor`, ok: 400 }
