@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { invalid } from '../versioning/errors.js'
 import type { Version } from '../versioning/version.js'
 import { transactionsAfter, type FeedPosition } from '../store/feed.js'
@@ -16,8 +17,11 @@ export const encodeFeedCursor = (p: FeedPosition): string => Buffer.from(`${p.xi
 
 export function decodeFeedCursor (cursor: string, where: string): FeedPosition {
   const match = /^(\d{1,20})\.(\d{1,16})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'))
-  if (match === null) throw invalid(`${where}: "${cursor}" is not a stream cursor (use an event id the stream sent)`)
-  return { xid: match[1]!, id: Number(match[2]) }
+  // An xid8 is at most 2^64 − 1, a transaction id a safe integer.
+  if (match === null || BigInt(match[1]!) > 0xFFFFFFFFFFFFFFFFn || !Number.isSafeInteger(Number(match[2]))) {
+    throw invalid(`${where}: "${cursor}" is not a stream cursor (use an event id the stream sent)`)
+  }
+  return { xid: BigInt(match[1]!).toString(), id: Number(match[2]) }
 }
 
 /**
@@ -54,13 +58,13 @@ export async function * followFeed (
     const page = await feedPage(ctx, position, filter)
     const moved = page.position !== position
     position = page.position
-    for (const event of page.events) yield event
+    for (const event of page.events) {
+      if (signal.aborted) return
+      yield event
+    }
     if (!moved) {
       yield 'idle'
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, pollMs)
-        signal.addEventListener('abort', () => { clearTimeout(timer); resolve() }, { once: true })
-      })
+      await sleep(pollMs, undefined, { signal }).catch(() => undefined)
     }
   }
 }

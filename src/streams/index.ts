@@ -19,15 +19,17 @@ export interface WebhookOptions {
   log: FastifyBaseLogger
 }
 
-/** The first retry within 5 s, then backing off over about a day. */
-export const DEFAULT_RETRY_DELAYS_MS = [5_000, 30_000, 120_000, 600_000, 3_600_000, 7_200_000, 21_600_000, 43_200_000]
+/** The first retry within 5 s (4 s, plus at most a poll), then backing off over about a day. */
+export const DEFAULT_RETRY_DELAYS_MS = [4_000, 30_000, 120_000, 600_000, 3_600_000, 7_200_000, 21_600_000, 43_200_000]
 
 const LEASE = 'webhooks'
+const LEASE_MS = 30_000
 
 /**
  * Delivers webhooks on one instance at a time (a lease): every `pollMs` it turns the
  * transactions recorded since each endpoint's position into deliveries (the outbox, see
- * enqueueFor), then attempts the deliveries that are due, `concurrency` at a time. A failed
+ * enqueueFor), then attempts the deliveries that are due: each endpoint's in cursor order,
+ * one at a time, `concurrency` endpoints side by side. A failed
  * attempt is retried after the next delay, without holding back the endpoint's other
  * messages; one that fails after the last is failed for good, and its endpoint is disabled,
  * with the reason (GET /webhooks/{id}). A crash loses nothing: a delivery exists before
@@ -56,17 +58,33 @@ export function startWebhookDelivery (tenants: Tenants, options: WebhookOptions)
     await stopWebhook(tenants.db, webhook.id, reason)
   }
 
+  // The lease is renewed as the work goes on (an attempt may take the whole timeout): while it
+  // holds, no other instance delivers; when it is lost, this one stops before its next attempt.
+  let renewedAt = 0
+  const holdLease = async (): Promise<boolean> => {
+    if (Date.now() - renewedAt < LEASE_MS / 3) return true
+    const held = await takeJobLease(tenants.db, LEASE, holder, LEASE_MS)
+    if (held) renewedAt = Date.now()
+    return held
+  }
+
   const poll = async (): Promise<void> => {
-    if (!await takeJobLease(tenants.db, LEASE, holder, 30_000)) return
+    renewedAt = 0
+    if (!await holdLease()) return
     for (const w of await everyEnabledWebhook(tenants.db)) {
       if (stopping) return
       await enqueueFor(tenants.context(undefined, w.tenant), w).catch((error: unknown) => { options.log.warn({ err: error, webhook: w.id }, 'webhook deliveries could not be created') })
     }
-    const due = await deliveriesDue(tenants.db, 100)
-    const queue = [...due]
-    await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 8, queue.length) }, async () => {
-      for (let item = queue.shift(); item !== undefined && !stopping; item = queue.shift()) {
-        await attempt(item).catch((error: unknown) => { options.log.warn({ err: error, delivery: item!.delivery.id }, 'a webhook attempt could not be noted') })
+    // Each endpoint's due messages in cursor order, one at a time; endpoints side by side.
+    const byWebhook = new Map<string, Array<Awaited<ReturnType<typeof deliveriesDue>>[number]>>()
+    for (const item of await deliveriesDue(tenants.db, 100)) byWebhook.set(item.webhook.id, [...(byWebhook.get(item.webhook.id) ?? []), item])
+    const queues = [...byWebhook.values()].map((items) => items.sort((a, b) => a.delivery.id < b.delivery.id ? -1 : 1))
+    await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 8, queues.length) }, async () => {
+      for (let queue = queues.shift(); queue !== undefined && !stopping; queue = queues.shift()) {
+        for (const item of queue) {
+          if (stopping || !await holdLease()) return
+          await attempt(item).catch((error: unknown) => { options.log.warn({ err: error, delivery: item.delivery.id }, 'a webhook attempt could not be noted') })
+        }
       }
     }))
   }

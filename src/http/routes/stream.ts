@@ -34,6 +34,7 @@ export const streamRoutes = (): FastifyPluginAsyncTypebox => async (app) => {
     const after = resume === undefined || resume === '' ? undefined : decodeFeedCursor(resume, request.headers['last-event-id'] === undefined ? 'after' : 'Last-Event-ID')
     const abort = new AbortController()
     request.raw.once('close', () => { abort.abort() })
+    reply.raw.once('close', () => { abort.abort() })
     reply.hijack()
     const out = reply.raw
     out.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' })
@@ -46,8 +47,15 @@ export const streamRoutes = (): FastifyPluginAsyncTypebox => async (app) => {
           if (Date.now() - quietSince < KEEP_ALIVE_MS) continue
         }
         quietSince = Date.now()
+        if (abort.signal.aborted || out.destroyed) break
         if (!out.write(item === 'idle' ? ': keep-alive\n\n' : eventText(item))) {
-          await new Promise<void>((resolve) => { out.once('drain', resolve); abort.signal.addEventListener('abort', () => { resolve() }, { once: true }) })
+          // Until the client takes more, or goes (a destroyed response never drains).
+          await new Promise<void>((resolve) => {
+            const done = (): void => { out.off('drain', done); out.off('close', done); resolve() }
+            out.once('drain', done)
+            out.once('close', done)
+            if (out.destroyed) done()
+          })
         }
       }
     } catch (error) {
