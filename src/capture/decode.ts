@@ -1,13 +1,11 @@
 import type { Pgoutput } from 'pg-logical-replication'
 import type { JsonObject } from '../versioning/json.js'
 import { entityKey } from '../versioning/keys.js'
-import type { TableMapping } from '../store/capture-sources.js'
+import type { CapturedChange } from '../services/captured.js'
+import type { TableMapping } from '../services/capture-sources.js'
 
 /** One row event of a source transaction, on a mapped table, as an entity change. */
-export type RowChange =
-  | { op: 'upsert', type: string, key: string, row: JsonObject, unchanged: string[] }
-  | { op: 'delete', type: string, key: string }
-  | { op: 'truncate', type: string }
+export type RowChange = CapturedChange
 
 /** A source transaction as it arrived: its id, context message and row changes. */
 export interface SourceTransaction {

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto'
 import {
   everyCaptureSource, holdCaptureLease, markCaptureSource, releaseCaptureLease, type StoredSource
 } from '../services/capture-sources.js'
+import { poller } from '../services/polling.js'
 import type { Tenants } from '../services/tenants.js'
 import { captureBlocked, captureLagBytes, captureLagSeconds } from '../metrics/index.js'
 import { emitHeartbeat, sourceLag } from './source-admin.js'
@@ -44,7 +45,6 @@ export function startCapture (tenants: Tenants, options: CaptureOptions): { stop
   const running = new Map<string, Running>()
   const waiting = new Map<string, { at: number, failures: number }>()
   let stopping = false
-  let busy: Promise<void> | undefined
   const id = (s: { tenant: string, name: string }): string => `${s.tenant}\u0000${s.name}`
 
   const stopWorker = async (key: string, release: boolean): Promise<void> => {
@@ -133,16 +133,11 @@ export function startCapture (tenants: Tenants, options: CaptureOptions): { stop
     }
   }
 
-  const timer = setInterval(() => {
-    if (busy !== undefined || stopping) return
-    busy = poll().catch((error: unknown) => { options.log.warn({ err: error }, 'capture poll failed') }).finally(() => { busy = undefined })
-  }, pollMs)
-  timer.unref()
+  const polling = poller(pollMs, poll, options.log, 'capture poll')
   return {
     stop: async () => {
       stopping = true
-      clearInterval(timer)
-      await busy
+      await polling.stop()
       await Promise.allSettled([...running.keys()].map(async (key) => { await stopWorker(key, true) }))
     }
   }

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import { releaseJobLease, takeJobLease } from '../services/leases.js'
+import { poller } from '../services/polling.js'
 import type { Tenants } from '../services/tenants.js'
 import { deliveriesDue, enqueueFor, everyEnabledWebhook, noteAttempt, stopWebhook } from '../services/webhooks.js'
 import { webhookFailures } from '../metrics/index.js'
@@ -39,7 +40,6 @@ const LEASE_MS = 30_000
 export function startWebhookDelivery (tenants: Tenants, options: WebhookOptions): { stop: () => Promise<void> } {
   const delays = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS
   const holder = randomUUID()
-  let busy: Promise<void> | undefined
   let stopping = false
 
   const attempt = async (item: Awaited<ReturnType<typeof deliveriesDue>>[number]): Promise<void> => {
@@ -89,16 +89,11 @@ export function startWebhookDelivery (tenants: Tenants, options: WebhookOptions)
     }))
   }
 
-  const timer = setInterval(() => {
-    if (busy !== undefined || stopping) return
-    busy = poll().catch((error: unknown) => { options.log.warn({ err: error }, 'webhook delivery poll failed') }).finally(() => { busy = undefined })
-  }, options.pollMs ?? 500)
-  timer.unref()
+  const polling = poller(options.pollMs ?? 500, poll, options.log, 'webhook delivery poll')
   return {
     stop: async () => {
       stopping = true
-      clearInterval(timer)
-      await busy
+      await polling.stop()
       await releaseJobLease(tenants.db, LEASE, holder).catch(() => undefined)
     }
   }
