@@ -25,6 +25,16 @@ const MAX_BATCH_CHANGES = 200
 const BATCH_WAIT_MS = 2
 
 /**
+ * True when the client holds no data message for the handler (it queues them under flow
+ * control, and sends keepalives on at once): only then does a keepalive come after
+ * everything received.
+ */
+function nothingQueued (service: LogicalReplicationService): boolean {
+  const internals = service as unknown as { _messageQueue?: unknown[], _processing?: boolean }
+  return internals._messageQueue?.length === 0 && internals._processing !== true
+}
+
+/**
  * pgoutput with each column's values turned into JSON of their own type (see values.ts).
  * The client parses a row as it arrives, with parsers it picks when the relation message
  * arrives: they are replaced right there, before any row of the relation is read.
@@ -79,7 +89,7 @@ export class CaptureWorker {
       // Nothing open or waiting: everything the source sent up to its keepalive's position is
       // recorded (as PostgreSQL's own subscribers reason), so that position is confirmed; a
       // source shutting down waits for exactly that.
-      const idle = this.current === undefined && this.pending.length === 0 && !this.busy
+      const idle = this.current === undefined && this.pending.length === 0 && !this.busy && nothingQueued(service)
       const position = idle && (this.confirmed === null || !lsnAtOrBefore(lsn, this.confirmed)) ? normalLsn(lsn) : this.confirmed
       if ((shouldRespond || idle) && position !== null) await service.acknowledge(position).catch(() => false)
     })
@@ -185,9 +195,9 @@ export class CaptureWorker {
     this.pendingEntities = 0
     const last = batch[batch.length - 1]!
     try {
-      const { recorded } = await recordCaptured(this.ctx, batch, this.confirmed)
+      const { recorded } = await recordCaptured(this.ctx, batch, this.confirmed, this.source.config)
       if (!recorded) {
-        this.fail('another worker moved this source on (its lease ran out): stopping here')
+        this.fail('the source was reconfigured, or another worker moved it on: starting again from its stored position')
         return
       }
     } catch (error) {

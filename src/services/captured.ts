@@ -2,7 +2,7 @@ import type { ChangeInput } from '../versioning/unit-of-work.js'
 import type { JsonObject } from '../versioning/json.js'
 import { entityRef } from '../versioning/keys.js'
 import { isLive } from '../versioning/version.js'
-import { advanceSource } from '../store/capture-sources.js'
+import { advanceSource, type SourceConfig } from '../store/capture-sources.js'
 import { inTransaction, type Trx } from '../store/database.js'
 import { lockEntities, lockTenantWriters } from '../store/locks.js'
 import { latestVersions, liveEntityKeys } from '../store/versions.js'
@@ -33,7 +33,8 @@ export interface CapturedTransaction {
  * as POST /transactions, without its size limit), in one database transaction (one commit
  * for a batch), moving the source's position from `from` to the end of the last in the
  * same database transaction: recorded exactly once. Not recorded (nothing is) when the
- * position had moved meanwhile (another worker recorded them).
+ * position had moved meanwhile (another worker recorded them) or the source was
+ * reconfigured since `config` (its worker starts again on the new one).
  *
  * Rows are full states: an entity the history does not know yet (or no longer: deleted) is
  * inserted; a known one is replaced (delete and insert in one unit of work: one update
@@ -41,7 +42,9 @@ export interface CapturedTransaction {
  * source did not send (unchanged TOASTed ones) are taken from the last version. A delete of
  * an entity history never knew records nothing; a truncate deletes every live entity.
  */
-export async function recordCaptured (ctx: ServiceContext, batch: readonly CapturedTransaction[], from: string | null): Promise<{ recorded: boolean, results: RecordResult[] }> {
+export async function recordCaptured (
+  ctx: ServiceContext, batch: readonly CapturedTransaction[], from: string | null, config: SourceConfig
+): Promise<{ recorded: boolean, results: RecordResult[] }> {
   const last = batch[batch.length - 1]
   if (last === undefined) return { recorded: true, results: [] }
   const types = [...new Set(batch.flatMap((tx) => tx.changes.map((c) => c.type)))]
@@ -49,7 +52,7 @@ export async function recordCaptured (ctx: ServiceContext, batch: readonly Captu
   try {
     return await withCurrentDefinitions(ctx.definitions, async () => await inTransaction(ctx.db, async (trx) => await recordBatch(trx, ctx, batch, types, async () => {
       // Last: the database transaction writes nothing before the entities' locks (see the stream's cursor).
-      if (!await advanceSource(trx, ctx.tenant, last.source, from, last.endLsn, commitAt)) throw new PositionMoved()
+      if (!await advanceSource(trx, ctx.tenant, last.source, config, from, last.endLsn, commitAt)) throw new PositionMoved()
     })))
   } catch (error) {
     if (error instanceof PositionMoved) return { recorded: false, results: [] }

@@ -82,12 +82,15 @@ export async function deleteSource (db: Db, tenant: string, name: string): Promi
 /**
  * Moves a source's position from `from` to `to`, in the transaction that records what lies
  * between: false (nothing changed) when its position is no longer `from` (another worker
- * recorded it, or the source was replaced or deleted).
+ * recorded it) or its configuration is no longer `config` (reconfigured: a table added to the
+ * publication must not be passed over by a worker that does not map it), or it was deleted.
  */
-export async function advanceSource (trx: Trx, tenant: string, name: string, from: string | null, to: string, commitAt: string | null): Promise<boolean> {
+export async function advanceSource (
+  trx: Trx, tenant: string, name: string, config: SourceConfig, from: string | null, to: string, commitAt: string | null
+): Promise<boolean> {
   const { rows } = await sql<{ name: string }>`
     update capture_sources set confirmed_lsn = ${to}, last_commit_at = coalesce(${commitAt}::timestamptz, last_commit_at), updated_at = now()
-    where tenant = ${tenant} and name = ${name} and confirmed_lsn is not distinct from ${from}
+    where tenant = ${tenant} and name = ${name} and confirmed_lsn is not distinct from ${from} and config = ${toJsonText(config)}::jsonb
     returning name`.execute(trx)
   return rows.length === 1
 }
