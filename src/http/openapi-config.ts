@@ -62,8 +62,18 @@ export const TAGS = [
       'versions under a type\'s retention rule, and legal holds that stop pruning.'
   },
   {
+    name: 'capture',
+    description: 'Capture from PostgreSQL: a source database\'s changes recorded through logical replication (pgoutput), one ' +
+      'Rewind transaction per source transaction, exactly once, with no application change.'
+  },
+  {
+    name: 'streams',
+    description: 'Following history as it is recorded: the change stream (Server-Sent Events, resumable, nothing skipped or ' +
+      'repeated) and webhooks signed per Standard Webhooks.'
+  },
+  {
     name: 'service',
-    description: 'Liveness (`/health`) and readiness (`/ready`: the database is reachable) probes.'
+    description: 'Liveness (`/health`) and readiness (`/ready`: the database is reachable) probes, and Prometheus metrics (`/metrics`).'
   }
 ]
 
