@@ -62,6 +62,9 @@ const app = await buildApp({
   signer: signing.signer,
   checkpointIntervalMs: config.CHECKPOINT_INTERVAL_MS,
   retentionIntervalMs: config.RETENTION_INTERVAL_MS,
+  // The background workers of capture and webhook delivery (each on one instance at a time).
+  capture: true,
+  webhooks: true,
   webhookAllowedHosts: config.WEBHOOK_ALLOWED_HOSTS,
   bodyLimit: config.BODY_LIMIT,
   logger: { level: config.LOG_LEVEL, redact: { paths: ['req.headers.authorization', 'req.headers["idempotency-key"]'], censor: '[redacted]' } },

@@ -48,10 +48,10 @@ export interface AppOptions {
   /** How often each tenant with new history gets a signed checkpoint, and retention runs (ms; 0: only on request). */
   checkpointIntervalMs?: number
   retentionIntervalMs?: number
-  /** Capture from PostgreSQL runs on this instance (default: true); its timings. */
+  /** Capture from PostgreSQL runs on this instance (the service turns it on; default: off); its timings. */
   capture?: boolean
   captureOptions?: { pollMs?: number, leaseMs?: number, heartbeatMs?: number }
-  /** Webhook delivery runs on this instance (default: true); hosts allowed on private addresses (WEBHOOK_ALLOWED_HOSTS, comma-separated); timings. */
+  /** Webhook delivery runs on this instance (the service turns it on; default: off); hosts allowed on private addresses (WEBHOOK_ALLOWED_HOSTS, comma-separated); timings. */
   webhooks?: boolean
   webhookAllowedHosts?: string
   webhookOptions?: { retryDelaysMs?: number[], pollMs?: number, timeoutMs?: number }
@@ -81,11 +81,11 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const jobs = startIntegrityJobs(tenants, { checkpointIntervalMs: options.checkpointIntervalMs ?? 0, retentionIntervalMs: options.retentionIntervalMs ?? 0, log: app.log })
   app.addHook('onClose', async () => { await jobs.stop() })
   const allowedHosts = parseAllowedHosts(options.webhookAllowedHosts)
-  if (options.webhooks !== false) {
+  if (options.webhooks === true) {
     const delivery = startWebhookDelivery(tenants, { allowedHosts, log: app.log, ...options.webhookOptions })
     app.addHook('onClose', async () => { await delivery.stop() })
   }
-  if (options.capture !== false) {
+  if (options.capture === true) {
     const capture = startCapture(tenants, { log: app.log, ...options.captureOptions })
     app.addHook('onClose', async () => { await capture.stop() })
   }

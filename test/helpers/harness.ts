@@ -250,7 +250,7 @@ export async function openHarness (test: Test, kind: DatabaseKind, options: Part
     })
   }
   const adminKey = (await createApiKey(db, { tenant: 'default', name: 'bootstrap admin', scopes: ['admin'] })).key
-  const app = await buildApp({ db, closeDatabase: kind === 'postgres', capture: false, webhooks: false, ...options })
+  const app = await buildApp({ db, closeDatabase: kind === 'postgres', ...options })
   test.teardown(async () => { await app.close() })
   // On PGlite, once the app is closed, the schema goes too (as on PostgreSQL): the next
   // test's migration lists the tables of every schema, and would list every earlier test's.
