@@ -94,7 +94,8 @@ export class KeyRing {
 /**
  * First start: on a database that never had a key, creates an admin key of tenant
  * `default`: REWIND_BOOTSTRAP_KEY's value (the operator has it: no copy is written), or a
- * new one written to `$DATA_DIR/admin-key`, readable by this user only. Answers where the
+ * new one written to `$DATA_DIR/admin-key` (`admin-key.1`, `.2`… when that file holds
+ * another database's key already), readable by this user only. Answers where the
  * key is, or undefined when keys existed already. One instance does it: the check and
  * the insert hold a lock.
  */
@@ -106,9 +107,17 @@ export async function bootstrapAdminKey (db: Db, dataDir: string, secret: string
   })
   if (created === undefined) return undefined
   if (secret !== undefined) return 'REWIND_BOOTSTRAP_KEY'
-  const file = path.resolve(dataDir, 'admin-key')
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 })
-  await writeFile(file, created.key + '\n', { mode: 0o600 })
-  await chmod(file, 0o600)
-  return file
+  await mkdir(path.resolve(dataDir), { recursive: true, mode: 0o700 })
+  // A file there already holds another database's first key (the embedded one, say): kept, and this one goes beside it.
+  for (let n = 0; ; n++) {
+    const file = path.resolve(dataDir, n === 0 ? 'admin-key' : `admin-key.${n}`)
+    try {
+      await writeFile(file, created.key + '\n', { mode: 0o600, flag: 'wx' })
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') continue
+      throw error
+    }
+    await chmod(file, 0o600)
+    return file
+  }
 }
