@@ -4,19 +4,12 @@ import { buildApp } from '../src/http/app.js'
 import { eachDatabase, type Harness, type Reply } from './helpers/harness.js'
 import { del, ins, postChanges, tx, upd } from './helpers/changes.js'
 import { keepsForeignKeysValid, sorted } from './helpers/revert.js'
+import { migrate, migrateOk } from './helpers/migrations.js'
 
 // API.md, "Schema changes (v2)" (issue 13), continued from schema-migrations.test.ts:
 // a relation's foreignKey / localKey / remoteKey follows a rename of its field, and history
 // reads the same relations across it; a migration while 16 writers write; another instance.
 
-const migrate = async (h: Harness, type: string, operations: unknown[]): Promise<Reply> =>
-  await h.post(`/entity-types/${type}/migrations`, { operations })
-
-async function migrateOk (t: Test, h: Harness, type: string, operations: unknown[]): Promise<any> {
-  const res = await migrate(h, type, operations)
-  t.equal(res.status, 200, `migration of ${type} ${JSON.stringify(operations)}: ${JSON.stringify(res.body)}`)
-  return res.body
-}
 
 async function okGet (t: Test, h: Harness, url: string): Promise<any> {
   const res = await h.get(url)

@@ -4,6 +4,7 @@ import { assertProblem } from './helpers/assertions.js'
 import { del, ins, postChanges, tx, upd } from './helpers/changes.js'
 import { allRevisions, isTimestamp } from './helpers/entity-types.js'
 import { shape, sorted } from './helpers/revert.js'
+import { migrate, migrateOk } from './helpers/migrations.js'
 
 // API.md, "Schema changes (v2)" (issue 13): POST /entity-types/{type}/migrations renames,
 // drops and adds fields; every read presents history in the current schema, the stored form
@@ -13,16 +14,6 @@ import { shape, sorted } from './helpers/revert.js'
 
 const PLAIN = { idFields: ['id'], exclude: [], relations: {} }
 
-/** POST /entity-types/{type}/migrations with these operations; answers the reply, whatever it is. */
-const migrate = async (h: Harness, type: string, operations: unknown[]): Promise<Reply> =>
-  await h.post(`/entity-types/${type}/migrations`, { operations })
-
-/** A migration that must succeed: asserts the 200 and the type's shape; answers the type. */
-async function migrateOk (t: Test, h: Harness, type: string, operations: unknown[]): Promise<any> {
-  const res = await migrate(h, type, operations)
-  t.equal(res.status, 200, `migration of ${type} ${JSON.stringify(operations)}: ${JSON.stringify(res.body)}`)
-  return res.body
-}
 
 /** Every version of an entity (one page), with a query string such as `?asRecorded=true`. */
 async function versionsOf (t: Test, h: Harness, type: string, id: string, query = ''): Promise<any[]> {
