@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import pg from 'pg'
 import { httpRequest, waitUntil, within, type HttpAnswer } from './helpers/http.js'
-import { queryOnce } from './helpers/pg.js'
+import { ownDatabase, queryOnce } from './helpers/pg.js'
 import { startService, type ServiceProcess } from './helpers/service-process.js'
 import { startThrowawayPostgres, type ThrowawayPostgres } from './helpers/throwaway-postgres.js'
 
@@ -268,10 +268,7 @@ async function twoInstances (t: Test, env: Env): Promise<void> {
 async function main (): Promise<void> {
   t.setTimeout(900_000)
   const started = Date.now()
-  const dbName = `capture_faults_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
-  const dbUrl = (() => { const u = new URL(SHARED_URL); u.pathname = `/${dbName}`; return u.toString() })()
-  await queryOnce(SHARED_URL, `create database "${dbName}"`)
-  t.teardown(async () => { await queryOnce(SHARED_URL, `drop database if exists "${dbName}" with (force)`) })
+  const dbUrl = await ownDatabase(t, SHARED_URL, 'capture_faults')
   // synchronous_commit on: a commit the writer saw survives the source's crash (the cluster's default here is off).
   const source = await startThrowawayPostgres({ settings: { wal_level: 'logical', max_replication_slots: 10, max_wal_senders: 10, synchronous_commit: 'on' } })
   t.teardown(async () => { await source.destroy() })

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import t, { type Test } from 'tap'
 import pg from 'pg'
 import { httpRequest, waitUntil, type HttpAnswer } from './helpers/http.js'
-import { queryOnce } from './helpers/pg.js'
+import { ownDatabase, queryOnce } from './helpers/pg.js'
 import { startService, type ServiceProcess } from './helpers/service-process.js'
 import { freePort, startThrowawayPostgres, type ThrowawayPostgres } from './helpers/throwaway-postgres.js'
 
@@ -22,10 +22,7 @@ const CAPTURED_WITHIN_MS = 15_000
 async function main (): Promise<void> {
   t.setTimeout(600_000)
   const started = Date.now()
-  const dbName = `capture_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
-  const dbUrl = (() => { const u = new URL(SHARED_URL); u.pathname = `/${dbName}`; return u.toString() })()
-  await queryOnce(SHARED_URL, `create database "${dbName}"`)
-  t.teardown(async () => { await queryOnce(SHARED_URL, `drop database if exists "${dbName}" with (force)`) })
+  const dbUrl = await ownDatabase(t, SHARED_URL, 'capture')
 
   // The source: UTC (so that timestamptz text is predictable) and commit timestamps (to compare issuedAt).
   const source = await startThrowawayPostgres({

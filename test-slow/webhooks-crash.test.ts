@@ -2,7 +2,7 @@ import http from 'node:http'
 import t from 'tap'
 import { Webhook } from 'standardwebhooks'
 import { httpRequest, waitUntil } from './helpers/http.js'
-import { queryOnce } from './helpers/pg.js'
+import { ownDatabase, queryOnce } from './helpers/pg.js'
 import { startService, type ServiceProcess } from './helpers/service-process.js'
 
 /**
@@ -16,12 +16,7 @@ const SHARED_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0
 const TRANSACTIONS = 60
 
 const reachable = await queryOnce(SHARED_URL, 'select 1').then(() => true, () => false)
-const dbName = `webhooks_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
-const dbUrl = (() => { const u = new URL(SHARED_URL); u.pathname = `/${dbName}`; return u.toString() })()
-if (reachable) {
-  await queryOnce(SHARED_URL, `create database "${dbName}"`)
-  t.teardown(async () => { await queryOnce(SHARED_URL, `drop database if exists "${dbName}" with (force)`) })
-}
+const dbUrl = reachable ? await ownDatabase(t, SHARED_URL, 'webhooks') : ''
 
 t.test('kill -9 in the middle of webhook deliveries loses nothing', async (t) => {
   if (!reachable) {

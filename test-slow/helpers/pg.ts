@@ -10,6 +10,19 @@ export async function queryOnce (url: string, sql: string, params: unknown[] = [
 }
 
 /**
+ * A database of its own on the shared instance at `sharedUrl`, named from `prefix`, dropped
+ * when `test` ends (sessions still on it forced out): answers its URL.
+ */
+export async function ownDatabase (test: { teardown: (fn: () => Promise<void>) => void }, sharedUrl: string, prefix: string): Promise<string> {
+  const name = `${prefix}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
+  await queryOnce(sharedUrl, `create database "${name}"`)
+  test.teardown(async () => { await queryOnce(sharedUrl, `drop database if exists "${name}" with (force)`) })
+  const url = new URL(sharedUrl)
+  url.pathname = `/${name}`
+  return url.toString()
+}
+
+/**
  * Waits until at least `count` sessions of the database wait for a heavyweight lock.
  * Asked on a fresh connection each time: inside a transaction pg_stat_activity is a
  * snapshot and would never change.
