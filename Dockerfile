@@ -28,6 +28,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund \
   && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# The history viewer's static files (/ui): tsc compiles TypeScript only, so they go beside its compiled module.
+COPY --from=build /app/src/ui/public ./dist/src/ui/public
 # The command line (`node bin/rewind.js keys create ...`) runs the compiled code in the image.
 COPY bin ./bin
 # Embedded PGlite data (used when DATABASE_URL is unset) lives in /data, owned by the

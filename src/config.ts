@@ -39,7 +39,9 @@ const ConfigSchema = Type.Object({
   CHECKPOINT_INTERVAL_MS: Type.Integer({ default: 60_000, minimum: 0 }),
   RETENTION_INTERVAL_MS: Type.Integer({ default: 3_600_000, minimum: 0 }),
   // Webhook hosts that may be on private, loopback or link-local addresses (comma-separated; default: none).
-  WEBHOOK_ALLOWED_HOSTS: Type.String({ default: '' })
+  WEBHOOK_ALLOWED_HOSTS: Type.String({ default: '' }),
+  // Who may embed the viewer (/ui) in a frame: Content-Security-Policy frame-ancestors sources, space-separated.
+  UI_FRAME_ANCESTORS: Type.String({ default: "'self'" })
 })
 
 export type Config = Static<typeof ConfigSchema>

@@ -66,6 +66,7 @@ const app = await buildApp({
   capture: true,
   webhooks: true,
   webhookAllowedHosts: config.WEBHOOK_ALLOWED_HOSTS,
+  uiFrameAncestors: config.UI_FRAME_ANCESTORS.split(/\s+/).filter((s) => s !== ''),
   bodyLimit: config.BODY_LIMIT,
   logger: { level: config.LOG_LEVEL, redact: { paths: ['req.headers.authorization', 'req.headers["idempotency-key"]'], censor: '[redacted]' } },
   latestCacheBytes: Math.round(config.LATEST_CACHE_MB * 1024 * 1024),

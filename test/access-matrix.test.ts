@@ -23,7 +23,7 @@ const OPERATIONS = operationsOf(document)
 
 /** Open without a key: the probes and the documentation (and, later, the integrity public key). */
 const isPublic = (path: string): boolean =>
-  path === '/health' || path === '/ready' || path === '/docs' || path.startsWith('/docs/') || path === '/integrity/public-key'
+  path === '/health' || path === '/ready' || path === '/docs' || path.startsWith('/docs/') || path === '/integrity/public-key' || path === '/ui'
 
 const SCOPES: AccessScope[] = ['read', 'write', 'revert', 'types', 'admin', 'metrics']
 

@@ -6,6 +6,14 @@ export const KEY_PREFIX = 'rwd_'
 /** A new API key: the prefix and 32 random bytes (base64url). */
 export const newSecret = (): string => KEY_PREFIX + randomBytes(32).toString('base64url')
 
+/** Viewer tokens carry their own prefix: a leaked one is recognisable, and a short-lived read-only one at that. */
+export const VIEWER_TOKEN_PREFIX = 'rwv_'
+
+/** A new viewer token: the prefix and 32 random bytes (base64url). */
+export const newViewerToken = (): string => VIEWER_TOKEN_PREFIX + randomBytes(32).toString('base64url')
+
+export const newViewerTokenId = (): string => 'vt_' + randomBytes(9).toString('base64url')
+
 /** A new key id: short, random, safe in a URL path. */
 export const newKeyId = (): string => 'key_' + randomBytes(9).toString('base64url')
 

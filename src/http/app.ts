@@ -30,6 +30,8 @@ import { entityRoutes } from './routes/entities.js'
 import { entityTypeRoutes } from './routes/entity-types.js'
 import { serviceRoutes } from './routes/service.js'
 import { transactionRoutes } from './routes/transactions.js'
+import { viewerRoutes } from '../ui/index.js'
+import { viewerTokenRoutes } from './routes/viewer-tokens.js'
 
 export interface AppOptions {
   db: Db
@@ -55,6 +57,10 @@ export interface AppOptions {
   webhooks?: boolean
   webhookAllowedHosts?: string
   webhookOptions?: { retryDelaysMs?: number[], pollMs?: number, timeoutMs?: number }
+  /** GET /stream: how often an idle stream polls for new transactions (default 250 ms; tests shorten it). */
+  streamOptions?: { pollMs?: number }
+  /** Who may embed the viewer in a frame: CSP frame-ancestors sources (UI_FRAME_ANCESTORS; default 'self'). */
+  uiFrameAncestors?: string[]
 }
 
 export const DEFAULT_LATEST_CACHE_BYTES = 64 * 1024 * 1024
@@ -116,11 +122,13 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(transactionRoutes())
   await app.register(entityRoutes())
   await app.register(apiKeyRoutes(keys))
+  await app.register(viewerTokenRoutes())
   await app.register(integrityRoutes())
   await app.register(retentionRoutes())
   await app.register(captureRoutes())
-  await app.register(streamRoutes())
+  await app.register(streamRoutes(options.streamOptions))
   await app.register(metricsRoutes(options.db))
   await app.register(webhookRoutes(allowedHosts))
+  await app.register(viewerRoutes({ frameAncestors: options.uiFrameAncestors ?? ["'self'"] }))
   return app
 }

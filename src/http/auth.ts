@@ -4,6 +4,7 @@ import type { KeyRing } from '../services/api-keys.js'
 import type { ServiceContext } from '../services/context.js'
 import type { Tenants } from '../services/tenants.js'
 import { forbidden, unauthorized } from '../versioning/errors.js'
+import { viewedTenant } from './view-limit.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -63,7 +64,12 @@ export function registerAuth (app: FastifyInstance, tenants: Tenants, keys: KeyR
     if (caller === undefined) throw unauthorized('the API key is not valid (unknown or revoked)')
     if (!allows(caller.scopes, needed)) throw forbidden(`this API key lacks the "${needed}" scope`)
     request.caller = caller
-    request.ctx = tenants.context(caller)
+    if (caller.view === undefined) {
+      request.ctx = tenants.context(caller)
+    } else {
+      const where = viewedTenant(request, { ...caller, view: caller.view })
+      request.ctx = tenants.context(caller, where.history, where.types)
+    }
   })
 }
 

@@ -200,6 +200,9 @@ export const unchangedRecordAnswerExample = { transaction: null, versions: [] }
 /** A page of versions (GET /entities/article/1/versions after the update). */
 export const versionsPageExample = { items: [versionExample, updateVersionExample], nextCursor: null }
 
+/** The entities of a type (GET /entities/article after the walk-through's revert). */
+export const entitiesPageExample = { items: [{ type: 'article', id: '1', transactionId: 3, operation: 'update', issuedAt: '2026-11-24T10:02:00.000Z' }], nextCursor: null }
+
 /** One version with its neighbours and transaction (GET /entities/article/1/versions/1). */
 export const versionDetailExample = { ...versionExample, previous: null, next: 2, transaction: transactionExample }
 

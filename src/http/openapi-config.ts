@@ -72,6 +72,11 @@ export const TAGS = [
       'repeated) and webhooks signed per Standard Webhooks.'
   },
   {
+    name: 'viewer',
+    description: 'The history viewer at `/ui`: a web page that signs in with an API key or a viewer token and shows entities, ' +
+      'their timelines with field-level diffs, relations as they were, transactions, and reverts (previewed, then confirmed).'
+  },
+  {
     name: 'service',
     description: 'Liveness (`/health`) and readiness (`/ready`: the database is reachable) probes, and Prometheus metrics (`/metrics`).'
   }

@@ -2,12 +2,13 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { LRUCache } from 'lru-cache'
 import {
-  canGrant, MIN_SECRET_LENGTH, newKeyId, newSecret, secretHash, type AccessScope, type Caller
+  canGrant, MIN_SECRET_LENGTH, newKeyId, newSecret, secretHash, VIEWER_TOKEN_PREFIX, type AccessScope, type Caller
 } from '../access/index.js'
 import { DomainError, forbidden, invalid, notFound } from '../versioning/errors.js'
 import { inTransaction, type Db } from '../store/database.js'
 import { anyApiKeyEver, findLiveKeyByHash, insertApiKey, listApiKeys, revokeApiKey, type ApiKey } from '../store/api-keys.js'
 import { lockNames } from '../store/locks.js'
+import { findLiveViewerToken } from '../store/viewer-tokens.js'
 import type { ServiceContext } from './context.js'
 import { readPage, type Page } from './page.js'
 
@@ -65,25 +66,42 @@ export class KeyRing {
     this.found = new LRUCache({ max: 10_000 })
   }
 
-  /** The caller a secret belongs to, or undefined for an unknown or revoked key. */
+  /** The caller a secret (an API key or a viewer token) belongs to, or undefined for an unknown, revoked or expired one. */
   async authenticate (secret: string): Promise<Caller | undefined> {
     const hash = secretHash(secret)
     const hit = this.found.get(hash)
-    if (hit !== undefined && Date.now() - hit.at < this.ttlMs) return hit.caller
-    let key: ApiKey | undefined
+    const usable = hit !== undefined && (hit.caller.expiresAt === undefined || Date.now() < hit.caller.expiresAt)
+    if (usable && Date.now() - hit.at < this.ttlMs) return hit.caller
+    let caller: Caller | undefined
     try {
-      key = await findLiveKeyByHash(this.db, hash)
+      caller = await this.lookUp(secret, hash)
     } catch (error) {
-      if (hit !== undefined && Date.now() - hit.at < this.staleMs && isUnavailable(error)) return hit.caller
+      if (usable && Date.now() - hit.at < this.staleMs && isUnavailable(error)) return hit.caller
       throw error
     }
-    if (key === undefined) {
+    if (caller === undefined) {
       this.found.delete(hash)
       return undefined
     }
-    const caller: Caller = { keyId: key.id, keyName: key.name, tenant: key.tenant, scopes: key.scopes }
     this.found.set(hash, { caller, at: Date.now() })
     return caller
+  }
+
+  private async lookUp (secret: string, hash: string): Promise<Caller | undefined> {
+    if (secret.startsWith(VIEWER_TOKEN_PREFIX)) {
+      const token = await findLiveViewerToken(this.db, hash)
+      if (token === undefined) return undefined
+      return {
+        keyId: token.issuedBy,
+        keyName: token.issuerName,
+        tenant: token.tenant,
+        scopes: ['read'],
+        expiresAt: Date.parse(token.expiresAt),
+        ...(token.type !== null ? { view: { type: token.type, ...(token.entityKey !== null ? { id: token.entityKey } : {}) } } : {})
+      }
+    }
+    const key = await findLiveKeyByHash(this.db, hash)
+    return key === undefined ? undefined : { keyId: key.id, keyName: key.name, tenant: key.tenant, scopes: key.scopes }
   }
 
   forgetAll (): void {

@@ -1,4 +1,4 @@
-import type { Caller } from '../access/index.js'
+import type { Caller, ViewLimit } from '../access/index.js'
 import type { Db } from '../store/database.js'
 import type { RecordedBy } from '../store/rows.js'
 import type { DefinitionCache } from './definitions.js'
@@ -16,6 +16,8 @@ export interface ServiceContext {
   latest?: LatestVersionCache
   /** The API key the request came with (none: the operator's own tools). */
   caller?: Caller
+  /** A limited viewer token's limit: lists, transactions and relations show only what is inside it. */
+  view?: ViewLimit
   limits: Limits
   /** The key checkpoints are signed with (the same on every instance). */
   signer: Signer

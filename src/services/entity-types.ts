@@ -80,7 +80,12 @@ async function indexNewReferences (
   }
 }
 
-export async function entityTypes ({ db, tenant }: ServiceContext, after: string | undefined, limit: number): Promise<Page<EntityType>> {
+export async function entityTypes ({ db, tenant, view }: ServiceContext, after: string | undefined, limit: number): Promise<Page<EntityType>> {
+  if (view !== undefined) {
+    // A limited viewer token lists its one type.
+    const found = after === undefined || view.type > after ? await getEntityType(db, tenant, view.type) : undefined
+    return { items: found === undefined ? [] : [found], next: undefined }
+  }
   return await readPage(limit, async (count) => await listEntityTypes(db, tenant, after, count))
 }
 

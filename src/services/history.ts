@@ -12,7 +12,8 @@ import type { Definitions } from './definitions.js'
 import { readPage, type Page } from './page.js'
 import { presented, presentedState } from './present.js'
 import { stateInCurrentSchema } from './schema.js'
-import { parseRelationNames, relatedPage, relationOf, relationsView, type RelationsView } from './relations.js'
+import { parseRelationNames, relatedPage, relationOf, relationsView, type RelationsView, type Visible } from './relations.js'
+import { inView } from '../access/index.js'
 
 /** The tenant's definitions, which hold `type` (404 otherwise). */
 export async function definitionsWith ({ db, definitions: cache }: ServiceContext, type: string): Promise<Definitions> {
@@ -26,6 +27,9 @@ export async function requireTransactions ({ db, tenant }: ServiceContext, ids: 
   const missing = await firstMissingTransaction(db, tenant, ids.filter((id): id is number => id !== undefined))
   if (missing !== undefined) throw notFound(`transaction ${missing} does not exist`)
 }
+
+/** Related entities outside a viewer token's limit are left out, as if they were not related. */
+const visibleTo = ({ view }: ServiceContext): Visible => (v) => inView(view, v.type, v.id)
 
 const neverExisted = (type: string, key: string): Error => notFound(`${type} "${key}" has no versions`)
 
@@ -86,7 +90,7 @@ export async function relatedAtVersion (
   const version = await getVersion(db, tenant, { type, key }, transactionId)
   if (version === undefined) throw await missingOrPruned(ctx, type, key, transactionId, notFound(`${type} "${key}" has no version at transaction ${transactionId}`))
   return await readPage(limit, async (count) =>
-    await relatedPage(db, tenant, definitions, type, { key, data: stateInCurrentSchema(definitions, type, version.revision, version.data) }, name, transactionId, after, count))
+    await relatedPage(db, tenant, definitions, type, { key, data: stateInCurrentSchema(definitions, type, version.revision, version.data) }, name, transactionId, after, count, visibleTo(ctx)))
 }
 
 /** Sets `relations` (and `truncatedRelations`) of an answer: the named relations of the entity at a version, as of `at`. */
@@ -96,7 +100,7 @@ async function addRelations (
 ): Promise<void> {
   const { type, key, version } = entity
   const anchor = { key, data: stateInCurrentSchema(definitions, type, version.revision, version.data) }
-  const { relations, truncated } = await relationsView(ctx.db, ctx.tenant, definitions, type, anchor, names, at, ctx.limits.maxInlineRelated)
+  const { relations, truncated } = await relationsView(ctx.db, ctx.tenant, definitions, type, anchor, names, at, ctx.limits.maxInlineRelated, visibleTo(ctx))
   answer.relations = relations
   if (truncated.length > 0) answer.truncatedRelations = truncated
 }
@@ -143,8 +147,11 @@ export async function changesetBetween (ctx: ServiceContext, type: string, key: 
   return diffStates(presentedState(definitions, type, liveData(before), before?.revision), presentedState(definitions, type, liveData(after), after?.revision))
 }
 
-export async function transactions ({ db, tenant }: ServiceContext, filter: TransactionFilter): Promise<Page<Transaction>> {
-  return await readPage(filter.limit, async (limit) => await listTransactions(db, tenant, { ...filter, limit }))
+export async function transactions ({ db, tenant, view }: ServiceContext, filter: TransactionFilter): Promise<Page<Transaction>> {
+  // A limited viewer token sees the transactions that changed what it may see, and no other.
+  if (view !== undefined && filter.type !== undefined && filter.type !== view.type) return { items: [], next: undefined }
+  const limited = view === undefined ? filter : { ...filter, type: view.type, entityKey: view.id }
+  return await readPage(filter.limit, async (limit) => await listTransactions(db, tenant, { ...limited, limit }))
 }
 
 export async function transactionDetail (
@@ -152,9 +159,10 @@ export async function transactionDetail (
 ): Promise<Transaction & { versions: Version[], versionsTruncated?: true }> {
   const { db, tenant } = ctx
   const [transaction, stored, definitions] = await Promise.all([
-    getTransaction(db, tenant, id), versionsOfTransaction(db, tenant, id, { limit: ctx.limits.maxInlineVersions + 1 }), ctx.definitions.get(db)
+    getTransaction(db, tenant, id), versionsOfTransaction(db, tenant, id, { limit: ctx.limits.maxInlineVersions + 1, only: ctx.view }), ctx.definitions.get(db)
   ])
-  if (transaction === undefined) throw notFound(`transaction ${id} does not exist`)
+  // Outside a viewer token's limit, a transaction is as missing as one that does not exist.
+  if (transaction === undefined || (ctx.view !== undefined && stored.length === 0)) throw notFound(`transaction ${id} does not exist`)
   const versions = stored.map((v) => presented(definitions, v))
   // At most maxInlineVersions inline; the rest page through transactionVersions.
   if (versions.length <= ctx.limits.maxInlineVersions) return { ...transaction, versions }
@@ -167,10 +175,12 @@ export async function transactionVersions (
 ): Promise<Page<Version & { position: number }>> {
   const [transaction, found, definitions] = await Promise.all([
     getTransaction(ctx.db, ctx.tenant, id),
-    readPage(limit, async (count) => await versionsOfTransaction(ctx.db, ctx.tenant, id, { after, limit: count })),
+    readPage(limit, async (count) => await versionsOfTransaction(ctx.db, ctx.tenant, id, { after, limit: count, only: ctx.view })),
     ctx.definitions.get(ctx.db)
   ])
-  if (transaction === undefined) throw notFound(`transaction ${id} does not exist`)
+  const outsideView = async (): Promise<boolean> => ctx.view !== undefined && found.items.length === 0 &&
+    (after === undefined || (await versionsOfTransaction(ctx.db, ctx.tenant, id, { limit: 1, only: ctx.view })).length === 0)
+  if (transaction === undefined || await outsideView()) throw notFound(`transaction ${id} does not exist`)
   return presentedPage(definitions, found)
 }
 

@@ -94,6 +94,10 @@ export function parseRelationNames (definitions: Definitions, type: string, name
   return list
 }
 
+/** Which related entities a caller may see (a limited viewer token: those inside its limit). */
+export type Visible = (version: Version) => boolean
+const everything: Visible = () => true
+
 /** The `relations` member of a version or state: manyToOne → Version | null, others → Version[]. */
 export type RelationsView = Record<string, Version | Version[] | null>
 
@@ -103,13 +107,13 @@ export type RelationsView = Record<string, Version | Version[] | null>
  */
 export async function relationsView (
   db: Db, tenant: string, definitions: Definitions, type: string, anchor: Anchor, names: readonly string[], at: number | undefined,
-  inline: number
+  inline: number, visible: Visible = everything
 ): Promise<{ relations: RelationsView, truncated: string[] }> {
   const relations: RelationsView = {}
   const truncated: string[] = []
   for (const name of names) {
     const { targets } = await relatedAt(db, tenant, definitions, type, name, [anchor], at)
-    const list = targets.get(anchor.key) ?? []
+    const list = (targets.get(anchor.key) ?? []).filter(visible)
     if (list.length > inline) truncated.push(name)
     const shown = list.slice(0, inline).map((v) => presented(definitions, v))
     const value = definitions.get(type)!.relations[name]!.kind === 'manyToOne' ? (shown[0] ?? null) : shown
@@ -121,9 +125,9 @@ export async function relationsView (
 /** One page of the targets of one relation of an anchor as of `at` (in id order; `after` is an offset). */
 export async function relatedPage (
   db: Db, tenant: string, definitions: Definitions, type: string, anchor: Anchor, name: string, at: number,
-  after: number | undefined, limit: number
+  after: number | undefined, limit: number, visible: Visible = everything
 ): Promise<Array<Version & { offset: number }>> {
   const { targets } = await relatedAt(db, tenant, definitions, type, name, [anchor], at)
   const start = after === undefined ? 0 : after + 1
-  return (targets.get(anchor.key) ?? []).slice(start, start + limit).map((v, i) => ({ ...presented(definitions, v), offset: start + i }))
+  return (targets.get(anchor.key) ?? []).filter(visible).slice(start, start + limit).map((v, i) => ({ ...presented(definitions, v), offset: start + i }))
 }

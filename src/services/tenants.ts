@@ -26,12 +26,15 @@ export class Tenants {
     }
   }
 
-  /** The context of a caller's tenant (without a caller: the operator's, in `tenant`). */
-  context (caller: Caller | undefined, tenant = caller?.tenant ?? 'default'): ServiceContext {
-    let definitions = this.definitions.get(tenant)
+  /**
+   * The context of a caller's tenant (without a caller: the operator's, in `tenant`).
+   * `typesOf` is the tenant whose type definitions it reads (default: the same one).
+   */
+  context (caller: Caller | undefined, tenant = caller?.tenant ?? 'default', typesOf = tenant): ServiceContext {
+    let definitions = this.definitions.get(typesOf)
     if (definitions === undefined) {
-      definitions = new DefinitionCache(tenant, 1000, this.latest === undefined ? undefined : this.forgetRedacted)
-      this.definitions.set(tenant, definitions)
+      definitions = new DefinitionCache(typesOf, 1000, this.latest === undefined ? undefined : this.forgetRedacted)
+      this.definitions.set(typesOf, definitions)
     }
     return {
       db: this.db,
@@ -40,7 +43,8 @@ export class Tenants {
       limits: this.limits,
       signer: this.signer,
       ...(this.latest !== undefined ? { latest: this.latest } : {}),
-      ...(caller !== undefined ? { caller } : {})
+      ...(caller !== undefined ? { caller } : {}),
+      ...(caller?.view !== undefined ? { view: caller.view } : {})
     }
   }
 }

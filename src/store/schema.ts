@@ -79,8 +79,20 @@ export interface ApiKeyTable {
   revoked_at: ColumnType<Date | null, never, Date>
 }
 
+export interface ViewerTokenTable {
+  id: string
+  tenant: string
+  secret_hash: string
+  issued_by: string
+  type: string | null
+  entity_key: string | null
+  expires_at: ColumnType<Date, Date | string, never>
+  created_at: Timestamp
+}
+
 export interface Database {
   api_keys: ApiKeyTable
+  viewer_tokens: ViewerTokenTable
   entity_types: EntityTypeTable
   entity_type_revisions: EntityTypeRevisionTable
   transactions: TransactionTable

@@ -96,12 +96,16 @@ export async function getVersion (db: Db, tenant: string, entity: EntityName, tr
  * (their `position`): after position `after`, at most `limit` (default: all).
  */
 export async function versionsOfTransaction (
-  db: Db, tenant: string, transactionId: number, page: { after?: number | undefined, limit?: number } = {}
+  db: Db, tenant: string, transactionId: number,
+  page: { after?: number | undefined, limit?: number, only?: { type: string, id?: string | undefined } | undefined } = {}
 ): Promise<Array<Version & { position: number }>> {
+  const only = page.only
   const { rows } = await sql<VersionRow & { position: number }>`
     select ${versionColumns('v')}, v.position from versions v
     where v.transaction_id = ${transactionId} and v.tenant = ${tenant}
       ${page.after === undefined ? sql`` : sql`and v.position > ${page.after}`}
+      ${only === undefined ? sql`` : sql`and v.type = ${only.type}`}
+      ${only?.id === undefined ? sql`` : sql`and v.entity_key = ${only.id}`}
     order by v.position ${page.limit === undefined ? sql`` : sql`limit ${page.limit}`}`.execute(db)
   return rows.map((r) => ({ ...toVersion(r), position: r.position }))
 }
@@ -162,4 +166,34 @@ export async function versionsOfTransactions (db: Db, tenant: string, transactio
     order by v.transaction_id, v.position`.execute(db)
   for (const r of rows) out.get(toId(r.transaction_id))?.push(toVersion(r))
   return out
+}
+
+/** One entity of a type and its latest version: what the entity list shows. */
+export interface EntitySummary { type: string, id: string, transactionId: number, operation: Version['operation'], issuedAt: string }
+
+/**
+ * The entities of a type with a version (deleted ones too), by key, after `after`, at most
+ * `limit`, each with its latest version's operation and transaction: the keys come from
+ * the entity index in order, then one probe per listed entity.
+ */
+export async function listEntities (
+  db: Db, tenant: string, type: string, page: { after?: string | undefined, limit: number, key?: string | undefined }
+): Promise<EntitySummary[]> {
+  const { rows } = await sql<{ entity_key: string, transaction_id: string | number, operation: Version['operation'], issued_at: Date | string }>`
+    select k.entity_key, l.transaction_id, l.operation, t.issued_at
+    from (
+      select e.entity_key from versions e
+      where e.tenant = ${tenant} and e.type = ${type}
+        ${page.after === undefined ? sql`` : sql`and e.entity_key > ${page.after}`}
+        ${page.key === undefined ? sql`` : sql`and e.entity_key = ${page.key}`}
+      group by e.entity_key order by e.entity_key limit ${page.limit}
+    ) k
+    cross join lateral (
+      select v.transaction_id, v.operation from versions v
+      where v.tenant = ${tenant} and v.type = ${type} and v.entity_key = k.entity_key
+      order by v.transaction_id desc limit 1
+    ) l
+    join transactions t on t.tenant = ${tenant} and t.id = l.transaction_id
+    order by k.entity_key`.execute(db)
+  return rows.map((r) => ({ type, id: r.entity_key, transactionId: toId(r.transaction_id), operation: r.operation, issuedAt: new Date(r.issued_at).toISOString() }))
 }

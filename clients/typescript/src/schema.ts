@@ -207,6 +207,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/entities/{type}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the entities of a type that have history, by key
+         * @description Deleted entities too (their latest operation is `delete`): each with its latest version's operation, transaction and time. Keys are in the database's text order. Needs the `read` scope (or `admin`).
+         */
+        get: operations["listEntities"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/entities/{type}/{id}/versions": {
         parameters: {
             query?: never;
@@ -366,6 +386,26 @@ export interface paths {
          * @description Needs the `admin` scope.
          */
         delete: operations["revokeApiKey"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/viewer-tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create a short-lived, read-only viewer token
+         * @description Limited to one entity type, or one entity, when named: outside its limit everything answers as missing (404, or left out of lists and relations), and the routes that cannot be limited (stream, export, integrity, redactions) answer 403. It stops working at `expiresAt` or when the key that made it is revoked. Needs the `admin` scope.
+         */
+        post: operations["createViewerToken"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -707,6 +747,26 @@ export interface paths {
          * @description In transaction order. Needs the `admin` scope.
          */
         get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ui": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The history viewer (HTML)
+         * @description A web page to browse entity types and entities, read an entity's timeline of versions with field-level diffs, its relations as they were, compare two versions, read transactions, and preview then confirm reverts. It signs in with an API key or a viewer token (`POST /viewer-tokens`), pasted or given in the URL fragment (`/ui/entities/article/1#token=…`), kept in the tab's session storage. Deep links: `/ui/entities/{type}/{id}`, `/ui/entities/{type}/{id}/versions/{t}`, `/ui/transactions`, `/ui/transactions/{id}`. The page itself needs no key; embedding it in a frame is allowed to the origins of `UI_FRAME_ANCESTORS`.
+         */
+        get: operations["viewer"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2564,6 +2624,109 @@ export interface operations {
             };
         };
     };
+    listEntities: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description Opaque cursor from a previous page's nextCursor. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description An entity type name. */
+                type: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the type's entities */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "type": "article",
+                     *           "id": "1",
+                     *           "transactionId": 3,
+                     *           "operation": "update",
+                     *           "issuedAt": "2026-11-24T10:02:00.000Z"
+                     *         }
+                     *       ],
+                     *       "nextCursor": null
+                     *     }
+                     */
+                    "application/json": {
+                        items: {
+                            type: string;
+                            /** @description The entity key. */
+                            id: string;
+                            /** @description The transaction of its latest version. */
+                            transactionId: number;
+                            /** @description Its latest version's operation: `delete` for a deleted entity. */
+                            operation: "insert" | "update" | "delete";
+                            /**
+                             * Format: date-time
+                             * @description When its latest version's transaction was issued.
+                             */
+                            issuedAt: string;
+                        }[];
+                        /** @description Pass as ?cursor= for the next page; null on the last. */
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Malformed or schema-invalid request (the detail names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one (WWW-Authenticate: Bearer) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The API key lacks the `read` scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown entity type, entity, version or transaction */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests for this API key: retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listVersions: {
         parameters: {
             query?: {
@@ -3566,6 +3729,124 @@ export interface operations {
             };
             /** @description Unknown entity type, entity, version or transaction */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests for this API key: retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createViewerToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "type": "article",
+                 *       "id": "1",
+                 *       "ttlSeconds": 3600
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description An entity type name.
+                     * @example article
+                     */
+                    type?: string;
+                    /**
+                     * @description An entity key: its id values joined by ",".
+                     * @example 1
+                     */
+                    id?: string;
+                    /** @description How long the token works, in seconds (at most a day). */
+                    ttlSeconds: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Created; `token` is shown once */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "token": "rwv_kq0H7w3cJ2b1Vt5mR8xZpL4sNf6dGy9aEuTiOo1WQeA",
+                     *       "expiresAt": "2026-11-24T11:00:00.000Z"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description The token (rwv_…), usable as a Bearer key and in the viewer's URL fragment (#token=…): shown in this answer only. */
+                        token: string;
+                        /** Format: date-time */
+                        expiresAt: string;
+                    };
+                };
+            };
+            /** @description Malformed or schema-invalid request (the detail names the field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key, or an unknown or revoked one (WWW-Authenticate: Bearer) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The API key lacks the `admin` scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unknown entity type, entity, version or transaction */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than BODY_LIMIT */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5740,6 +6021,33 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    viewer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The viewer's page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example <!doctype html>
+                     *     <html lang="en">
+                     *     <head><meta charset="utf-8"><title>Rewind history</title>…</head>
+                     *     <body><div id="app"></div><script type="module" src="/ui/assets/app.js"></script></body>
+                     *     </html>
+                     */
+                    "text/html": string;
                 };
             };
         };

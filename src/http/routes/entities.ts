@@ -3,6 +3,7 @@ import { Type } from 'typebox'
 import { changesetBetween, entityState, entityVersion, entityVersions, relatedAtVersion } from '../../services/history.js'
 import { idempotentRequest } from '../../services/idempotency.js'
 import { revertEntity } from '../../services/revert.js'
+import { entitiesOfType } from '../../services/entities.js'
 import type { JsonObject } from '../../versioning/json.js'
 import { decodeCursor, pageBody } from '../cursor.js'
 import {
@@ -10,11 +11,19 @@ import {
   problems
 } from '../schemas.js'
 import {
-  changesetExample, entityRevertAnswerExample, entityStateExample, revertEntityExamples, versionDetailExample, versionsPageExample
+  changesetExample, entitiesPageExample, entityRevertAnswerExample, entityStateExample, revertEntityExamples, versionDetailExample, versionsPageExample
 } from '../examples.js'
 import { revertResponses, sendWrite } from './write-reply.js'
 
+const TypeParams = Type.Object({ type: TypeName })
 const EntityParams = Type.Object({ type: TypeName, id: EntityId })
+const EntitySummary = Type.Object({
+  type: Type.String(),
+  id: Type.String({ description: 'The entity key.' }),
+  transactionId: Type.Integer({ description: 'The transaction of its latest version.' }),
+  operation: Type.Union([Type.Literal('insert'), Type.Literal('update'), Type.Literal('delete')], { description: 'Its latest version\'s operation: `delete` for a deleted entity.' }),
+  issuedAt: Type.String({ format: 'date-time', description: 'When its latest version\'s transaction was issued.' })
+})
 const VersionParams = Type.Object({ type: TypeName, id: EntityId, transactionId: TransactionId })
 const RelatedParams = Type.Object({ ...VersionParams.properties, name: Type.String({ minLength: 1, maxLength: 63, example: 'comments' }) })
 const Order = Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')], { default: 'asc' }))
@@ -58,6 +67,14 @@ const AsRecorded = Type.Optional(Type.Boolean({
 
 /** An entity's history: versions, one version, its state at a transaction, changesets, revert. */
 export const entityRoutes = (): FastifyPluginAsyncTypebox => async (app) => {
+  app.get('/entities/:type', { config: { access: 'read' }, schema: {
+    ...doc('listEntities', 'entities', 'List the entities of a type that have history, by key',
+      'Deleted entities too (their latest operation is `delete`): each with its latest version\'s operation, transaction and time. Keys are in the database\'s text order.'),
+    params: TypeParams, querystring: Query(PageQuery),
+    response: answers(page(EntitySummary, [entitiesPageExample]), 'A page of the type\'s entities', 400, 404)
+  } }, async ({ ctx, params, query: { limit = 50, cursor } }) =>
+    pageBody(await entitiesOfType(ctx, params.type, decodeCursor(`entities:${params.type}`, cursor, 'string'), limit), `entities:${params.type}`, (e) => e.id))
+
   app.get('/entities/:type/:id/versions', { config: { access: 'read' }, schema: {
     ...doc('listVersions', 'versions', 'List an entity\'s versions by transaction id'), params: EntityParams, querystring: Query({ ...PageQuery, order: Order, asRecorded: AsRecorded }),
     response: answers(page(Type.Ref('Version'), [versionsPageExample]), 'A page of the entity\'s versions', 400, 404)
