@@ -1,13 +1,15 @@
 import { Command, InvalidArgumentError } from 'commander'
 import { isScope, SCOPES, type AccessScope } from '../access/index.js'
-import { loadConfig } from '../config.js'
 import type { Db } from '../store/database.js'
+import { registerExportCommand } from './export.js'
+import { registerImportCommand } from './import.js'
 import { registerVerifyCommand } from './verify.js'
 
 /**
  * `rewind`: the operator's command line. Commands that touch the database use
  * DATABASE_URL (or the embedded database in DATA_DIR, which only one process can open:
- * stop the service first). `verify` checks an export offline, without any database.
+ * stop the service first). `verify` checks an export offline, without any database;
+ * `export` and `import` talk to a running service over HTTP (REWIND_URL, REWIND_API_KEY).
  */
 const program = new Command('rewind')
   .description('Rewind: versioning and audit history as a service')
@@ -17,6 +19,7 @@ const program = new Command('rewind')
 async function withDatabase<T> (work: (db: Db) => Promise<T>, migrate = true): Promise<T> {
   const { claimEmbeddedDatabase, openDatabase } = await import('../store/database.js')
   const { migrateToLatest } = await import('../store/migrate.js')
+  const { loadConfig } = await import('../config.js') // its schema takes a while to compile: not for commands without a database
   const config = loadConfig()
   // The embedded database is one process's: refused while the service (or another command) has it open.
   const release = config.DATABASE_URL === undefined || config.DATABASE_URL === '' ? claimEmbeddedDatabase(config.DATA_DIR) : () => {}
@@ -92,6 +95,8 @@ keys.command('revoke')
   })
 
 registerVerifyCommand(program)
+registerExportCommand(program)
+registerImportCommand(program)
 
 try {
   await program.parseAsync()
