@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
 import { startThrowawayPostgres, type ThrowawayPostgres } from '../test-slow/helpers/throwaway-postgres.js'
 import { median } from './ingest-rounds.js'
 import type { HttpClient } from './service.js'
+import { allCpus, canPin, childrenOf, commandLine, pinTree, postmasterOf } from './cpu-pinning.js'
 
 /*
  * Capture from PostgreSQL: what capture costs the source, and whether it keeps up. The
@@ -14,6 +15,13 @@ import type { HttpClient } from './service.js'
  * slot) and with it (a source configured, the service streaming), and compare the
  * source's transactions/s; then fixed rates measure capture's lag: each Rewind transaction's
  * recordedAt minus the source commit time it carries as issuedAt (one clock: one machine).
+ *
+ * In production the source and Rewind (the service and its own database) run on different
+ * machines: what capture costs the source is its walsender decoding and sending changes.
+ * On a machine of several CPUs the benchmark keeps them apart as that would: the source
+ * cluster and pgbench on CPU 0, the service, its database and this process on the others
+ * (taskset). Without that, the service's work would take CPU from the source and the
+ * figure would measure the contention of one small machine, not capture.
  */
 
 const PGBENCH = path.join(process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin', 'pgbench')
@@ -28,11 +36,15 @@ export interface CaptureFigures {
   rates: CaptureRun[]
 }
 
+/** The CPUs of the source's side (pgbench too) when the two sides are kept apart. */
+let sourceCpus: string | undefined
+
 async function pgbench (source: ThrowawayPostgres, script: string, seconds: number, rate?: number): Promise<number> {
   const args = ['-n', '-h', '127.0.0.1', '-p', String(source.port), '-U', 'postgres', '-c', '4', '-j', '2', '-T', String(seconds), '-f', script,
     ...(rate === undefined ? [] : ['-R', String(rate)]), 'postgres']
   const out = await new Promise<string>((resolve, reject) => {
-    execFile(PGBENCH, args, { timeout: (seconds + 60) * 1000 }, (error, stdout, stderr) => { if (error !== null) reject(new Error(`${error.message}\n${stderr}`)); else resolve(stdout) })
+    const [command, argv] = sourceCpus === undefined ? [PGBENCH, args] : ['taskset', ['-c', sourceCpus, PGBENCH, ...args]]
+    execFile(command, argv, { timeout: (seconds + 60) * 1000 }, (error, stdout, stderr) => { if (error !== null) reject(new Error(`${error.message}\n${stderr}`)); else resolve(stdout) })
   })
   const tps = /tps = ([\d.]+)/.exec(out)
   if (tps === null) throw new Error(`pgbench printed no tps:\n${out}`)
@@ -63,10 +75,26 @@ async function lagSince (rewind: pg.Client, since: Date): Promise<{ n: number, p
 export async function measureCapture (
   client: HttpClient, rewindUrl: string, rounds: number, seconds: number, log: (message: string) => void
 ): Promise<CaptureFigures> {
-  const source = await startThrowawayPostgres({ settings: { wal_level: 'logical', max_replication_slots: 4, max_wal_senders: 4 } })
+  // synchronous_commit on, as a source database runs: the throwaway's default (off) lets the WAL
+  // writer flush every wal_writer_delay (200 ms), and a walsender sends only flushed WAL, so every
+  // change would reach capture up to 200 ms late.
+  const source = await startThrowawayPostgres({ settings: { wal_level: 'logical', max_replication_slots: 4, max_wal_senders: 4, synchronous_commit: 'on' } })
   const dir = mkdtempSync(path.join(tmpdir(), 'rewind-capture-bench-'))
   const rewind = new pg.Client({ connectionString: rewindUrl })
   await rewind.connect()
+  const rewindPostmaster = postmasterOf((await rewind.query<{ data_directory: string }>('show data_directory')).rows[0]!.data_directory)
+  const pinned = canPin()
+  if (pinned) {
+    const rest = availableParallelism() > 2 ? `1-${availableParallelism() - 1}` : '1'
+    sourceCpus = '0'
+    pinTree(postmasterOf(path.join(source.dir, 'data')), sourceCpus)
+    pinTree(rewindPostmaster, rest)
+    const services = childrenOf(process.pid).filter((pid) => commandLine(pid).includes('server.ts'))
+    for (const pid of [process.pid, ...services]) pinTree(pid, rest)
+    log(`  the source and pgbench on CPU 0; the service (${services.length === 1 ? 'found' : 'NOT found'}), its database and the bench on CPU ${rest}`)
+  } else {
+    log('  one CPU (or no taskset): the source and the service share the CPUs, and the figure includes their contention')
+  }
   try {
     const admin = new pg.Client({ connectionString: source.url })
     await admin.connect()
@@ -122,6 +150,11 @@ export async function measureCapture (
     await admin.end()
     return figures
   } finally {
+    if (pinned) {
+      sourceCpus = undefined
+      pinTree(rewindPostmaster, allCpus())
+      pinTree(process.pid, allCpus())
+    }
     await rewind.end().catch(() => {})
     await source.destroy()
     rmSync(dir, { recursive: true, force: true })

@@ -86,8 +86,12 @@ async function recordOne (client: pg.PoolClient, changes: readonly Change[]): Pr
 }
 
 /**
- * The ceiling: the same transactions written straight over `pg` by CONNECTIONS loops
- * for `seconds` (BEGIN; sorted advisory locks; one recording statement; COMMIT).
+ * The Node client (once the bench's ceiling; the ceiling is now pgbench's, see
+ * bench/pgbench-ceiling.ts): the same transactions written straight over `pg` by
+ * CONNECTIONS loops for `seconds` (BEGIN; sorted advisory locks; one recording statement;
+ * COMMIT). Set beside pgbench's figures it tells what a Node client costs; beside the
+ * service, how the service compares on 1-change transactions (where its single statement
+ * beats these four round trips) and with its latest-state hints off.
  */
 export async function ingestCeiling (
   databaseUrl: string, workload: Workload, changesPerTransaction: number, seconds: number, label: string

@@ -1,7 +1,8 @@
 /**
  * What one benchmark run does: the quick profile (default) or `--full`; `--only integrity`
  * runs the integrity step alone, `--versions N` sets its size; `--only schema` the reads
- * before and after schema migrations.
+ * before and after schema migrations; `--only ceiling` the service against the pgbench
+ * ceiling, `--rounds N` and `--seconds S` set that comparison's rounds and run length.
  */
 export interface Profile {
   name: 'quick' | 'full'
@@ -20,8 +21,12 @@ export interface Profile {
   readPasses: number
   /** Versions the integrity step writes through the service before timing checkpoints and verification (`--versions N` overrides). */
   integrityVersions: number
-  /** `--only integrity`, `ingest`, `schema` or `capture`: that step alone, on a fresh bench database. */
-  only?: 'integrity' | 'ingest' | 'schema' | 'capture'
+  /** Rounds of the pgbench ceiling comparison (each: pgbench on the minimal schema, pgbench on the service's schema, the service, per workload); `--rounds N` overrides. */
+  ceilingRounds: number
+  /** Seconds of each run of the pgbench ceiling comparison; `--seconds S` overrides. */
+  ceilingSeconds: number
+  /** `--only integrity`, `ingest`, `schema`, `capture` or `ceiling`: that step alone, on a fresh bench database. */
+  only?: 'integrity' | 'ingest' | 'schema' | 'capture' | 'ceiling'
 }
 
 export const CONNECTIONS = 8
@@ -46,17 +51,31 @@ const option = (argv: readonly string[], flag: string): string | undefined => {
 export function profileFromArgs (argv: readonly string[]): Profile {
   const full = argv.includes('--full')
   const profile: Profile = full
-    ? { name: 'full', ingestSeconds: 15, ingestRounds: 5, warmupSeconds: 5, readSizes: [1_000, 100_000, 1_000_000, 10_000_000], readRequests: 300, readWarmup: 50, readPasses: 3, integrityVersions: 1_000_000 }
-    : { name: 'quick', ingestSeconds: 6, ingestRounds: 3, warmupSeconds: 3, readSizes: [1_000, 100_000, 1_000_000], readRequests: 300, readWarmup: 50, readPasses: 3, integrityVersions: 100_000 }
+    ? { name: 'full', ingestSeconds: 15, ingestRounds: 5, warmupSeconds: 5, readSizes: [1_000, 100_000, 1_000_000, 10_000_000], readRequests: 300, readWarmup: 50, readPasses: 3, integrityVersions: 1_000_000, ceilingRounds: 5, ceilingSeconds: 15 }
+    : { name: 'quick', ingestSeconds: 6, ingestRounds: 3, warmupSeconds: 3, readSizes: [1_000, 100_000, 1_000_000], readRequests: 300, readWarmup: 50, readPasses: 3, integrityVersions: 100_000, ceilingRounds: 3, ceilingSeconds: 10 }
   const versions = option(argv, '--versions')
   if (versions !== undefined) {
     const n = Number(versions.replaceAll('_', ''))
     if (!Number.isSafeInteger(n) || n < 1000) throw new Error(`--versions takes a whole number of at least 1000, not ${versions}`)
     profile.integrityVersions = n
   }
+  const rounds = option(argv, '--rounds')
+  if (rounds !== undefined) {
+    const n = Number(rounds)
+    if (!Number.isSafeInteger(n) || n < 1 || n > 50) throw new Error(`--rounds takes a whole number from 1 to 50, not ${rounds}`)
+    profile.ceilingRounds = n
+  }
+  const seconds = option(argv, '--seconds')
+  if (seconds !== undefined) {
+    const n = Number(seconds)
+    if (!Number.isSafeInteger(n) || n < 2 || n > 600) throw new Error(`--seconds takes a whole number from 2 to 600, not ${seconds}`)
+    profile.ceilingSeconds = n
+  }
   const only = option(argv, '--only')
   if (only !== undefined) {
-    if (only !== 'integrity' && only !== 'ingest' && only !== 'schema' && only !== 'capture') throw new Error(`--only takes "integrity", "ingest", "schema" or "capture", not ${only}`)
+    if (only !== 'integrity' && only !== 'ingest' && only !== 'schema' && only !== 'capture' && only !== 'ceiling') {
+      throw new Error(`--only takes "integrity", "ingest", "schema", "capture" or "ceiling", not ${only}`)
+    }
     profile.only = only
   }
   return profile
@@ -72,9 +91,22 @@ export function adminDatabaseUrl (): string {
   return url
 }
 
-export const BENCH_DATABASE = 'rewind_bench'
+/**
+ * The bench database's name: rewind_bench, or BENCH_DATABASE_NAME (so that two runs on one
+ * server, each dropping its databases, do not drop each other's); the others are named after it.
+ */
+export const BENCH_DATABASE = benchDatabaseName()
 /** The database of the service before integrity (BENCH_BASELINE_DIR), beside the bench database. */
 export const BASELINE_DATABASE = `${BENCH_DATABASE}_baseline`
+/** The pgbench ceiling's databases: the minimal append-only schema, and the service's schema (its migrations). */
+export const PGBENCH_MINIMAL_DATABASE = `${BENCH_DATABASE}_pgbench_minimal`
+export const PGBENCH_SERVICE_DATABASE = `${BENCH_DATABASE}_pgbench_service`
+
+function benchDatabaseName (): string {
+  const name = process.env.BENCH_DATABASE_NAME ?? 'rewind_bench'
+  if (!/^[a-z_][a-z0-9_]{0,40}$/.test(name)) throw new Error(`BENCH_DATABASE_NAME must be a lower-case SQL identifier of at most 41 characters, not ${name}`)
+  return name
+}
 
 /** The same server and credentials, another database. */
 export function databaseUrl (adminUrl: string, database: string): string {

@@ -45,8 +45,9 @@ const plural = (n: number): string => `${n} change${n > 1 ? 's' : ''}/tx`
 type Contestant = 'baseline' | 'service' | 'ceiling'
 
 /**
- * Measures the service against the ceiling (and against the service before integrity, when
- * `target.baseline` is given) in `rounds` rounds: in each, for each size, one run of each
+ * Measures the service against the Node client of bench/ceiling.ts (`ceiling` here; the
+ * ingest ceiling proper is pgbench's, bench/pgbench-ceiling.ts), and against the service
+ * before integrity when `target.baseline` is given, in `rounds` rounds: in each, for each size, one run of each
  * back to back, their order rotating from round to round (so that none always runs first,
  * or right after another). A shared machine drifts (other tenants, growing tables): a ratio
  * taken within a round, and the median over rounds, is steadier than long runs minutes apart.
@@ -59,7 +60,7 @@ export async function interleavedIngest (
   const runs = new Map<Contestant, Map<number, LoadFigures[]>>(contestants.map((c) => [c, new Map(sizes.map((n) => [n, []]))]))
   const run = async (who: Contestant, n: number): Promise<LoadFigures> => {
     if (who === 'service') return await ingestThroughService(target.serviceUrl, target.pool, target.serviceLoad, n, seconds, `service (HTTP), ${plural(n)}`)
-    if (who === 'ceiling') return await ingestCeiling(target.databaseUrl, target.ceilingLoad, n, seconds, `ceiling (pg, 1 statement), ${plural(n)}`)
+    if (who === 'ceiling') return await ingestCeiling(target.databaseUrl, target.ceilingLoad, n, seconds, `Node client (pg: BEGIN, locks, 1 statement, COMMIT), ${plural(n)}`)
     return await ingestThroughService(baseline!.serviceUrl, baseline!.pool, baseline!.load, n, seconds, `${baseline!.label}, ${plural(n)}`)
   }
   const versionsPerSecond = (who: Contestant, n: number): number[] => runs.get(who)!.get(n)!.map((f) => f.versionsPerSecond)
@@ -69,7 +70,7 @@ export async function interleavedIngest (
       for (const who of order) runs.get(who)!.get(n)!.push(await run(who, n))
       const [s, c] = [versionsPerSecond('service', n).at(-1)!, versionsPerSecond('ceiling', n).at(-1)!]
       const b = baseline === undefined ? undefined : versionsPerSecond('baseline', n).at(-1)!
-      log(`  round ${round + 1}/${rounds}, ${plural(n)} (${order.join(', ')}): service ${Math.round(s)}, ceiling ${Math.round(c)} versions/s (${(100 * s / c).toFixed(0)} %)` +
+      log(`  round ${round + 1}/${rounds}, ${plural(n)} (${order.join(', ')}): service ${Math.round(s)}, Node client ${Math.round(c)} versions/s (${(100 * s / c).toFixed(0)} %)` +
         (b === undefined ? '' : `; baseline ${Math.round(b)} versions/s (service / baseline ${(100 * s / b).toFixed(0)} %)`))
     }
   }

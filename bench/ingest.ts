@@ -62,10 +62,10 @@ export async function registerTypes (client: HttpClient): Promise<void> {
   }
 }
 
-/** Creates the articles poolFirst..poolFirst + POOL_SIZE - 1 that a workload's updates pick from (through the service). */
-export async function createPool (client: HttpClient, poolFirst: number): Promise<void> {
+/** Creates the articles poolFirst..poolFirst + size - 1 (POOL_SIZE unless given) that a workload's updates pick from (through the service). */
+export async function createPool (client: HttpClient, poolFirst: number, size = POOL_SIZE): Promise<void> {
   const batch = 1000
-  const end = poolFirst + POOL_SIZE
+  const end = poolFirst + size
   for (let first = poolFirst; first < end; first += batch) {
     const changes = []
     for (let id = first; id < first + batch && id < end; id++) changes.push({ type: INGEST_TYPE, op: 'insert', data: newArticle(id) })

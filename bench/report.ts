@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import type { CaptureFigures } from './capture.js'
+import { CONTESTANT_LABELS, type CeilingComparison } from './ceiling-rounds.js'
 import type { LoadFigures } from './ingest.js'
 import type { IntegrityFigures } from './integrity.js'
 import { median, type IngestRounds } from './ingest-rounds.js'
@@ -42,8 +43,14 @@ export interface Results {
   durationSeconds: number
   machine: Machine
   connections: number
-  /** service: the median HTTP run of each size, then the in-process runs; serviceOverCeiling: the median ratio of the rounds. */
+  /**
+   * service: the median HTTP run of each size, then the in-process runs; ceiling: the Node
+   * client's median runs (the same transactions over `pg`); serviceOverCeiling: the median
+   * ratio of the rounds to the Node client.
+   */
   ingest: { service: LoadFigures[], ceiling: LoadFigures[], rounds: IngestRounds[], serviceOverCeiling: Record<string, number>, baseline?: BaselineIngest }
+  /** The service against the pgbench ceiling, on the minimal schema and on the service's schema. */
+  pgbenchCeiling?: CeilingComparison
   integrity?: IntegrityFigures
   statements: StatementCounts
   relationRevert: RelationRevertFigures[]
@@ -116,9 +123,11 @@ export function markdown (r: Results): string {
   lines.push('')
   const seconds = r.ingest.service[0]?.seconds
   const rounds = r.ingest.rounds[0]?.ratios.length ?? 0
-  lines.push(`**Ingest** (POST /transactions, ${r.connections} connections, ~${seconds === undefined ? '?' : Math.round(seconds)} s per run; half inserts of new entities, half updates of a pool of existing ones; ` +
-    `${rounds} rounds of a service run and a ceiling run${r.ingest.baseline === undefined ? '' : ' and a run of the service before integrity'} back to back: ` +
-    `each HTTP${r.ingest.baseline === undefined ? '' : ', baseline'} and ceiling row is the median run, the ratio the median of the rounds' ratios)`)
+  if (r.pgbenchCeiling !== undefined) lines.push(ceilingMarkdown(r.pgbenchCeiling), '')
+  lines.push(`**Ingest against a Node client** (POST /transactions, ${r.connections} connections, ~${seconds === undefined ? '?' : Math.round(seconds)} s per run; half inserts of new entities, half updates of a pool of existing ones; ` +
+    `${rounds} rounds of a service run and a run of the Node client (the same transactions over \`pg\`: BEGIN, sorted advisory locks, one statement, COMMIT)${r.ingest.baseline === undefined ? '' : ' and a run of the service before integrity'} back to back: ` +
+    `each HTTP${r.ingest.baseline === undefined ? '' : ', baseline'} and Node client row is the median run, the ratio the median of the rounds' ratios; ` +
+    'the ceiling is pgbench\'s, above: this tells what a Node client costs, and the service against it on 1-change transactions)')
   lines.push('')
   lines.push('| run | changes/tx | requests (tx)/s | versions/s | p50 ms | p99 ms | non-2xx | errors |')
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|')
@@ -127,7 +136,7 @@ export function markdown (r: Results): string {
     lines.push(`| ${f.label} | ${f.changesPerTransaction} | ${int(f.transactionsPerSecond)} | ${int(f.versionsPerSecond)} | ${ms(f.latencyP50Ms)} | ${ms(f.latencyP99Ms)} | ${f.non2xx} | ${f.errors} |`)
   }
   for (const [n, ratio] of Object.entries(r.ingest.serviceOverCeiling)) {
-    lines.push(`| **service / ceiling**, ${n} | | | **${pct(ratio)}** | | | | |`)
+    lines.push(`| **service / Node client**, ${n} | | | **${pct(ratio)}** | | | | |`)
   }
   for (const [n, ratio] of Object.entries(baseline?.currentOverBaseline ?? {})) {
     lines.push(`| **service / baseline before integrity**, ${n} | | | **${pct(ratio)}**${ratio >= 1 - BASELINE_SLOWDOWN_TARGET ? '' : ' ✗'} | | | | |`)
@@ -135,10 +144,10 @@ export function markdown (r: Results): string {
   lines.push('')
   const perRound = (label: string, pick: (x: IngestRounds) => number[] | undefined): string =>
     `${label} in each round: ${r.ingest.rounds.map((x) => `${x.changesPerTransaction}-change ${(pick(x) ?? []).map(pct).join(', ')}`).join('; ')}.`
-  lines.push(perRound('Service / ceiling', (x) => x.ratios))
+  lines.push(perRound('Service / Node client', (x) => x.ratios))
   if (baseline !== undefined) {
     lines.push('')
-    lines.push(`Against the service before integrity (commit ${baseline.commit}, its own database, the same workload; each round runs the baseline, the service and the ceiling back to back, the order rotating; ` +
+    lines.push(`Against the service before integrity (commit ${baseline.commit}, its own database, the same workload; each round runs the baseline, the service and the Node client back to back, the order rotating; ` +
       `target: at most ${BASELINE_SLOWDOWN_TARGET * 100} % slower): ${perRound('service / baseline', (x) => x.overBaseline)} ` +
       `Baseline versions/s per round: ${r.ingest.rounds.map((x) => `${x.changesPerTransaction}-change ${(x.baseline ?? []).map(int).join(', ')}`).join('; ')}; ` +
       `the service's: ${r.ingest.rounds.map((x) => `${x.changesPerTransaction}-change ${x.service.map(int).join(', ')}`).join('; ')}.`)
@@ -151,7 +160,7 @@ export function markdown (r: Results): string {
     (authShare === undefined ? '.' : `: at the 10-change HTTP rate that is ${(authShare * 100).toFixed(2)} % of one core, the most it can take from ingest throughput.`))
   lines.push('')
   const per = Object.entries(r.statements.perTransaction).map(([n, s]) => `${n}: ${round(s, 1)}`).join('; ')
-  lines.push(`**SQL statements per POST /transactions** (${r.statements.method}; no BEGIN/COMMIT: each statement commits on its own): ${per}. The ceiling: 4 (BEGIN, locks, its statement, COMMIT).`)
+  lines.push(`**SQL statements per POST /transactions** (${r.statements.method}; no BEGIN/COMMIT: each statement commits on its own): ${per}. The Node client and pgbench: 4 (BEGIN, locks, the statement, COMMIT).`)
   if (r.statements.sample !== undefined) lines.push(`Statements: ${r.statements.sample.map((s) => `\`${s}…\``).join(', ')}.`)
   lines.push('')
   lines.push('**Revert with relations** (POST /entities/article/{id}/revert, relations ["comments"]: every child edited since, a tenth deleted, a tenth added; in-process, PostgreSQL)')
@@ -248,8 +257,45 @@ export function ingestRoundsMarkdown (ingest: { service: LoadFigures[], ceiling:
   }
   lines.push('')
   for (const x of ingest.rounds) {
-    lines.push(`${x.changesPerTransaction}-change: service / ceiling ${x.ratios.map(pct).join(', ')} (median ${pct(median(x.ratios))})` +
+    lines.push(`${x.changesPerTransaction}-change: service / Node client ${x.ratios.map(pct).join(', ')} (median ${pct(median(x.ratios))})` +
       (x.overBaseline === undefined ? '' : `; service / baseline ${x.overBaseline.map(pct).join(', ')} (median ${pct(median(x.overBaseline))})`))
+  }
+  return lines.join('\n')
+}
+
+/** The service against the pgbench ceiling (also the whole table of `--only ceiling`). */
+export function ceilingMarkdown (c: CeilingComparison): string {
+  const lines: string[] = []
+  lines.push(`**Ingest against the pgbench ceiling** (pgbench ${/\d+(\.\d+)+/.exec(c.pgbench)?.[0] ?? ''}: the C client, \`-M prepared\`, ${c.clients} clients; per transaction BEGIN, ` +
+    'one statement that draws 10 distinct entities and takes their advisory locks in key order, one statement that reads their latest versions and appends ' +
+    'the transaction and the versions, COMMIT; on a minimal schema (primary keys only) and on the service\'s schema (its migrations: indexes, foreign key, checks). ' +
+    `The service: POST /transactions over HTTP, ${c.clients} keep-alive connections (autocannon). ${c.rounds} rounds of ${c.seconds} s runs, the three runs of a workload back to back, ` +
+    'their order rotating; versions/s of the median runs, ratios the median of the rounds\' ratios)')
+  lines.push('')
+  lines.push('| workload | pgbench, minimal schema | pgbench, service\'s schema | service (HTTP) | service / minimal | service / service\'s schema | service\'s schema / minimal |')
+  lines.push('|---|---:|---:|---:|---:|---:|---:|')
+  for (const w of c.workloads) {
+    lines.push(`| ${w.description}, ${w.changesPerTransaction} changes/tx | ${int(w.medians.minimal.versionsPerSecond)} | ${int(w.medians.serviceSchema.versionsPerSecond)} | ` +
+      `${int(w.medians.service.versionsPerSecond)} | **${pct(w.ratios.serviceOverMinimal)}** | **${pct(w.ratios.serviceOverServiceSchema)}** | ${pct(w.ratios.serviceSchemaOverMinimal)} |`)
+  }
+  lines.push('')
+  lines.push('| workload, round (order) | minimal | service\'s schema | service | service / minimal | service / service\'s schema |')
+  lines.push('|---|---:|---:|---:|---:|---:|')
+  const short: Record<string, string> = { minimal: 'minimal', serviceSchema: 'service\'s schema', service: 'service' }
+  for (const w of c.workloads) {
+    w.rounds.forEach((r, i) => {
+      const ratio = w.roundRatios[i]!
+      lines.push(`| ${w.workload}, ${i + 1} (${r.order.map((o) => short[o]).join(', ')}) | ${int(r.minimal)} | ${int(r.serviceSchema)} | ${int(r.service)} | ${pct(ratio.serviceOverMinimal)} | ${pct(ratio.serviceOverServiceSchema)} |`)
+    })
+  }
+  lines.push('')
+  lines.push('| median run | versions/s | tx/s | p50 ms | p99 ms | failed / non-2xx | errors |')
+  lines.push('|---|---:|---:|---:|---:|---:|---:|')
+  for (const w of c.workloads) {
+    for (const who of ['minimal', 'serviceSchema', 'service'] as const) {
+      const f = w.medians[who]
+      lines.push(`| ${CONTESTANT_LABELS[who]}, ${w.workload} | ${int(f.versionsPerSecond)} | ${int(f.transactionsPerSecond)} | ${ms(f.latencyP50Ms)} | ${ms(f.latencyP99Ms)} | ${f.non2xx} | ${f.errors} |`)
+    }
   }
   return lines.join('\n')
 }

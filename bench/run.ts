@@ -1,12 +1,14 @@
 /**
  * The benchmark: `npm run bench` (quick profile) or `npm run bench -- --full`.
  * Creates a fresh PostgreSQL database, runs the service against it as a child process,
- * measures ingest (against a hand-written SQL ceiling and, with BENCH_BASELINE_DIR, against
- * the service before integrity), checkpoints and verification, reads at several history
+ * measures ingest (against the pgbench ceiling on a minimal schema and on the service's
+ * schema, against a Node client of the same SQL and, with BENCH_BASELINE_DIR, against the
+ * service before integrity), checkpoints and verification, reads at several history
  * sizes and storage, prints a markdown table and writes bench/results/latest.json.
  * `npm run bench -- --only integrity [--versions N]` runs the integrity step alone
  * (bench/results/integrity-latest.json); `--only schema` the reads before and after schema
- * migrations (bench/results/schema-latest.json).
+ * migrations (bench/results/schema-latest.json); `--only ceiling [--rounds N] [--seconds S]`
+ * the service against the pgbench ceiling (bench/results/ceiling-latest.json).
  * Everything talks to 127.0.0.1 only; the databases are dropped at the end.
  */
 import os from 'node:os'
@@ -15,6 +17,7 @@ import { Baseline } from './baseline.js'
 import pg from 'pg'
 import { CONNECTIONS, adminDatabaseUrl, profileFromArgs } from './config.js'
 import { ingestCeiling } from './ceiling.js'
+import { interleavedCeiling, type CeilingComparison } from './ceiling-rounds.js'
 import { ingestInProcess } from './in-process.js'
 import { createBenchDatabase, dropBenchDatabase, serverVersion } from './db.js'
 import { createPool, ingestThroughService, registerTypes, type LoadFigures } from './ingest.js'
@@ -24,7 +27,8 @@ import { measureReads } from './reads.js'
 import { measureRelationRevert } from './relation-revert.js'
 import { measureSchemaReads, type SchemaFigures } from './schema-reads.js'
 import { measureCapture } from './capture.js'
-import { baselineRatios, ingestRatios, ingestRoundsMarkdown, integrityMarkdown, machine, markdown, readRatios, schemaMarkdown, captureMarkdown, writeJson, writeResults, type ReadSize, type Results } from './report.js'
+import { CEILING_WORKLOADS, PgbenchCeiling, UPDATES_POOL_FIRST, UPDATES_POOL_SIZE } from './pgbench-ceiling.js'
+import { baselineRatios, ceilingMarkdown, ingestRatios, ingestRoundsMarkdown, integrityMarkdown, machine, markdown, readRatios, schemaMarkdown, captureMarkdown, writeJson, writeResults, type ReadSize, type Results } from './report.js'
 import { layoutFor, seed } from './seed.js'
 import { HttpClient, startService, type RunningService } from './service.js'
 import { countStatements } from './statements.js'
@@ -45,6 +49,8 @@ const baseline = profile.only === undefined || profile.only === 'ingest' ? Basel
 let service: RunningService | undefined
 let pool: pg.Pool | undefined
 let client: HttpClient | undefined
+let ceiling: PgbenchCeiling | undefined
+let ceilingStarted = false
 let cleaned: Promise<void> | undefined
 
 /** Stops the child services, closes connections and drops the bench databases (once). */
@@ -54,6 +60,7 @@ async function cleanup (): Promise<void> {
     await baseline?.close().catch((e: unknown) => { log(`stopping the baseline: ${String(e)}`) })
     await service?.stop().catch((e: unknown) => { log(`stopping the service: ${String(e)}`) })
     await pool?.end().catch(() => {})
+    if (ceilingStarted) await (ceiling?.close() ?? PgbenchCeiling.drop(adminUrl)).catch((e: unknown) => { log(`dropping the pgbench ceiling's databases: ${String(e)}`) })
     await dropBenchDatabase(adminUrl).catch((e: unknown) => { log(`dropping the bench database: ${String(e)}`) })
   })()
   await cleaned
@@ -121,23 +128,23 @@ async function schemaOnly (): Promise<void> {
   await finishOnly('schema-latest.json', postgres, { schema }, schemaMarkdown(schema))
 }
 
-/** The interleaved ingest rounds: the service against the ceiling (and the baseline, when there is one). */
+/** The interleaved ingest rounds: the service against the Node client of bench/ceiling.ts (and the baseline, when there is one). */
 async function ingestStep (databaseUrl: string): Promise<{ interleaved: InterleavedIngest, serviceLoad: Workload, ceilingLoad: Workload, statements: Awaited<ReturnType<typeof countStatements>> }> {
   await registerTypes(client!)
-  // The service and the ceiling update pools of their own: neither writes what the other has cached or read.
+  // The service and the Node client update pools of their own: neither writes what the other has cached or read.
   await createPool(client!, SERVICE_POOL)
   await createPool(client!, CEILING_POOL)
   if (baseline !== undefined) log(`starting the baseline service before integrity (${baseline.dir}, ${baseline.commit}) on a database of its own`)
   const baselineTarget = await baseline?.start(SERVICE_POOL)
 
-  // Insert ids: the service's workload from 1,000,000, the ceiling's from 50,000,000 (the pools of updated articles are 1..10,000 and 100,001..110,000).
+  // Insert ids: the service's workload from 1,000,000, the Node client's from 50,000,000 (the pools of updated articles are 1..10,000 and 100,001..110,000).
   const serviceLoad = new Workload(1_000_000, 1)
   const ceilingLoad = new Workload(50_000_000, 2, 'article', CEILING_POOL)
 
   log('counting SQL statements per transaction')
   const statements = await countStatements(databaseUrl, client!, serviceLoad, [1, 10])
 
-  log(`ingest: the service against the ceiling${baseline === undefined ? '' : ' and the baseline'}, ${profile.ingestRounds} rounds of ${profile.ingestSeconds} s runs (${profile.warmupSeconds} s warm-up first)`)
+  log(`ingest: the service against the Node client${baseline === undefined ? '' : ' and the baseline'}, ${profile.ingestRounds} rounds of ${profile.ingestSeconds} s runs (${profile.warmupSeconds} s warm-up first)`)
   await ingestThroughService(service!.url, pool!, serviceLoad, 1, profile.warmupSeconds, 'warm-up')
   if (baselineTarget !== undefined) await ingestThroughService(baselineTarget.serviceUrl, baselineTarget.pool, baselineTarget.load, 1, profile.warmupSeconds, 'warm-up')
   await ingestCeiling(databaseUrl, ceilingLoad, 1, Math.min(3, profile.warmupSeconds), 'warm-up')
@@ -145,6 +152,39 @@ async function ingestStep (databaseUrl: string): Promise<{ interleaved: Interlea
   for (const [label, ratio] of Object.entries(baselineRatios(interleaved.service, interleaved.rounds))) log(`  ${label}: service / baseline ${(100 * ratio).toFixed(0)} % (median of the rounds)`)
   await baseline?.close()
   return { interleaved, serviceLoad, ceilingLoad, statements }
+}
+
+/**
+ * The service against the pgbench ceiling (bench/pgbench-ceiling.ts): creates the updates
+ * workload's pool of articles through the service (the mixed workload's is SERVICE_POOL,
+ * already there), the ceiling's two databases, then runs the interleaved rounds; drops the
+ * ceiling's databases at the end. `mixedLoad` is the service's mixed workload.
+ */
+async function ceilingStep (mixedLoad: Workload): Promise<CeilingComparison> {
+  log(`pgbench ceiling: creating the service's pool of ${UPDATES_POOL_SIZE} articles for the updates workload, and the ceiling's two databases`)
+  await createPool(client!, UPDATES_POOL_FIRST, UPDATES_POOL_SIZE)
+  ceilingStarted = true
+  ceiling = await PgbenchCeiling.create(adminUrl, CEILING_WORKLOADS, log)
+  const loads = { mixed: mixedLoad, updates: Workload.updates(60_000_000, 5, UPDATES_POOL_FIRST, UPDATES_POOL_SIZE) }
+  log(`pgbench ceiling: ${profile.ceilingRounds} rounds of ${profile.ceilingSeconds} s runs (pgbench on the minimal schema, on the service's schema, the service over HTTP) per workload`)
+  const comparison = await interleavedCeiling({ ceiling, serviceUrl: service!.url, pool: pool!, loads, workloads: CEILING_WORKLOADS }, profile.ceilingRounds, profile.ceilingSeconds, profile.warmupSeconds, log)
+  for (const w of comparison.workloads) {
+    log(`  ${w.workload}: service / minimal ${(100 * w.ratios.serviceOverMinimal).toFixed(0)} %, service / service's schema ${(100 * w.ratios.serviceOverServiceSchema).toFixed(0)} % (medians of the rounds)`)
+  }
+  await ceiling.close()
+  ceiling = undefined
+  ceilingStarted = false
+  return comparison
+}
+
+/** `--only ceiling`: the service against the pgbench ceiling alone (bench/results/ceiling-latest.json). */
+async function ceilingOnly (): Promise<void> {
+  const { postgres } = await setUp()
+  await registerTypes(client!)
+  await createPool(client!, SERVICE_POOL)
+  const comparison = await ceilingStep(new Workload(1_000_000, 1))
+  const load = `Load average ${loadAtStart.toFixed(1)} at the start, ${(os.loadavg()[0] ?? 0).toFixed(1)} at the end (${os.cpus().length} cores).`
+  await finishOnly('ceiling-latest.json', postgres, { pgbenchCeiling: comparison }, `${load}\n\n${ceilingMarkdown(comparison)}`)
 }
 
 /** `--only ingest`: the interleaved ingest rounds alone (bench/results/ingest-latest.json). */
@@ -157,6 +197,7 @@ async function ingestOnly (): Promise<void> {
 async function main (): Promise<Results> {
   const { databaseUrl, postgres } = await setUp()
   const { interleaved, serviceLoad, ceilingLoad, statements } = await ingestStep(databaseUrl)
+  const pgbenchCeiling = await ceilingStep(serviceLoad)
   const serviceRuns: LoadFigures[] = [...interleaved.service]
   const ratios = ingestRatios(interleaved.service, interleaved.rounds)
   const baselineIngest = baseline === undefined || interleaved.baseline === undefined
@@ -164,14 +205,14 @@ async function main (): Promise<Results> {
     : { commit: baseline.commit, runs: interleaved.baseline, currentOverBaseline: baselineRatios(interleaved.service, interleaved.rounds) }
 
   // Hints off: every update reads its entity first (what a write to an entity last written elsewhere costs).
-  log('the service with its latest-state hints off (LATEST_CACHE_MB=0), then the ceiling again')
+  log('the service with its latest-state hints off (LATEST_CACHE_MB=0), then the Node client again')
   const hintsOff = await startService(databaseUrl, { LATEST_CACHE_MB: '0' })
   try {
     const run = await ingestThroughService(hintsOff.url, pool!, serviceLoad, 10, profile.ingestSeconds, 'service (HTTP), 10 changes/tx, hints off (LATEST_CACHE_MB=0)')
-    const ceiling = await ingestCeiling(databaseUrl, ceilingLoad, 10, profile.ingestSeconds, 'ceiling')
+    const node = await ingestCeiling(databaseUrl, ceilingLoad, 10, profile.ingestSeconds, 'Node client')
     serviceRuns.push(run)
-    ratios[run.label] = run.versionsPerSecond / ceiling.versionsPerSecond
-    log(`  ${run.label}: ${Math.round(run.versionsPerSecond)} versions/s, ceiling ${Math.round(ceiling.versionsPerSecond)} (${(100 * ratios[run.label]!).toFixed(0)} %)`)
+    ratios[run.label] = run.versionsPerSecond / node.versionsPerSecond
+    log(`  ${run.label}: ${Math.round(run.versionsPerSecond)} versions/s, Node client ${Math.round(node.versionsPerSecond)} (${(100 * ratios[run.label]!).toFixed(0)} %)`)
   } finally {
     await hintsOff.stop()
   }
@@ -220,6 +261,7 @@ async function main (): Promise<Results> {
     machine: machine(postgres, loadAtStart),
     connections: CONNECTIONS,
     ingest: { service: serviceRuns, ceiling: interleaved.ceiling, rounds: interleaved.rounds, serviceOverCeiling: ratios, ...(baselineIngest === undefined ? {} : { baseline: baselineIngest }) },
+    pgbenchCeiling,
     integrity,
     schema,
     statements,
@@ -239,6 +281,8 @@ try {
     await schemaOnly()
   } else if (profile.only === 'capture') {
     await captureOnly()
+  } else if (profile.only === 'ceiling') {
+    await ceilingOnly()
   } else {
     const results = await main()
     log('stopping the service and dropping the bench database')
