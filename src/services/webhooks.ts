@@ -80,12 +80,14 @@ export async function enqueueFor (ctx: ServiceContext, w: StoredWebhook): Promis
     transactionId: e.transaction.id,
     payload: unmarkExactIntegers(JSON.stringify({ type: 'transaction.recorded', timestamp: now, data: { cursor: e.cursor, transaction: e.transaction, versions: e.versions } }))
   }))
-  await inTransaction(ctx.db, async (trx) => { await enqueueDeliveries(trx, w.id, w.position, encodeFeedCursor(position), deliveries) })
+  await inTransaction(ctx.db, async (trx) => { await enqueueDeliveries(trx, w, w.position, encodeFeedCursor(position), deliveries) })
   return deliveries.length
 }
 
 export const everyEnabledWebhook = async (db: Db): Promise<StoredWebhook[]> => await enabledWebhooks(db)
 export const deliveriesDue = async (db: Db, limit: number): Promise<Awaited<ReturnType<typeof dueDeliveries>>> => await dueDeliveries(db, limit)
-export const noteAttempt = async (db: Db, id: string, attempt: Attempt, status: StoredDelivery['status'], next: Date | null): Promise<void> => { await recordAttempt(db, id, attempt, status, next) }
-export const stopWebhook = async (db: Db, id: string, reason: string): Promise<void> => { await disableWebhook(db, id, reason) }
+export const noteAttempt = async (db: Db, delivery: { webhookId: string, id: string }, attempt: Attempt, status: StoredDelivery['status'], next: Date | null): Promise<void> => {
+  await recordAttempt(db, delivery, attempt, status, next)
+}
+export const stopWebhook = async (db: Db, webhook: { tenant: string, id: string }, reason: string): Promise<void> => { await disableWebhook(db, webhook, reason) }
 export const webhookBacklog = async (db: Db): Promise<{ pending: number, failed: number }> => await deliveryBacklog(db)

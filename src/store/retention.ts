@@ -19,7 +19,7 @@ export async function pruneCandidates (db: Db, tenant: string, type: string, ret
       select v.entity_key, v.seq,
         v.seq <= max(v.seq) over (partition by v.entity_key) - ${keep}
           and (${cutoff}::timestamptz is null or t.recorded_at < ${cutoff}::timestamptz) as prunable
-      from versions v join transactions t on t.id = v.transaction_id
+      from versions v join transactions t on t.tenant = v.tenant and t.id = v.transaction_id
       where v.tenant = ${tenant} and v.type = ${type}
         and not exists (select 1 from legal_holds h where h.tenant = v.tenant and h.type = v.type and (h.entity_key is null or h.entity_key = v.entity_key))
     ) s

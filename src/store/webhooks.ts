@@ -73,10 +73,11 @@ export async function enabledWebhooks (db: Db): Promise<StoredWebhook[]> {
 
 /** Creates deliveries and moves the webhook's position past them, in the caller's transaction (compare-and-set on the position). */
 export async function enqueueDeliveries (
-  trx: Trx, webhookId: string, from: string | null, to: string, deliveries: ReadonlyArray<{ id: string, transactionId: number, payload: string }>
+  trx: Trx, webhook: { tenant: string, id: string }, from: string | null, to: string, deliveries: ReadonlyArray<{ id: string, transactionId: number, payload: string }>
 ): Promise<boolean> {
+  const webhookId = webhook.id
   const { rows } = await sql<{ id: string }>`update webhooks set position = ${to}
-    where id = ${webhookId} and position is not distinct from ${from} and disabled_at is null returning id`.execute(trx)
+    where tenant = ${webhook.tenant} and id = ${webhookId} and position is not distinct from ${from} and disabled_at is null returning id`.execute(trx)
   if (rows.length !== 1) return false
   if (deliveries.length > 0) {
     await sql`insert into webhook_deliveries (id, webhook_id, transaction_id, payload)
@@ -96,13 +97,14 @@ export async function dueDeliveries (db: Db, limit: number): Promise<Array<{ del
 }
 
 /** Records an attempt: delivered, failed for good, or pending until `next`. */
-export async function recordAttempt (db: Db, id: string, attempt: Attempt, status: StoredDelivery['status'], next: Date | null): Promise<void> {
+export async function recordAttempt (db: Db, delivery: { webhookId: string, id: string }, attempt: Attempt, status: StoredDelivery['status'], next: Date | null): Promise<void> {
   await sql`update webhook_deliveries set attempts = attempts || ${JSON.stringify([attempt])}::jsonb, status = ${status},
-    next_attempt_at = coalesce(${next}::timestamptz, next_attempt_at) where id = ${id}`.execute(db)
+    next_attempt_at = coalesce(${next}::timestamptz, next_attempt_at) where webhook_id = ${delivery.webhookId} and id = ${delivery.id}`.execute(db)
 }
 
-export async function disableWebhook (db: Db, id: string, reason: string): Promise<void> {
-  await sql`update webhooks set disabled_at = now(), disabled_reason = ${reason} where id = ${id} and disabled_at is null`.execute(db)
+export async function disableWebhook (db: Db, webhook: { tenant: string, id: string }, reason: string): Promise<void> {
+  await sql`update webhooks set disabled_at = now(), disabled_reason = ${reason}
+    where tenant = ${webhook.tenant} and id = ${webhook.id} and disabled_at is null`.execute(db)
 }
 
 export async function listDeliveries (db: Db, webhookId: string, after: string | undefined, limit: number): Promise<StoredDelivery[]> {

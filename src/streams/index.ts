@@ -48,14 +48,14 @@ export function startWebhookDelivery (tenants: Tenants, options: WebhookOptions)
     const ok = result.status !== null && result.status >= 200 && result.status < 300
     const attempts = delivery.attempts.length + 1
     const record = { at: new Date().toISOString(), status: result.status, error: result.error, ms: result.ms }
-    if (ok) { await noteAttempt(tenants.db, delivery.id, record, 'delivered', null); return }
+    if (ok) { await noteAttempt(tenants.db, delivery, record, 'delivered', null); return }
     webhookFailures.inc()
     const delay = delays[attempts - 1]
-    if (delay !== undefined) { await noteAttempt(tenants.db, delivery.id, record, 'pending', new Date(Date.now() + delay)); return }
-    await noteAttempt(tenants.db, delivery.id, record, 'failed', null)
+    if (delay !== undefined) { await noteAttempt(tenants.db, delivery, record, 'pending', new Date(Date.now() + delay)); return }
+    await noteAttempt(tenants.db, delivery, record, 'failed', null)
     const reason = `delivery ${delivery.id} failed ${attempts} times (last: ${result.status ?? result.error ?? 'no answer'})`
     options.log.error({ webhook: webhook.id, reason }, 'a webhook endpoint is disabled after persistent failure')
-    await stopWebhook(tenants.db, webhook.id, reason)
+    await stopWebhook(tenants.db, webhook, reason)
   }
 
   // The lease is renewed as the work goes on (an attempt may take the whole timeout): while it
