@@ -12,7 +12,8 @@ const DESCRIPTION = [
     '(the first start writes an admin key to `./data/admin-key`). On a fresh database, "Try it out" with the examples in this order walks the ' +
     'quickstart: `PUT /entity-types/article`, `POST /transactions` (insert, then update), ' +
     '`GET /entities/article/1/versions`, `POST /entities/article/1/revert` (transaction 3), ' +
-    '`POST /transactions/3/revert` (transaction 4).',
+    '`POST /transactions/3/revert` (transaction 4). To look at the history rather than read JSON, open the viewer at ' +
+    '[/ui](/ui) and sign in with the same key.',
   'Errors are `application/problem+json` (RFC 9457). A 400 for a request that does not match its schema names each ' +
     'field in `detail` and lists them in `errors`: `[{ "field": "body.changes[0].op", "message": "must be one of insert, update, delete" }]`.'
 ].join('\n\n')
