@@ -144,7 +144,9 @@ eachDatabase('conflicts over 100,000 later versions of one entity: fast, and the
   await settle(h)
   t.equal((await h.post(`/transactions/${warm}/revert`, {})).status, 409, 'warm-up on another entity')
 
-  const res = await measured(t, h, '409 over 100,000 later versions', async () => await h.post(`/transactions/${target}/revert`, {}))
+  // On PGlite the bounded query itself runs on this thread, and a loaded machine stretches its few
+  // milliseconds past any bound: the event loop is checked on PostgreSQL, as below.
+  const res = await measured(t, h, '409 over 100,000 later versions', async () => await h.post(`/transactions/${target}/revert`, {}), h.kind === 'postgres')
   assertProblem(t, res, 409, `the conflict (${JSON.stringify(res.body).slice(0, 200)})`)
   t.equal(res.body?.truncated, true)
   t.equal(res.body?.conflicts?.length, 1)
