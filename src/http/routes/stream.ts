@@ -12,8 +12,13 @@ const KEEP_ALIVE_MS = 15_000
 const eventText = (e: FeedEvent): string =>
   `id: ${e.cursor}\nevent: transaction\ndata: ${unmarkExactIntegers(JSON.stringify({ transaction: e.transaction, versions: e.versions }))}\n\n`
 
+export interface StreamOptions {
+  /** How often an idle stream looks for new transactions (default 250 ms). */
+  pollMs?: number
+}
+
 /** GET /stream: the tenant's recorded transactions as Server-Sent Events, resumable. */
-export const streamRoutes = (): FastifyPluginAsyncTypebox => async (app) => {
+export const streamRoutes = (options: StreamOptions = {}): FastifyPluginAsyncTypebox => async (app) => {
   app.get('/stream', { config: { access: 'read' }, schema: {
     ...doc('streamTransactions', 'streams', 'Follow recorded transactions as Server-Sent Events',
       'One `transaction` event per recorded transaction (`{"transaction", "versions"}`), in the order their writes ended. The event id is a ' +
@@ -42,7 +47,7 @@ export const streamRoutes = (): FastifyPluginAsyncTypebox => async (app) => {
     streamSubscribers.count++
     let quietSince = Date.now()
     try {
-      for await (const item of followFeed(request.ctx, after, { type: request.query.type, actor: request.query.actor }, abort.signal)) {
+      for await (const item of followFeed(request.ctx, after, { type: request.query.type, actor: request.query.actor }, abort.signal, options.pollMs)) {
         if (item === 'idle') {
           if (Date.now() - quietSince < KEEP_ALIVE_MS) continue
         }
