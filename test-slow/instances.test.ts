@@ -70,7 +70,7 @@ t.test('three instances on one database, 16 writers round-robin', async (t) => {
       statuses.push(res.status)
     }
   }))
-  t.same([...new Set(statuses)], [201], `all ${WRITERS * WRITES_PER_WRITER} concurrent writes recorded`)
+  t.strictSame([...new Set(statuses)], [201], `all ${WRITERS * WRITES_PER_WRITER} concurrent writes recorded`)
 
   // Every chain: versions numbered 0..n-1 with transactions in increasing order, and each
   // writer's last value on the entity is in its latest state.
@@ -78,8 +78,8 @@ t.test('three instances on one database, 16 writers round-robin', async (t) => {
   for (let id = 1; id <= ENTITIES; id++) {
     const versions = (await on(id, 'GET', `/entities/item/${id}/versions?limit=1000`)).body.items as Array<{ index: number, transactionId: number, endTransactionId: number | null }>
     total += versions.length
-    t.same(versions.map((v) => v.index), versions.map((_, i) => i), `item ${id}: indexes 0..${versions.length - 1}`)
-    t.same(versions.map((v) => v.endTransactionId), [...versions.slice(1).map((v) => v.transactionId), null], `item ${id}: each version ends where the next begins`)
+    t.strictSame(versions.map((v) => v.index), versions.map((_, i) => i), `item ${id}: indexes 0..${versions.length - 1}`)
+    t.strictSame(versions.map((v) => v.endTransactionId), [...versions.slice(1).map((v) => v.transactionId), null], `item ${id}: each version ends where the next begins`)
   }
   const { rows } = await queryOnce(dbUrl, 'select count(*)::int as n from versions')
   t.equal(total, (rows[0] as { n: number }).n, 'every stored version is in a chain')

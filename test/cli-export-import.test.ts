@@ -145,7 +145,7 @@ eachDatabase('rewind export and rewind import, over HTTP', async (t, h) => {
     t.equal(run.stderr, '', 'no progress bar when stderr is not a terminal')
     fullText = await readFile(full, 'utf8')
     t.equal(timeless(fullText), timeless(await exportText(h, h.adminKey)), 'the service\'s export, byte for byte (but the time it was made)')
-    t.same([...new Set(kindsOf(fullText))], ['export', 'anchor', 'transaction', 'record', 'checkpoint', 'head', 'end'], 'every kind of line')
+    t.strictSame([...new Set(kindsOf(fullText))], ['export', 'anchor', 'transaction', 'record', 'checkpoint', 'head', 'end'], 'every kind of line')
     const verified = await verify(full)
     t.equal(verified.code, 0, verified.stdout)
     t.equal(verified.stdout, 'ok: 8 versions and 3 checkpoints verified\n')
@@ -171,7 +171,7 @@ eachDatabase('rewind export and rewind import, over HTTP', async (t, h) => {
       t.equal(runs[i]!.stderr, '', `${name}: nothing on stderr`)
       const resumed = await readFile(files[i]!, 'utf8')
       t.equal(resumed, fullText, `${name}: the same bytes as the uninterrupted export`)
-      t.same(await verifyExport(inMemory(resumed), pemText), { ok: true, versionsChecked: 8, checkpointsChecked: 3, problems: [] }, `${name}: it verifies`)
+      t.strictSame(await verifyExport(inMemory(resumed), pemText), { ok: true, versionsChecked: 8, checkpointsChecked: 3, problems: [] }, `${name}: it verifies`)
     }
   })
 
@@ -221,7 +221,7 @@ eachDatabase('rewind export and rewind import, over HTTP', async (t, h) => {
     ])
     t.equal(resumed.code, 0, resumed.stderr)
     t.equal(await readFile(cut, 'utf8'), text, 'resumed with the filters of its header')
-    t.same(await verifyExport(inMemory(text), pemText), { ok: true, versionsChecked: 5, checkpointsChecked: 3, problems: [] }, 'it verifies')
+    t.strictSame(await verifyExport(inMemory(text), pemText), { ok: true, versionsChecked: 5, checkpointsChecked: 3, problems: [] }, 'it verifies')
     t.equal(wrong.code, 2)
     t.equal(wrong.stderr, `rewind export: "${other}" is an export of --type article --since 2000-01-01T00:00:00Z: resume it with the same filters (or none)\n`)
   })
@@ -267,7 +267,7 @@ eachDatabase('rewind export and rewind import, over HTTP', async (t, h) => {
     t.equal(first.stdout, '3 lines read: 3 recorded, 0 replayed, 0 empty\n')
     t.equal(first.stderr, '')
     const recorded = await transactions()
-    t.same(recorded.map((x) => [x.issuedAt, x.actor, x.meta]).reverse(), [
+    t.strictSame(recorded.map((x) => [x.issuedAt, x.actor, x.meta]).reverse(), [
       ['2019-05-01T08:00:00.000Z', 'ann', { remoteAddr: '10.0.0.1' }],
       ['2019-05-02T09:30:00.000Z', 'bob', {}],
       ['2019-05-03T10:45:30.123Z', null, {}]
@@ -377,21 +377,21 @@ eachDatabase('rewind export and rewind import, over HTTP', async (t, h) => {
     t.equal(run.stdout, '4 lines read: 4 recorded, 0 replayed, 0 empty\n')
 
     const recorded = (await as(h.app, key, 'GET', '/transactions')).body.items.reverse()
-    t.same(recorded.map((x: any) => [x.issuedAt, x.actor, x.meta]), [
+    t.strictSame(recorded.map((x: any) => [x.issuedAt, x.actor, x.meta]), [
       ['2021-02-03T04:05:06.789Z', '7', { remoteAddr: '10.0.0.7' }],
       ['2021-02-04T10:00:00.000Z', '7', {}],
       ['2021-02-05T11:00:00.000Z', null, { remoteAddr: '10.0.0.8' }],
       ['2021-02-06T12:00:00.000Z', '8', { remoteAddr: '10.0.0.9' }]
     ])
     const versions = async (type: string, id: string): Promise<any[]> => (await as(h.app, key, 'GET', `/entities/${type}/${id}/versions`)).body.items
-    t.same((await versions('article', '1')).map((v) => [v.operation, v.changeset]), [
+    t.strictSame((await versions('article', '1')).map((v) => [v.operation, v.changeset]), [
       ['insert', { id: [null, 1], name: [null, 'Intro'], content: [null, 'Hello'], author_id: [null, 7] }],
       ['update', { name: ['Intro', 'Introduction'] }]
     ], 'an update records only the fields that differ')
-    t.same((await versions('article', '2')).map((v) => [v.operation, v.data]), [['insert', { id: 2, name: 'Second', content: 'Body', author_id: null }]], 'Continuum\'s update of a new entity: an insert')
-    t.same((await versions('article_tag', '1,1')).map((v) => v.operation), ['insert', 'delete'], 'the composite key "1,1"')
-    t.same((await versions('tag', '1')).map((v) => v.operation), ['insert', 'delete'])
+    t.strictSame((await versions('article', '2')).map((v) => [v.operation, v.data]), [['insert', { id: 2, name: 'Second', content: 'Body', author_id: null }]], 'Continuum\'s update of a new entity: an insert')
+    t.strictSame((await versions('article_tag', '1,1')).map((v) => v.operation), ['insert', 'delete'], 'the composite key "1,1"')
+    t.strictSame((await versions('tag', '1')).map((v) => v.operation), ['insert', 'delete'])
     const tagged = (await as(h.app, key, 'GET', `/entities/article/1/versions/${recorded[0].id as number}?relations=tags`)).body
-    t.same(tagged.relations.tags.map((v: any) => v.data), [{ id: 1, name: 'news' }], 'tagged as it was')
+    t.strictSame(tagged.relations.tags.map((v: any) => v.data), [{ id: 1, name: 'news' }], 'tagged as it was')
   })
 })

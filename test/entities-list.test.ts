@@ -16,7 +16,7 @@ eachDatabase('the entities of a type: one item per entity with its latest versio
   const res = await h.get('/entities/article')
   t.equal(res.status, 200)
   const issued = async (id: number): Promise<string> => (await h.get(`/transactions/${id}`)).body.issuedAt
-  t.same(res.body, {
+  t.strictSame(res.body, {
     items: [
       { type: 'article', id: 'a', transactionId: t2, operation: 'update', issuedAt: await issued(t2) },
       { type: 'article', id: 'b', transactionId: t3, operation: 'delete', issuedAt: await issued(t3) },
@@ -26,11 +26,11 @@ eachDatabase('the entities of a type: one item per entity with its latest versio
   }, 'each entity once, with its latest operation; the deleted one as a delete')
 
   const first = await h.get('/entities/article?limit=2')
-  t.same(first.body.items.map((e: any) => e.id), ['a', 'b'], 'a page of two')
+  t.strictSame(first.body.items.map((e: any) => e.id), ['a', 'b'], 'a page of two')
   t.equal(typeof first.body.nextCursor, 'string', 'and a cursor to the rest')
-  t.same((await allPages(t, h, '/entities/article?limit=1')).flatMap((p: any) => p.items.map((e: any) => e.id)), ['a', 'b', 'c'], 'paging one at a time lists each once')
+  t.strictSame((await allPages(t, h, '/entities/article?limit=1')).flatMap((p: any) => p.items.map((e: any) => e.id)), ['a', 'b', 'c'], 'paging one at a time lists each once')
 
-  t.same((await h.get('/entities/tag')).body.items.map((e: any) => e.id), ['x'], 'another type lists its own')
+  t.strictSame((await h.get('/entities/tag')).body.items.map((e: any) => e.id), ['x'], 'another type lists its own')
   const unknown = await h.get('/entities/ghost')
   problemIs(t, unknown, 404, 'an unknown type')
   t.equal(unknown.body.detail, 'unknown entity type "ghost"')
@@ -39,5 +39,5 @@ eachDatabase('the entities of a type: one item per entity with its latest versio
   const acme = await h.newKey(['admin'], 'acme')
   t.equal((await as(h.app, acme.key, 'PUT', '/entity-types/article', {})).status, 201)
   const theirs = await as(h.app, acme.key, 'GET', '/entities/article')
-  t.same(theirs.body, { items: [], nextCursor: null }, 'another tenant lists none of these')
+  t.strictSame(theirs.body, { items: [], nextCursor: null }, 'another tenant lists none of these')
 })

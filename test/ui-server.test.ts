@@ -24,12 +24,12 @@ t.test('the page, its deep links and its files', async (t) => {
   t.notMatch(page.body, /\sstyle=/i, 'no inline style')
 
   const csp = directives(page.headers['content-security-policy'])
-  t.same(csp['script-src'], ["'self'"], 'scripts from the service only: no inline script, no eval')
-  t.same(csp['style-src'], ["'self'"])
-  t.same(csp['connect-src'], ["'self'"], 'API calls to the service only')
-  t.same(csp['frame-ancestors'], ["'self'"], 'framed by the same origin by default (UI_FRAME_ANCESTORS)')
-  t.same(csp['object-src'], ["'none'"])
-  t.same(csp['base-uri'], ["'none'"])
+  t.strictSame(csp['script-src'], ["'self'"], 'scripts from the service only: no inline script, no eval')
+  t.strictSame(csp['style-src'], ["'self'"])
+  t.strictSame(csp['connect-src'], ["'self'"], 'API calls to the service only')
+  t.strictSame(csp['frame-ancestors'], ["'self'"], 'framed by the same origin by default (UI_FRAME_ANCESTORS)')
+  t.strictSame(csp['object-src'], ["'none'"])
+  t.strictSame(csp['base-uri'], ["'none'"])
   t.equal(page.headers['x-frame-options'], undefined, 'no X-Frame-Options: frame-ancestors decides')
   t.equal(page.headers['referrer-policy'], 'no-referrer')
   t.equal(page.headers['x-content-type-options'], 'nosniff')
@@ -82,7 +82,7 @@ t.test('a missing file is a 404, never the page nor a file outside the viewer', 
 t.test('UI_FRAME_ANCESTORS: the origins that may embed the viewer', async (t) => {
   const h = await openHarness(t, 'pglite', { uiFrameAncestors: ["'self'", 'https://app.example.com'] })
   const page = await get(h.app, '/ui/entities/article/1')
-  t.same(directives(page.headers['content-security-policy'])['frame-ancestors'], ["'self'", 'https://app.example.com'])
+  t.strictSame(directives(page.headers['content-security-policy'])['frame-ancestors'], ["'self'", 'https://app.example.com'])
   t.equal(page.headers['x-frame-options'], undefined)
   // The rest of the service keeps its own headers: /docs is still not frameable by others.
   const docs = await get(h.app, '/docs/')
