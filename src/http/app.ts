@@ -11,6 +11,7 @@ import { ephemeralSigner, type Signer } from '../services/signing-key.js'
 import { registerAuth } from './auth.js'
 import { unmarkExactIntegers } from '../versioning/json.js'
 import { registerJsonParser } from './json-body.js'
+import { sharedSerializers } from './compiled-schemas.js'
 import { clientError, exemptWritesFromTimeout, registerTrafficLimits, serverWithTimeouts } from './limits.js'
 import { swaggerOptions, swaggerUiOptions } from './openapi-config.js'
 import { frameworkError, registerProblemHandlers } from './problem.js'
@@ -78,7 +79,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     serverFactory: serverWithTimeouts(options.limits?.bodyTimeoutMs ?? 10_000),
     clientErrorHandler: clientError,
     handlerTimeout: options.limits?.requestTimeoutMs ?? 30_000,
-    ajv: { customOptions: { removeAdditional: false } }
+    ajv: { customOptions: { removeAdditional: false } },
+    schemaController: { compilersFactory: { buildSerializer: sharedSerializers } }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   const tenants = new Tenants(options.db, options.latestCacheBytes ?? DEFAULT_LATEST_CACHE_BYTES, options.signer ?? ephemeralSigner(), { ...DEFAULT_LIMITS, ...options.limits })

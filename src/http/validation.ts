@@ -1,6 +1,7 @@
 import { Ajv, type Options, type ValidateFunction } from 'ajv'
 import * as ajvFormats from 'ajv-formats'
 import type { FastifyInstance, FastifySchema } from 'fastify'
+import { memoized } from './compiled-schemas.js'
 
 // ajv-formats is CommonJS: under ESM its function arrives as the default export.
 const addFormats = ajvFormats.default as unknown as (ajv: Ajv) => Ajv
@@ -37,16 +38,21 @@ function capped (validate: ValidateFunction): ValidateFunction {
 /**
  * Bodies are validated as sent (no type coercion, unknown members rejected where a
  * schema says so); path and query strings are coerced to the declared scalar types.
+ * The validators are compiled once per process (see compiled-schemas.ts).
  */
 export function registerValidators (app: FastifyInstance, schemas: readonly unknown[]): void {
-  const strict = makeAjv({ coerceTypes: false })
-  const coercing = makeAjv({ coerceTypes: true })
-  for (const schema of schemas) {
-    strict.addSchema(schema as object)
-    coercing.addSchema(schema as object)
+  let ajvs: { strict: Ajv, coercing: Ajv } | undefined
+  const ajvFor = (httpPart: string | undefined): Ajv => {
+    ajvs ??= { strict: withSchemas(makeAjv({ coerceTypes: false }), schemas), coercing: withSchemas(makeAjv({ coerceTypes: true }), schemas) }
+    return httpPart === 'body' ? ajvs.strict : ajvs.coercing
   }
-  app.setValidatorCompiler(({ schema, httpPart }: { schema: FastifySchema, httpPart?: string }) =>
-    capped((httpPart === 'body' ? strict : coercing).compile(schema as object)))
+  app.setValidatorCompiler(memoized(schemas, ({ httpPart }: { schema: FastifySchema, httpPart?: string }) => httpPart === 'body' ? 'body' : 'coerced',
+    ({ schema, httpPart }) => capped(ajvFor(httpPart).compile(schema as object))))
+}
+
+function withSchemas (ajv: Ajv, schemas: readonly unknown[]): Ajv {
+  for (const schema of schemas) ajv.addSchema(schema as object)
+  return ajv
 }
 
 /** The query string of a route that names no parameter: none may be sent. */
