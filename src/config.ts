@@ -9,6 +9,8 @@ const ConfigSchema = Type.Object({
   HOST: Type.String({ default: '0.0.0.0' }),
   // Empty counts as unset (the embedded database).
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^(postgres(ql)?://.*)?$' })),
+  // A read replica (hot standby) of DATABASE_URL that history reads are answered from; empty: none.
+  DATABASE_READ_URL: Type.Optional(Type.String({ pattern: '^(postgres(ql)?://.*)?$' })),
   DATA_DIR: Type.String({ default: './data' }),
   LOG_LEVEL: Type.Unsafe<LogLevel>({ type: 'string', enum: LOG_LEVELS, default: 'info' }),
   BODY_LIMIT: Type.Integer({ default: 5 * 1024 * 1024, minimum: 1024 }),

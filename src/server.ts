@@ -26,6 +26,8 @@ try {
   fail('cannot load the checkpoint signing key', error)
 }
 const embedded = config.DATABASE_URL === undefined || config.DATABASE_URL === ''
+const replicated = config.DATABASE_READ_URL !== undefined && config.DATABASE_READ_URL !== ''
+if (embedded && replicated) fail('invalid configuration', new Error('DATABASE_READ_URL needs DATABASE_URL: the embedded database has no replicas'))
 let release = (): void => {}
 if (embedded) {
   try {
@@ -57,8 +59,12 @@ try {
   fail('cannot create the first admin key', error)
 }
 
+// History reads may be answered by a hot standby of the primary, as the runtime role (it only reads).
+const readDb = replicated ? await openDatabase({ ...databaseOptions, databaseUrl: config.DATABASE_READ_URL, runtimeRole: true }) : undefined
+
 const app = await buildApp({
   db,
+  ...(readDb !== undefined ? { readDb } : {}),
   signer: signing.signer,
   checkpointIntervalMs: config.CHECKPOINT_INTERVAL_MS,
   retentionIntervalMs: config.RETENTION_INTERVAL_MS,

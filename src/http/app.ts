@@ -7,6 +7,8 @@ import type { Db } from '../store/database.js'
 import { KeyRing } from '../services/api-keys.js'
 import { DEFAULT_LIMITS, type Limits } from '../services/context.js'
 import { Tenants } from '../services/tenants.js'
+import { ReadReplica } from '../services/read-replica.js'
+import { registerReadRouting } from './read-routing.js'
 import { ephemeralSigner, type Signer } from '../services/signing-key.js'
 import { registerAuth } from './auth.js'
 import { unmarkExactIntegers } from '../versioning/json.js'
@@ -36,6 +38,10 @@ import { viewerTokenRoutes } from './routes/viewer-tokens.js'
 
 export interface AppOptions {
   db: Db
+  /** A read replica of `db` (DATABASE_READ_URL) that history reads are answered from; closed with the app. */
+  readDb?: Db
+  /** How often the read replica is pinged (ms; default 1000). */
+  replicaCheckMs?: number
   bodyLimit?: number
   logger?: FastifyServerOptions['logger']
   /** Destroy the database when the app closes (default true). */
@@ -83,7 +89,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     schemaController: { compilersFactory: { buildSerializer: sharedSerializers } }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
-  const tenants = new Tenants(options.db, options.latestCacheBytes ?? DEFAULT_LATEST_CACHE_BYTES, options.signer ?? ephemeralSigner(), { ...DEFAULT_LIMITS, ...options.limits })
+  const replica = options.readDb === undefined ? undefined : new ReadReplica(options.db, options.readDb, { checkEveryMs: options.replicaCheckMs, log: app.log })
+  const tenants = new Tenants(options.db, options.latestCacheBytes ?? DEFAULT_LATEST_CACHE_BYTES, options.signer ?? ephemeralSigner(), { ...DEFAULT_LIMITS, ...options.limits }, replica)
   const keys = new KeyRing(options.db, options.keyCacheMs)
   // The jobs stop (and finish what they run) before the database closes.
   const jobs = startIntegrityJobs(tenants, { checkpointIntervalMs: options.checkpointIntervalMs ?? 0, retentionIntervalMs: options.retentionIntervalMs ?? 0, log: app.log })
@@ -97,6 +104,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     const capture = startCapture(tenants, { log: app.log, ...options.captureOptions })
     app.addHook('onClose', async () => { await capture.stop() })
   }
+  if (replica !== undefined) app.addHook('onClose', async () => { await replica.close() })
   if (options.closeDatabase !== false) app.addHook('onClose', async () => { await options.db.destroy() })
 
   for (const schema of sharedSchemas) app.addSchema(schema)
@@ -108,6 +116,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onSend', async (_request, _reply, payload) => typeof payload === 'string' ? unmarkExactIntegers(payload) : payload)
   countRequests(app)
   registerAuth(app, tenants, keys)
+  registerReadRouting(app, tenants)
   exemptWritesFromTimeout(app)
   await registerTrafficLimits(app, { ratePerSecond: options.limits?.ratePerSecond ?? 10_000, maxEventLoopDelayMs: options.limits?.maxEventLoopDelayMs ?? 0 })
 

@@ -21,6 +21,11 @@ export const httpDuration = new Histogram({
 export const transactionsRecorded = new Counter({ name: 'rewind_transactions_recorded_total', help: 'Transactions recorded (posted, reverts and captured).', registers: [registry] })
 export const versionsRecorded = new Counter({ name: 'rewind_versions_recorded_total', help: 'Versions recorded.', registers: [registry] })
 
+export const readsServed = new Counter({
+  name: 'rewind_history_reads_total', help: 'History reads (GET) by where they were answered from: the read replica (DATABASE_READ_URL) or the primary.',
+  labelNames: ['source'] as const, registers: [registry]
+})
+
 export const captureLagBytes = new Gauge({
   name: 'rewind_capture_lag_bytes', help: 'WAL written on a capture source since the position recorded (as last checked).', labelNames: ['source'] as const, registers: [registry]
 })

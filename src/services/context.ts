@@ -1,7 +1,7 @@
 import type { Caller, ViewLimit } from '../access/index.js'
 import type { Db } from '../store/database.js'
 import type { RecordedBy } from '../store/rows.js'
-import type { DefinitionCache } from './definitions.js'
+import type { DefinitionCache, Definitions } from './definitions.js'
 import type { LatestVersionCache } from './latest-cache.js'
 import type { Signer } from './signing-key.js'
 
@@ -11,6 +11,8 @@ import type { Signer } from './signing-key.js'
  */
 export interface ServiceContext {
   db: Db
+  /** Set when `db` is a read replica (history reads only): the primary, which type definitions are read from. */
+  primary?: Db
   tenant: string
   definitions: DefinitionCache
   latest?: LatestVersionCache
@@ -46,3 +48,10 @@ export const DEFAULT_LIMITS: Limits = {
 /** What a transaction recorded for this caller carries as `recordedBy`. */
 export const recordedBy = (ctx: ServiceContext): RecordedBy | undefined =>
   ctx.caller === undefined ? undefined : { keyId: ctx.caller.keyId, keyName: ctx.caller.keyName }
+
+/**
+ * The tenant's type definitions, read from the primary when the context reads history from a
+ * replica: definitions never older than the history they present, and one cache for both.
+ */
+export const definitionsOf = async (ctx: ServiceContext, required?: Iterable<string>): Promise<Definitions> =>
+  await ctx.definitions.get(ctx.primary ?? ctx.db, required)

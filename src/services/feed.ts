@@ -4,7 +4,7 @@ import type { Version } from '../versioning/version.js'
 import { transactionsAfter, type FeedPosition } from '../store/feed.js'
 import type { Transaction } from '../store/rows.js'
 import { versionsOfTransactions } from '../store/versions.js'
-import type { ServiceContext } from './context.js'
+import { definitionsOf, type ServiceContext } from './context.js'
 import { presented } from './present.js'
 
 /** One recorded transaction in the change stream, with its versions and the cursor after it. */
@@ -36,7 +36,7 @@ export async function feedPage (
   const found = await transactionsAfter(ctx.db, ctx.tenant, after, limit)
   const position = found.at(-1)?.position ?? after
   const wanted = found.filter((f) => filter.actor === undefined || f.transaction.actor === filter.actor)
-  const [versions, definitions] = await Promise.all([versionsOfTransactions(ctx.db, ctx.tenant, wanted.map((f) => f.transaction.id)), ctx.definitions.get(ctx.db)])
+  const [versions, definitions] = await Promise.all([versionsOfTransactions(ctx.db, ctx.tenant, wanted.map((f) => f.transaction.id)), definitionsOf(ctx)])
   const events: FeedEvent[] = []
   for (const f of wanted) {
     const list = versions.get(f.transaction.id) ?? []

@@ -7,7 +7,7 @@ import { isLive, liveData, type Version } from '../versioning/version.js'
 import type { Transaction } from '../store/rows.js'
 import { firstMissingTransaction, getTransaction, listTransactions, type TransactionFilter } from '../store/transactions.js'
 import { entityHasVersions, getVersion, listVersions, versionsAt, versionsOfTransaction, type VersionPage } from '../store/versions.js'
-import type { ServiceContext } from './context.js'
+import { definitionsOf, type ServiceContext } from './context.js'
 import type { Definitions } from './definitions.js'
 import { readPage, type Page } from './page.js'
 import { presented, presentedState } from './present.js'
@@ -16,8 +16,8 @@ import { parseRelationNames, relatedPage, relationOf, relationsView, type Relati
 import { inView } from '../access/index.js'
 
 /** The tenant's definitions, which hold `type` (404 otherwise). */
-export async function definitionsWith ({ db, definitions: cache }: ServiceContext, type: string): Promise<Definitions> {
-  const definitions = await cache.get(db, [type])
+export async function definitionsWith (ctx: ServiceContext, type: string): Promise<Definitions> {
+  const definitions = await definitionsOf(ctx, [type])
   if (!definitions.has(type)) throw notFound(`unknown entity type "${type}"`)
   return definitions
 }
@@ -159,7 +159,7 @@ export async function transactionDetail (
 ): Promise<Transaction & { versions: Version[], versionsTruncated?: true }> {
   const { db, tenant } = ctx
   const [transaction, stored, definitions] = await Promise.all([
-    getTransaction(db, tenant, id), versionsOfTransaction(db, tenant, id, { limit: ctx.limits.maxInlineVersions + 1, only: ctx.view }), ctx.definitions.get(db)
+    getTransaction(db, tenant, id), versionsOfTransaction(db, tenant, id, { limit: ctx.limits.maxInlineVersions + 1, only: ctx.view }), definitionsOf(ctx)
   ])
   // Outside a viewer token's limit, a transaction is as missing as one that does not exist.
   if (transaction === undefined || (ctx.view !== undefined && stored.length === 0)) throw notFound(`transaction ${id} does not exist`)
@@ -176,7 +176,7 @@ export async function transactionVersions (
   const [transaction, found, definitions] = await Promise.all([
     getTransaction(ctx.db, ctx.tenant, id),
     readPage(limit, async (count) => await versionsOfTransaction(ctx.db, ctx.tenant, id, { after, limit: count, only: ctx.view })),
-    ctx.definitions.get(ctx.db)
+    definitionsOf(ctx)
   ])
   const outsideView = async (): Promise<boolean> => ctx.view !== undefined && found.items.length === 0 &&
     (after === undefined || (await versionsOfTransaction(ctx.db, ctx.tenant, id, { limit: 1, only: ctx.view })).length === 0)

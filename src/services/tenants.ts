@@ -5,6 +5,7 @@ import { entityRef } from '../versioning/keys.js'
 import { DEFAULT_LIMITS, type Limits, type ServiceContext } from './context.js'
 import { DefinitionCache } from './definitions.js'
 import { LatestVersionCache } from './latest-cache.js'
+import type { ReadReplica } from './read-replica.js'
 import type { Signer } from './signing-key.js'
 
 /** The service's shared state, handed to each request as the context of its caller's tenant. */
@@ -12,8 +13,20 @@ export class Tenants {
   private readonly definitions = new Map<string, DefinitionCache>()
   private readonly latest: LatestVersionCache | undefined
 
-  constructor (readonly db: Db, latestCacheBytes: number, readonly signer: Signer, private readonly limits: Limits = DEFAULT_LIMITS) {
+  constructor (
+    readonly db: Db, latestCacheBytes: number, readonly signer: Signer, private readonly limits: Limits = DEFAULT_LIMITS,
+    private readonly replica?: ReadReplica
+  ) {
     this.latest = latestCacheBytes > 0 ? new LatestVersionCache(latestCacheBytes) : undefined
+  }
+
+  /**
+   * The context a history read runs in: on the read replica when there is one that has replayed
+   * `minTransaction` (the caller's own latest write, for read-your-writes), else unchanged.
+   */
+  async forReading (ctx: ServiceContext, minTransaction?: number): Promise<ServiceContext> {
+    if (this.replica === undefined || await this.replica.sourceFor(ctx.tenant, minTransaction) === 'primary') return ctx
+    return { ...ctx, db: this.replica.replica, primary: ctx.db }
   }
 
   /** Forgets the latest states of entities redacted since a record sequence (by whichever instance). */

@@ -85,7 +85,11 @@ function installExitHook (): void {
 }
 
 /** Creates and starts a throwaway cluster. Call destroy() when done (e.g. in t.teardown). */
-export async function startThrowawayPostgres (options: { settings?: Record<string, string | number> } = {}): Promise<ThrowawayPostgres> {
+export async function startThrowawayPostgres (options: {
+  settings?: Record<string, string | number>
+  /** A hot standby of this cluster (pg_basebackup -R: it streams and replays the primary's WAL), instead of initdb. */
+  standbyOf?: ThrowawayPostgres
+} = {}): Promise<ThrowawayPostgres> {
   installExitHook()
   const dir = mkdtempSync(path.join(tmpdir(), 'rewind-pg-'))
   const dataDir = path.join(dir, 'data')
@@ -96,7 +100,11 @@ export async function startThrowawayPostgres (options: { settings?: Record<strin
   let port = 0
 
   try {
-    await pgTool('initdb', ['-D', dataDir, '-U', PG_USER, '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions'], 120_000)
+    if (options.standbyOf === undefined) {
+      await pgTool('initdb', ['-D', dataDir, '-U', PG_USER, '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync', '--no-instructions'], 120_000)
+    } else {
+      await pgTool('pg_basebackup', ['-h', '127.0.0.1', '-p', String(options.standbyOf.port), '-U', PG_USER, '-D', dataDir, '-R', '-X', 'stream', '--no-sync'], 120_000)
+    }
     port = await freePort()
     const settings: Record<string, string | number> = {
       port,

@@ -1954,7 +1954,10 @@ export interface operations {
                 /** @description issuedAt < until */
                 until?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Read-your-writes when the service reads history from a replica: the id of a transaction you recorded. The answer includes it (and all history before it): from the replica once it has replayed that transaction, else from the primary. Without replicas, every read already includes it. */
+                "rewind-min-transaction"?: number;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2220,7 +2223,10 @@ export interface operations {
     getTransaction: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Read-your-writes when the service reads history from a replica: the id of a transaction you recorded. The answer includes it (and all history before it): from the replica once it has replayed that transaction, else from the primary. Without replicas, every read already includes it. */
+                "rewind-min-transaction"?: number;
+            };
             path: {
                 /** @description A transaction id. */
                 id: number;
@@ -2368,7 +2374,10 @@ export interface operations {
                 /** @description Opaque cursor from a previous page's nextCursor. */
                 cursor?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Read-your-writes when the service reads history from a replica: the id of a transaction you recorded. The answer includes it (and all history before it): from the replica once it has replayed that transaction, else from the primary. Without replicas, every read already includes it. */
+                "rewind-min-transaction"?: number;
+            };
             path: {
                 /** @description A transaction id. */
                 id: number;
@@ -2631,7 +2640,10 @@ export interface operations {
                 /** @description Opaque cursor from a previous page's nextCursor. */
                 cursor?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Read-your-writes when the service reads history from a replica: the id of a transaction you recorded. The answer includes it (and all history before it): from the replica once it has replayed that transaction, else from the primary. Without replicas, every read already includes it. */
+                "rewind-min-transaction"?: number;
+            };
             path: {
                 /** @description An entity type name. */
                 type: string;
@@ -2737,7 +2749,10 @@ export interface operations {
                 /** @description true: data and changeset as they were stored, under the field names of the revision they were recorded under (excluded and redacted values still hidden); default: in the current schema (see POST /entity-types/{type}/migrations). */
                 asRecorded?: boolean;
             };
-            header?: never;
+            header?: {
+                /** @description Read-your-writes when the service reads history from a replica: the id of a transaction you recorded. The answer includes it (and all history before it): from the replica once it has replayed that transaction, else from the primary. Without replicas, every read already includes it. */
+                "rewind-min-transaction"?: number;
+            };
             path: {
                 /** @description An entity type name. */
                 type: string;
@@ -2871,7 +2886,10 @@ export interface operations {
                 /** @description true: data and changeset as they were stored, under the field names of the revision they were recorded under (excluded and redacted values still hidden); default: in the current schema (see POST /entity-types/{type}/migrations). */
                 asRecorded?: boolean;
             };
-            header?: never;
+            header?: {
+                /** @description Read-your-writes when the service reads history from a replica: the id of a transaction you recorded. The answer includes it (and all history before it): from the replica once it has replayed that transaction, else from the primary. Without replicas, every read already includes it. */
+                "rewind-min-transaction"?: number;
+            };
             path: {
                 /** @description An entity type name. */
                 type: string;
@@ -3038,7 +3056,10 @@ export interface operations {
                 /** @description Opaque cursor from a previous page's nextCursor. */
                 cursor?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Read-your-writes when the service reads history from a replica: the id of a transaction you recorded. The answer includes it (and all history before it): from the replica once it has replayed that transaction, else from the primary. Without replicas, every read already includes it. */
+                "rewind-min-transaction"?: number;
+            };
             path: {
                 /** @description An entity type name. */
                 type: string;
@@ -3120,7 +3141,10 @@ export interface operations {
                 /** @description Comma-separated relation names, e.g. author,comments,tags. */
                 relations?: string;
             };
-            header?: never;
+            header?: {
+                /** @description Read-your-writes when the service reads history from a replica: the id of a transaction you recorded. The answer includes it (and all history before it): from the replica once it has replayed that transaction, else from the primary. Without replicas, every read already includes it. */
+                "rewind-min-transaction"?: number;
+            };
             path: {
                 /** @description An entity type name. */
                 type: string;
@@ -3225,7 +3249,10 @@ export interface operations {
                 /** @description A transaction id. */
                 to: number;
             };
-            header?: never;
+            header?: {
+                /** @description Read-your-writes when the service reads history from a replica: the id of a transaction you recorded. The answer includes it (and all history before it): from the replica once it has replayed that transaction, else from the primary. Without replicas, every read already includes it. */
+                "rewind-min-transaction"?: number;
+            };
             path: {
                 /** @description An entity type name. */
                 type: string;

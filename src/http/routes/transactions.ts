@@ -81,19 +81,19 @@ export const transactionRoutes = (): FastifyPluginAsyncTypebox => async (app) =>
     changes: body.changes.map((c) => ({ ...c, data: c.data as JsonObject | undefined }))
   }, idempotentRequest(ctx, headers['idempotency-key'], 'POST /transactions', body))))
 
-  app.get('/transactions', { config: { access: 'read' }, schema: {
+  app.get('/transactions', { config: { access: 'read', replica: true }, schema: {
     ...doc('listTransactions', 'transactions', 'List transactions, newest first'),
     querystring: Query({ ...PageQuery, ...TransactionFilter }),
     response: answers(page(Type.Ref('Transaction')), 'A page of transactions, newest first', 400)
   } }, async ({ ctx, query: { limit = 50, cursor, ...filter } }) =>
     pageBody(await transactions(ctx, { ...filter, limit, before: decodeCursor('transactions', cursor) }), 'transactions', (tx) => tx.id))
 
-  app.get('/transactions/:id', { config: { access: 'read' }, schema: {
+  app.get('/transactions/:id', { config: { access: 'read', replica: true }, schema: {
     ...doc('getTransaction', 'transactions', 'Read one transaction with every version it created'), params: IdParams,
     response: answers(Type.Object(TransactionDetail.properties, { examples: [transactionDetailExample] }), 'The transaction with every version it created', 400, 404)
   } }, async ({ ctx, params }) => await transactionDetail(ctx, params.id))
 
-  app.get('/transactions/:id/versions', { config: { access: 'read' }, schema: {
+  app.get('/transactions/:id/versions', { config: { access: 'read', replica: true }, schema: {
     ...doc('listTransactionVersions', 'transactions', 'Page through every version one transaction created'), params: IdParams, querystring: Query(PageQuery),
     response: answers(page(Type.Ref('Version')), 'A page of the versions, in the order their entities were first touched', 400, 404)
   } }, async ({ ctx, params: { id }, query: q }) =>
