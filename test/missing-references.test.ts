@@ -68,6 +68,12 @@ eachDatabase('an unknown query parameter is 400 and names the parameter', async 
   t.equal((await h.get('/entity-types/other')).status, 404, 'the refused PUT registered nothing')
 })
 
+/**
+ * Statements since the last reset, leaving out a reload of the type definitions: they are kept
+ * for 1 s, so on a loaded machine a reload falls between two writes by chance.
+ */
+const statementsBesideDefinitions = (h: Harness): number => h.queries.filter((q) => !/from "?entity_types"?/.test(q)).length
+
 eachDatabase('a revert keeps the latest-state hints current: the next write reads nothing and skips no id', async (t, h) => {
   const { first, second } = await article(h)
   const revert = await h.post('/entities/article/1/revert', { to: first })
@@ -77,13 +83,13 @@ eachDatabase('a revert keeps the latest-state hints current: the next write read
   const next = await h.post('/transactions', { changes: [{ type: 'article', op: 'update', id: '1', data: { name: 'c' } }] })
   t.equal(next.status, 201)
   t.equal(next.body.transaction.id, second + 2, 'no transaction id skipped')
-  t.equal(h.queries.length, 1, 'one statement: the reverted state came from the hints')
+  t.equal(statementsBesideDefinitions(h), 1, 'one statement: the reverted state came from the hints')
   t.strictSame(next.body.versions[0].changeset, { name: ['a', 'c'] })
   const txRevert = await h.post(`/transactions/${next.body.transaction.id}/revert`, {})
   t.equal(txRevert.status, 201)
   h.resetQueries()
   const after = await h.post('/transactions', { changes: [{ type: 'article', op: 'update', id: '1', data: { name: 'd' } }] })
   t.equal(after.body.transaction.id, txRevert.body.transaction.id + 1, 'no transaction id skipped after a transaction revert')
-  t.equal(h.queries.length, 1, 'one statement after a transaction revert')
+  t.equal(statementsBesideDefinitions(h), 1, 'one statement after a transaction revert')
   t.strictSame(after.body.versions[0].changeset, { name: ['a', 'd'] })
 })

@@ -200,9 +200,32 @@ async function migrateWithRetry (db: Db): Promise<void> {
   }
 }
 
+/**
+ * Migrated schemas of this process whose tests have ended, emptied, for the next test of the same
+ * kind: migrating a schema is most of the second a harness took to open. A schema whose test
+ * worked as the owner (asOwner: it may have dropped a constraint or disabled a trigger) is dropped
+ * instead, as is every schema when its test file ends.
+ */
+const emptied: Record<DatabaseKind, string[]> = { pglite: [], postgres: [] }
+
+/**
+ * Empties a schema's tables as they were just after its migration: every table but the
+ * migrator's own, identities restarted. The append-only triggers refuse TRUNCATE to anyone:
+ * here, in this one transaction, they do not fire (session_replication_role = replica).
+ */
+async function emptySchema (owner: Db, schema: string): Promise<void> {
+  await owner.transaction().execute(async (trx) => {
+    const { rows } = await sql<{ name: string }>`select tablename as name from pg_tables where schemaname = ${schema} and tablename not like 'kysely_migration%'`.execute(trx)
+    await sql`set local session_replication_role = replica`.execute(trx)
+    await sql.raw(`truncate ${rows.map((r) => `"${schema}"."${r.name}"`).join(', ')} restart identity`).execute(trx)
+  })
+}
+
 /** A fresh, migrated database (own schema) and an app on it, closed when the test ends. */
 export async function openHarness (test: Test, kind: DatabaseKind, options: Partial<Omit<AppOptions, 'db'>> = {}): Promise<Harness> {
-  const schema = `t_${process.pid}_${++schemaCounter}_${Math.random().toString(36).slice(2, 8)}`
+  const reused = emptied[kind].pop()
+  const schema = reused ?? `t_${process.pid}_${++schemaCounter}_${Math.random().toString(36).slice(2, 8)}`
+  let ownerWorked = false
   const queries: string[] = []
   const statements: Harness['statements'] = []
   const onQuery = (event: { query: { sql: string, parameters: readonly unknown[] } }): void => {
@@ -214,16 +237,26 @@ export async function openHarness (test: Test, kind: DatabaseKind, options: Part
   }
   let db: Db
   let asOwner: Harness['asOwner']
-  let dropSchema: (() => Promise<void>) | undefined
+  let dropSchema: () => Promise<void>
   if (kind === 'pglite') {
     sharedPGlite ??= createSharedPGlite()
     const pglite = await sharedPGlite
     db = await openDatabase({ pglite, searchPath: schema, onQuery })
-    dropSchema = async () => { await pglite.exec(`reset role; drop schema "${schema}" cascade`) }
-    await migrateWithRetry(db)
+    const opened = db
+    dropSchema = async () => {
+      if (ownerWorked) {
+        await pglite.exec(`reset role; drop schema "${schema}" cascade`)
+        return
+      }
+      await sql`reset role`.execute(opened)
+      await emptySchema(opened, schema)
+      emptied.pglite.push(schema)
+    }
+    if (reused === undefined) await migrateWithRetry(db)
     // One session: the service's role is switched, and switched back for the owner's work.
     await sql`set role ${sql.raw(RUNTIME_ROLE)}`.execute(db)
     asOwner = async (work) => {
+      ownerWorked = true
       await sql`reset role`.execute(db)
       try {
         return await work(db)
@@ -233,28 +266,42 @@ export async function openHarness (test: Test, kind: DatabaseKind, options: Part
     }
   } else {
     const databaseUrl = await openProcessDatabase()
-    const admin = new pg.Client({ connectionString: databaseUrl })
-    await admin.connect()
-    await admin.query(`create schema "${schema}"`)
-    await admin.end()
+    if (reused === undefined) {
+      const admin = new pg.Client({ connectionString: databaseUrl })
+      await admin.connect()
+      await admin.query(`create schema "${schema}"`)
+      await admin.end()
+    }
     const owner = await openDatabase({ databaseUrl, searchPath: schema, poolSize: 2 })
-    await migrateWithRetry(owner)
+    if (reused === undefined) await migrateWithRetry(owner)
     db = await openDatabase({ databaseUrl, searchPath: schema, poolSize: 10, onQuery, runtimeRole: true })
-    asOwner = async (work) => await work(owner)
-    test.teardown(async () => {
-      await owner.destroy()
+    asOwner = async (work) => {
+      ownerWorked = true
+      return await work(owner)
+    }
+    // After the app is closed (its teardown runs first): emptied for the next test, or dropped.
+    dropSchema = async () => {
+      try {
+        if (!ownerWorked) {
+          await emptySchema(owner, schema)
+          emptied.postgres.push(schema)
+          return
+        }
+      } finally {
+        await owner.destroy()
+      }
       const drop = new pg.Client({ connectionString: databaseUrl })
       await drop.connect()
       await drop.query(`drop schema "${schema}" cascade`)
       await drop.end()
-    })
+    }
   }
   const adminKey = (await createApiKey(db, { tenant: 'default', name: 'bootstrap admin', scopes: ['admin'] })).key
   const app = await buildApp({ db, closeDatabase: kind === 'postgres', ...options })
   test.teardown(async () => { await app.close() })
-  // On PGlite, once the app is closed, the schema goes too (as on PostgreSQL): the next
-  // test's migration lists the tables of every schema, and would list every earlier test's.
-  if (dropSchema !== undefined) test.teardown(dropSchema)
+  // Once the app is closed, the schema is emptied for the next test, or dropped (a schema left
+  // behind would be listed by every later migration, which lists the tables of every schema).
+  test.teardown(dropSchema)
   queries.length = 0
   statements.length = 0
 
