@@ -2,7 +2,8 @@
  * What one benchmark run does: the quick profile (default) or `--full`; `--only integrity`
  * runs the integrity step alone, `--versions N` sets its size; `--only schema` the reads
  * before and after schema migrations; `--only ceiling` the service against the pgbench
- * ceiling, `--rounds N` and `--seconds S` set that comparison's rounds and run length.
+ * ceiling, `--rounds N` and `--seconds S` set that comparison's rounds and run length;
+ * `--only profile` the CPU profile of the service and the accounting of one transaction.
  */
 export interface Profile {
   name: 'quick' | 'full'
@@ -25,8 +26,8 @@ export interface Profile {
   ceilingRounds: number
   /** Seconds of each run of the pgbench ceiling comparison; `--seconds S` overrides. */
   ceilingSeconds: number
-  /** `--only integrity`, `ingest`, `schema`, `capture` or `ceiling`: that step alone, on a fresh bench database. */
-  only?: 'integrity' | 'ingest' | 'schema' | 'capture' | 'ceiling'
+  /** `--only integrity`, `ingest`, `schema`, `capture`, `ceiling` or `profile`: that step alone, on a fresh bench database. */
+  only?: 'integrity' | 'ingest' | 'schema' | 'capture' | 'ceiling' | 'profile'
 }
 
 export const CONNECTIONS = 8
@@ -73,8 +74,8 @@ export function profileFromArgs (argv: readonly string[]): Profile {
   }
   const only = option(argv, '--only')
   if (only !== undefined) {
-    if (only !== 'integrity' && only !== 'ingest' && only !== 'schema' && only !== 'capture' && only !== 'ceiling') {
-      throw new Error(`--only takes "integrity", "ingest", "schema", "capture" or "ceiling", not ${only}`)
+    if (only !== 'integrity' && only !== 'ingest' && only !== 'schema' && only !== 'capture' && only !== 'ceiling' && only !== 'profile') {
+      throw new Error(`--only takes "integrity", "ingest", "schema", "capture", "ceiling" or "profile", not ${only}`)
     }
     profile.only = only
   }

@@ -8,7 +8,8 @@
  * `npm run bench -- --only integrity [--versions N]` runs the integrity step alone
  * (bench/results/integrity-latest.json); `--only schema` the reads before and after schema
  * migrations (bench/results/schema-latest.json); `--only ceiling [--rounds N] [--seconds S]`
- * the service against the pgbench ceiling (bench/results/ceiling-latest.json).
+ * the service against the pgbench ceiling (bench/results/ceiling-latest.json); `--only profile`
+ * the service's CPU profile, its flame graph and one transaction's accounting (bench/profile.ts).
  * Everything talks to 127.0.0.1 only; the databases are dropped at the end.
  */
 import os from 'node:os'
@@ -27,10 +28,12 @@ import { measureReads } from './reads.js'
 import { measureRelationRevert } from './relation-revert.js'
 import { measureSchemaReads, type SchemaFigures } from './schema-reads.js'
 import { measureCapture } from './capture.js'
+import { measureProfile, profileNodeArgs } from './profile.js'
+import { profileMarkdown } from './profile-report.js'
 import { CEILING_WORKLOADS, PgbenchCeiling, UPDATES_POOL_FIRST, UPDATES_POOL_SIZE } from './pgbench-ceiling.js'
 import { baselineRatios, ceilingMarkdown, ingestRatios, ingestRoundsMarkdown, integrityMarkdown, machine, markdown, readRatios, schemaMarkdown, captureMarkdown, writeJson, writeResults, type ReadSize, type Results } from './report.js'
 import { layoutFor, seed } from './seed.js'
-import { HttpClient, startService, type RunningService } from './service.js'
+import { HttpClient, startService, type RunningService, type StartOptions } from './service.js'
 import { countStatements } from './statements.js'
 import { measureStorage, type StorageFigures } from './storage.js'
 import { Workload } from './workload.js'
@@ -74,14 +77,14 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 /** Creates the bench database and starts the service on it; answers the database's URL and the server's version. */
-async function setUp (): Promise<{ databaseUrl: string, postgres: string }> {
+async function setUp (options: StartOptions = {}): Promise<{ databaseUrl: string, postgres: string }> {
   log(`profile ${profile.name}${profile.only === undefined ? '' : `, only ${profile.only}`}; creating the bench database`)
   const databaseUrl = await createBenchDatabase(adminUrl)
   pool = new pg.Pool({ connectionString: databaseUrl, max: 2 })
   pool.on('error', () => {})
   const postgres = await serverVersion(pool)
   log('starting the service')
-  service = await startService(databaseUrl)
+  service = await startService(databaseUrl, {}, options)
   client = new HttpClient(service.port)
   return { databaseUrl, postgres }
 }
@@ -187,6 +190,16 @@ async function ceilingOnly (): Promise<void> {
   await finishOnly('ceiling-latest.json', postgres, { pgbenchCeiling: comparison }, `${load}\n\n${ceilingMarkdown(comparison)}`)
 }
 
+/** `--only profile`: the service under --cpu-prof, its flame graph, one transaction's accounting (bench/results/profile-latest.json). */
+async function profileOnly (): Promise<void> {
+  const { profileDir, nodeArgs } = profileNodeArgs()
+  const { databaseUrl, postgres } = await setUp({ nodeArgs })
+  ceilingStarted = true // its index costs run the pgbench ceiling, whose databases cleanup drops
+  const figures = await measureProfile({ service: service!, client: client!, pool: pool!, databaseUrl, adminUrl, profileDir }, log)
+  ceilingStarted = false
+  await finishOnly('profile-latest.json', postgres, { accounting: figures }, profileMarkdown(figures))
+}
+
 /** `--only ingest`: the interleaved ingest rounds alone (bench/results/ingest-latest.json). */
 async function ingestOnly (): Promise<void> {
   const { databaseUrl, postgres } = await setUp()
@@ -283,6 +296,8 @@ try {
     await captureOnly()
   } else if (profile.only === 'ceiling') {
     await ceilingOnly()
+  } else if (profile.only === 'profile') {
+    await profileOnly()
   } else {
     const results = await main()
     log('stopping the service and dropping the bench database')

@@ -96,16 +96,18 @@ export interface StartOptions {
   /** The checkout whose src/server.ts runs (default: this one). */
   cwd?: string
   readyTimeoutMs?: number
+  /** Node's own options, before the service's script (`--cpu-prof`, …). */
+  nodeArgs?: readonly string[]
 }
 
 /**
- * Starts the service as a child process (`node --import tsx src/server.ts`, in `cwd`) on a
+ * Starts the service as a child process (`node [nodeArgs] --import tsx src/server.ts`, in `cwd`) on a
  * free port of 127.0.0.1 against `databaseUrl` (plus `env`), and waits until /ready answers 200.
  */
 export async function startService (databaseUrl: string, env: Record<string, string> = {}, options: StartOptions = {}): Promise<RunningService> {
   const readyTimeoutMs = options.readyTimeoutMs ?? 60_000
   const port = await freePort()
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, [...options.nodeArgs ?? [], '--import', 'tsx', 'src/server.ts'], {
     cwd: options.cwd ?? REPO_ROOT,
     env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST, ...SERVICE_ENV, ...env },
     stdio: ['ignore', 'inherit', 'inherit']
