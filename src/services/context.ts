@@ -3,6 +3,7 @@ import type { Db } from '../store/database.js'
 import type { RecordedBy } from '../store/rows.js'
 import type { DefinitionCache, Definitions } from './definitions.js'
 import type { LatestVersionCache } from './latest-cache.js'
+import type { WriteOrder } from './write-order.js'
 import type { Signer } from './signing-key.js'
 
 /**
@@ -16,6 +17,8 @@ export interface ServiceContext {
   tenant: string
   definitions: DefinitionCache
   latest?: LatestVersionCache
+  /** With `latest`: orders this process's writes per entity, so that they plan on each other's versions. */
+  writeOrder?: WriteOrder
   /** The API key the request came with (none: the operator's own tools). */
   caller?: Caller
   /** A limited viewer token's limit: lists, transactions and relations show only what is inside it. */

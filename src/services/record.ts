@@ -18,6 +18,7 @@ import type { NewTransaction } from '../store/transactions.js'
 import { latestVersions, type EntityName } from '../store/versions.js'
 import type { Definitions } from './definitions.js'
 import type { LatestVersionCache } from './latest-cache.js'
+import type { WriteOrder } from './write-order.js'
 import { currentRevision, stateInCurrentSchema } from './schema.js'
 import { transactionsRecorded, versionsRecorded } from '../metrics/index.js'
 
@@ -54,7 +55,7 @@ export async function recordChanges (trx: Trx, tenant: string, definitions: Defi
  * way the result is what one writer at a time would have recorded.
  */
 export async function recordChangesOptimistically (
-  db: Db, tenant: string, definitions: Definitions, input: TransactionInput, hints?: LatestVersionCache
+  db: Db, tenant: string, definitions: Definitions, input: TransactionInput, hints?: LatestVersionCache, order?: WriteOrder
 ): Promise<RecordResult> {
   const changes = resolveChanges(definitions, input.changes)
   const entities = firstChanges(changes)
@@ -64,8 +65,10 @@ export async function recordChangesOptimistically (
     return result
   }
   if (hints !== undefined) {
+    const hinted = async (): Promise<RecordResult> =>
+      remember(await withRetries(async () => await readPlanAndAppend(db, tenant, definitions, input, changes, entities, refs, hints)))
     try {
-      return remember(await withRetries(async () => await readPlanAndAppend(db, tenant, definitions, input, changes, entities, refs, hints)))
+      return order === undefined ? await hinted() : await order.run(tenant, refs, hinted)
     } catch (error) {
       if (!(error instanceof ConcurrentAppend || error instanceof UnconfirmedHint)) throw error
       hints.forget(tenant, refs)

@@ -5,6 +5,7 @@ import { entityRef } from '../versioning/keys.js'
 import { DEFAULT_LIMITS, type Limits, type ServiceContext } from './context.js'
 import { DefinitionCache } from './definitions.js'
 import { LatestVersionCache } from './latest-cache.js'
+import { WriteOrder } from './write-order.js'
 import type { ReadReplica } from './read-replica.js'
 import type { Signer } from './signing-key.js'
 
@@ -12,6 +13,7 @@ import type { Signer } from './signing-key.js'
 export class Tenants {
   private readonly definitions = new Map<string, DefinitionCache>()
   private readonly latest: LatestVersionCache | undefined
+  private readonly writeOrder = new WriteOrder()
 
   constructor (
     readonly db: Db, latestCacheBytes: number, readonly signer: Signer, private readonly limits: Limits = DEFAULT_LIMITS,
@@ -55,7 +57,7 @@ export class Tenants {
       definitions,
       limits: this.limits,
       signer: this.signer,
-      ...(this.latest !== undefined ? { latest: this.latest } : {}),
+      ...(this.latest !== undefined ? { latest: this.latest, writeOrder: this.writeOrder } : {}),
       ...(caller !== undefined ? { caller } : {}),
       ...(caller?.view !== undefined ? { view: caller.view } : {})
     }
