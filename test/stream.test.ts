@@ -100,8 +100,11 @@ async function waitFor (done: () => boolean, timeoutMs = 15_000): Promise<boolea
   return true
 }
 
-/** Long enough for the stream to poll a few times (it polls every 250 ms): what has not come by then is not coming. */
-const SETTLE_MS = 1000
+/** The streams of these tests poll every 50 ms when idle (the service's default is 250 ms). */
+const STREAM = { streamOptions: { pollMs: 50 } }
+
+/** Long enough for the stream to poll several times: what has not come by then is not coming. */
+const SETTLE_MS = 400
 
 /** The events of `sub` once `count` of them came, and a little longer (so that an extra one would be seen). */
 async function eventsOf (sub: Subscription, count: number): Promise<SseEvent[]> {
@@ -204,7 +207,7 @@ eachDatabase('Stream: every transaction once, in order, with its versions; resum
     t.match(byHeader.body?.detail, /Last-Event-ID/, `Last-Event-ID: ${bad}: the problem names Last-Event-ID`)
   }
   await allClosed(t, before, 'after the invalid cursors')
-})
+}, STREAM)
 
 eachDatabase('Stream: ?type= and ?actor= filter the transactions', async (t, h) => {
   const before = streamSubscribers.count
@@ -260,7 +263,7 @@ eachDatabase('Stream: ?type= and ?actor= filter the transactions', async (t, h) 
     for (const sub of open) sub.close()
   }
   await allClosed(t, before, 'filters')
-})
+}, STREAM)
 
 eachDatabase('Stream: a tenant sees its own transactions only', async (t, h) => {
   const before = streamSubscribers.count
@@ -308,7 +311,7 @@ eachDatabase('Stream: a tenant sees its own transactions only', async (t, h) => 
     for (const sub of open) sub.close()
   }
   await allClosed(t, before, 'tenants')
-})
+}, STREAM)
 
 eachDatabase('Stream: a subscriber that disconnects while its events are being sent is let go', async (t, h) => {
   const before = streamSubscribers.count
@@ -323,7 +326,7 @@ eachDatabase('Stream: a subscriber that disconnects while its events are being s
     await allClosed(t, atStart, `round ${round}: disconnected after ${1 + round * 20} of 150 events`)
   }
   t.equal(streamSubscribers.count, before, 'no stream is left running')
-})
+}, STREAM)
 
 eachDatabase('Stream: an idle subscriber does not pile up listeners while it waits', async (t, h) => {
   const before = streamSubscribers.count
@@ -333,7 +336,7 @@ eachDatabase('Stream: an idle subscriber does not pile up listeners while it wai
   const sub = await subscribe(h)
   try {
     t.equal(sub.status, 200)
-    await sleep(4000) // 16 polls of an empty stream
+    await sleep(800) // 16 polls of an empty stream
     t.strictSame(sub.events, [])
   } finally {
     sub.close()
@@ -341,7 +344,7 @@ eachDatabase('Stream: an idle subscriber does not pile up listeners while it wai
   }
   t.strictSame(warnings, [], 'no "possible EventTarget memory leak" warning: each poll\'s wait leaves no listener behind')
   await allClosed(t, before, 'idle')
-})
+}, STREAM)
 
 /** A small seeded generator (mulberry32), so that a failing run can be replayed with its seed. */
 function randomOf (seed: number): () => number {
@@ -450,7 +453,7 @@ eachDatabase('Stream: 16 concurrent writers on shared entities, a subscriber rec
     const indexes = (history.body.items as Array<{ index: number }>).map((v) => v.index)
     t.strictSame(arrival.get(String(e)), indexes, `item ${e}: its ${indexes.length} versions arrive in version order`)
   }
-})
+}, STREAM)
 
 eachDatabase('Stream: a transaction that commits before one with a lower xid waits for it, and neither is skipped', async (t, h) => {
   const before = streamSubscribers.count
@@ -497,4 +500,4 @@ eachDatabase('Stream: a transaction that commits before one with a lower xid wai
     for (const sub of open) sub.close()
   }
   await allClosed(t, before, 'out of order')
-}, { skip: { pglite: 'PGlite has one connection: no database transaction stays open while another commits' } })
+}, { ...STREAM, skip: { pglite: 'PGlite has one connection: no database transaction stays open while another commits' } })
