@@ -296,12 +296,13 @@ export async function openHarness (test: Test, kind: DatabaseKind, options: Part
       await drop.end()
     }
   }
+  // Teardowns run last registered first: this one after the app's, once its background jobs
+  // have stopped. The schema is then emptied for the next test, or dropped (a schema left
+  // behind would be listed by every later migration, which lists the tables of every schema).
+  test.teardown(dropSchema)
   const adminKey = (await createApiKey(db, { tenant: 'default', name: 'bootstrap admin', scopes: ['admin'] })).key
   const app = await buildApp({ db, closeDatabase: kind === 'postgres', ...options })
   test.teardown(async () => { await app.close() })
-  // Once the app is closed, the schema is emptied for the next test, or dropped (a schema left
-  // behind would be listed by every later migration, which lists the tables of every schema).
-  test.teardown(dropSchema)
   queries.length = 0
   statements.length = 0
 
