@@ -46,7 +46,7 @@ async function isPostgresReachable (): Promise<boolean> {
 let processDatabase: Promise<string> | undefined
 
 /**
- * tap runs two test files at a time. Sharing one database, they would share more than its
+ * tap runs three test files at a time. Sharing one database, they would share more than its
  * name: the service's advisory locks are per database and know no schema (a 10,000-change
  * transaction of one file holds tenant `default`'s lock, and with it every write and revert
  * of the other file, for seconds: its timing assertions fail), and so are its catalogs (each
