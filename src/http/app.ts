@@ -89,7 +89,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     schemaController: { compilersFactory: { buildSerializer: sharedSerializers } }
   }).withTypeProvider<TypeBoxTypeProvider>()
 
-  const replica = options.readDb === undefined ? undefined : new ReadReplica(options.db, options.readDb, { checkEveryMs: options.replicaCheckMs, log: app.log })
+  const replica = options.readDb === undefined ? undefined : new ReadReplica(options.readDb, { checkEveryMs: options.replicaCheckMs, log: app.log })
   const tenants = new Tenants(options.db, options.latestCacheBytes ?? DEFAULT_LATEST_CACHE_BYTES, options.signer ?? ephemeralSigner(), { ...DEFAULT_LIMITS, ...options.limits }, replica)
   const keys = new KeyRing(options.db, options.keyCacheMs)
   // The jobs stop (and finish what they run) before the database closes.

@@ -23,7 +23,7 @@ export class ReadReplica {
   private readonly timer: NodeJS.Timeout
   private checking: Promise<void> | undefined
 
-  constructor (readonly primary: Db, readonly replica: Db, private readonly options: ReadReplicaOptions = {}) {
+  constructor (readonly replica: Db, private readonly options: ReadReplicaOptions = {}) {
     this.timer = setInterval(() => { this.checking ??= this.check().finally(() => { this.checking = undefined }) }, options.checkEveryMs ?? 1000)
     this.timer.unref()
     for (const source of ['replica', 'primary'] as const) readsServed.inc({ source }, 0)
