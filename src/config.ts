@@ -38,6 +38,9 @@ const ConfigSchema = Type.Object({
   // Neither: one is generated into DATA_DIR/signing-key.pem (a key beside the data proves less).
   SIGNING_KEY: Type.Optional(Type.String()),
   SIGNING_KEY_FILE: Type.Optional(Type.String()),
+  // versions is partitioned by transaction id: this many ids per partition, this many partitions made ahead.
+  HISTORY_PARTITION_SIZE: Type.Integer({ default: 1_000_000, minimum: 1000 }),
+  HISTORY_PARTITIONS_AHEAD: Type.Integer({ default: 2, minimum: 1, maximum: 100 }),
   CHECKPOINT_INTERVAL_MS: Type.Integer({ default: 60_000, minimum: 0 }),
   RETENTION_INTERVAL_MS: Type.Integer({ default: 3_600_000, minimum: 0 }),
   // Webhook hosts that may be on private, loopback or link-local addresses (comma-separated; default: none).

@@ -68,6 +68,7 @@ const app = await buildApp({
   signer: signing.signer,
   checkpointIntervalMs: config.CHECKPOINT_INTERVAL_MS,
   retentionIntervalMs: config.RETENTION_INTERVAL_MS,
+  partitions: { size: config.HISTORY_PARTITION_SIZE, ahead: config.HISTORY_PARTITIONS_AHEAD },
   // The background workers of capture and webhook delivery (each on one instance at a time).
   capture: true,
   webhooks: true,

@@ -102,7 +102,7 @@ eachDatabase('Ingest: an append planned on a superseded version writes nothing',
 
   await tx(h, upd('article', '1', { title: 'second' })) // another writer gets there first
   const before = { transactions: await h.count('transactions'), versions: await h.count('versions') }
-  await t.rejects(appendTransaction(h.db, TENANT, { actor: 'stale', issuedAt: new Date().toISOString(), recordedAt: new Date().toISOString() }, planned, planned.map((v) => sealVersion({ tenant: TENANT, type: v.type, id: v.key, index: v.index, operation: v.operation }, hashedTransaction({ issuedAt: new Date().toISOString(), recordedAt: new Date().toISOString() }), v.data, v.changeset, GENESIS_HASH)), [], new Map(), [entityRef('article', '1')]),
+  await t.rejects(appendTransaction(h.db, TENANT, { actor: 'stale', issuedAt: new Date().toISOString(), recordedAt: new Date().toISOString() }, planned, planned.map((v) => sealVersion({ tenant: TENANT, type: v.type, id: v.key, index: v.index, operation: v.operation }, hashedTransaction({ issuedAt: new Date().toISOString(), recordedAt: new Date().toISOString() }), v.data, v.changeset, GENESIS_HASH)), [], new Map(), { refs: [entityRef('article', '1')], heads: [{ type: 'article', key: '1', after: read.get(entityRef('article', '1'))!.transactionId }] }),
     { name: 'ConcurrentAppend' }, 'the taken version number is reported as a concurrent append')
   t.strictSame({ transactions: await h.count('transactions'), versions: await h.count('versions') }, before, 'no transaction and no version were written')
 

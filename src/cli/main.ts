@@ -3,6 +3,7 @@ import { isScope, SCOPES, type AccessScope } from '../access/index.js'
 import type { Db } from '../store/database.js'
 import { registerExportCommand } from './export.js'
 import { registerImportCommand } from './import.js'
+import { registerPartitionsCommand } from './partitions.js'
 import { registerVerifyCommand } from './verify.js'
 
 /**
@@ -97,6 +98,7 @@ keys.command('revoke')
 registerVerifyCommand(program)
 registerExportCommand(program)
 registerImportCommand(program)
+registerPartitionsCommand(program, withDatabase)
 
 try {
   await program.parseAsync()

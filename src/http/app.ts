@@ -23,6 +23,7 @@ import { apiKeyRoutes } from './routes/api-keys.js'
 import { integrityRoutes } from './routes/integrity.js'
 import { retentionRoutes } from './routes/retention.js'
 import { startIntegrityJobs } from '../services/jobs.js'
+import { DEFAULT_PARTITIONS, keepPartitionsAhead, type PartitionOptions } from '../services/partitions.js'
 import { startCapture } from '../capture/index.js'
 import { captureRoutes } from './routes/capture.js'
 import { streamRoutes } from './routes/stream.js'
@@ -57,6 +58,8 @@ export interface AppOptions {
   /** How often each tenant with new history gets a signed checkpoint, and retention runs (ms; 0: only on request). */
   checkpointIntervalMs?: number
   retentionIntervalMs?: number
+  /** How `versions` is partitioned (HISTORY_PARTITION_SIZE, HISTORY_PARTITIONS_AHEAD; see docs/partitions.md); false: no partitions are made (a database never written to). */
+  partitions?: Partial<PartitionOptions> | false
   /** Capture from PostgreSQL runs on this instance (the service turns it on; default: off); its timings. */
   capture?: boolean
   captureOptions?: { pollMs?: number, leaseMs?: number, heartbeatMs?: number }
@@ -92,7 +95,13 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const replica = options.readDb === undefined ? undefined : new ReadReplica(options.readDb, { checkEveryMs: options.replicaCheckMs, log: app.log })
   const tenants = new Tenants(options.db, options.latestCacheBytes ?? DEFAULT_LATEST_CACHE_BYTES, options.signer ?? ephemeralSigner(), { ...DEFAULT_LIMITS, ...options.limits }, replica)
   const keys = new KeyRing(options.db, options.keyCacheMs)
-  // The jobs stop (and finish what they run) before the database closes.
+  // The jobs stop (and finish what they run) before the database closes. The next transaction
+  // ids have a partition before the app answers anything.
+  if (options.partitions !== false) {
+    const partitionKeeper = keepPartitionsAhead(options.db, { ...DEFAULT_PARTITIONS, ...options.partitions }, app.log)
+    app.addHook('onClose', async () => { await partitionKeeper.stop() })
+    await partitionKeeper.ready
+  }
   const jobs = startIntegrityJobs(tenants, { checkpointIntervalMs: options.checkpointIntervalMs ?? 0, retentionIntervalMs: options.retentionIntervalMs ?? 0, log: app.log })
   app.addHook('onClose', async () => { await jobs.stop() })
   const allowedHosts = parseAllowedHosts(options.webhookAllowedHosts)

@@ -1,5 +1,6 @@
 import { diffStates, type Changeset } from '../versioning/changeset.js'
 import { DomainError, gone, notFound } from '../versioning/errors.js'
+import { archivedGone } from './archive-horizon.js'
 import { anchorOf } from '../store/anchors.js'
 import { entityRef } from '../versioning/keys.js'
 import type { JsonObject } from '../versioning/json.js'
@@ -35,7 +36,8 @@ const neverExisted = (type: string, key: string): Error => notFound(`${type} "${
 
 /**
  * What a lookup at transaction `t` that found nothing means: 410 when the entity's history
- * before its oldest kept version was pruned and `t` falls there, else `otherwise`. A
+ * before its oldest kept version was pruned and `t` falls there, or when it may be in an
+ * archived partition (see archive-horizon.ts), else `otherwise`. A
  * version read asks about the versions pruned (up to the last pruned one's transaction); a
  * state lookup (`state`) that found no version at or before `t` is before the oldest kept one.
  */
@@ -44,14 +46,16 @@ export async function missingOrPruned (ctx: ServiceContext, type: string, key: s
   if (anchor !== undefined && (state || t <= anchor.transactionId)) {
     return gone(`${type} "${key}": its history before index ${anchor.index} (up to transaction ${anchor.transactionId}) was pruned (retention)`)
   }
-  return otherwise
+  return await archivedGone(ctx.db, `${type} "${key}"`, t, state) ?? otherwise
 }
 
 export async function entityVersions (ctx: ServiceContext, type: string, key: string, page: VersionPage, asRecorded = false): Promise<Page<Version>> {
   const { db, tenant } = ctx
   const definitions = await definitionsWith(ctx, type)
   const found = await readPage(page.limit, async (limit) => await listVersions(db, tenant, { type, key }, { ...page, limit }))
-  if (found.items.length === 0 && (page.after === undefined || !await entityHasVersions(db, tenant, { type, key }))) throw neverExisted(type, key)
+  if (found.items.length === 0 && (page.after === undefined || !await entityHasVersions(db, tenant, { type, key }))) {
+    throw await archivedGone(db, `${type} "${key}"`, undefined, true) ?? neverExisted(type, key)
+  }
   return presentedPage(definitions, found, asRecorded)
 }
 
@@ -126,7 +130,8 @@ export async function entityState (
   ])
   if (version === undefined || !isLive(version)) {
     const missing = notFound(at === undefined ? `${type} "${key}" does not exist` : `${type} "${key}" did not exist at transaction ${at}`)
-    throw version === undefined && at !== undefined ? await missingOrPruned(ctx, type, key, at, missing, true) : missing
+    if (version === undefined && at !== undefined) throw await missingOrPruned(ctx, type, key, at, missing, true)
+    throw version === undefined ? await archivedGone(db, `${type} "${key}"`, undefined, true) ?? missing : missing
   }
   const state: EntityState = { type, id: key, data: presentedState(definitions, type, version.data, version.revision)!, transactionId: version.transactionId }
   if (names.length > 0) await addRelations(ctx, definitions, state, { type, key, version }, names, at)

@@ -10,7 +10,7 @@ import { planVersions, resolveChanges, type ChangeInput, type PlannedVersion, ty
 import type { LatestVersion, Version } from '../versioning/version.js'
 import { inTransaction, withRetries, type Db, type Trx } from '../store/database.js'
 import { lockEntities } from '../store/locks.js'
-import { appendTransaction } from '../store/append.js'
+import { appendTransaction, type PlannedHead } from '../store/append.js'
 import { ConcurrentAppend } from '../store/driver-errors.js'
 import type { Reference } from '../store/references.js'
 import type { Transaction } from '../store/rows.js'
@@ -148,8 +148,9 @@ async function appendPlanned (
     const revision = currentRevision(definitions, v.type)
     if (revision !== undefined) revisions.set(v.type, revision)
   }
+  const locking = lockRefs === undefined ? undefined : { refs: lockRefs, heads: plannedHeads(planned, latest) }
   const { transaction, hashes } = await appendTransaction(
-    db, tenant, { ...input, issuedAt, recordedAt }, planned, sealed, referencesOf(definitions, planned, latest), revisions, lockRefs)
+    db, tenant, { ...input, issuedAt, recordedAt }, planned, sealed, referencesOf(definitions, planned, latest), revisions, locking)
   transactionsRecorded.inc()
   versionsRecorded.inc(planned.length)
   const versions = planned.map((v, i): Version => ({
@@ -157,6 +158,16 @@ async function appendPlanned (
     data: sealed[i]!.data, changeset: sealed[i]!.changeset, hash: hashes[i]!, revision: revisions.get(v.type)
   }))
   return { transaction, versions }
+}
+
+/** Each planned entity once, with the transaction of the latest version the plan rests on (null: none). */
+function plannedHeads (planned: readonly PlannedVersion[], latest: ReadonlyMap<string, LatestVersion>): PlannedHead[] {
+  const heads = new Map<string, PlannedHead>()
+  for (const v of planned) {
+    const ref = entityRef(v.type, v.key)
+    if (!heads.has(ref)) heads.set(ref, { type: v.type, key: v.key, after: latest.get(ref)?.transactionId ?? null })
+  }
+  return [...heads.values()]
 }
 
 /**

@@ -7,6 +7,7 @@ import {
 import { getCheckpoint, listCheckpoints } from '../store/checkpoints.js'
 import { scanVersions, type ScannedVersion } from '../store/history-scan.js'
 import { listRecords } from '../store/integrity-records.js'
+import { archivedBefore } from '../store/partitions.js'
 import type { Db } from '../store/database.js'
 import { heads } from './checkpoints.js'
 import type { ServiceContext } from './context.js'
@@ -96,6 +97,11 @@ export async function verifyHistory (ctx: ServiceContext, publicKey: string, kep
     const problem = checkKeptCheckpoint(kept, await getCheckpoint(db, tenant, kept.sequence), publicKey)
     if (problem !== undefined) problems.add({ type: null, id: null, transactionId: kept.upToTransactionId, problem })
   }
+  // Archived history (the oldest partitions, detached): not checked, and said so.
+  const archived = await archivedBefore(db)
+  if (archived > 0) {
+    problems.add({ type: null, id: null, transactionId: null, problem: `history before transaction ${archived} is archived: its versions are not checked, nor the first version after it of each entity it cuts; restore it (rewind partitions restore) to verify everything` })
+  }
   const latest = checkpoints.latest
   const headStream: AsyncIterator<Head> | undefined = latest === undefined ? undefined : heads(db, tenant, latest.sequence)[Symbol.asyncIterator]()
   const tree = new MerkleRoot()
@@ -108,6 +114,7 @@ export async function verifyHistory (ctx: ServiceContext, publicKey: string, kep
   }
   let head = await nextHead()
   const headProblem = (h: Head, newest: ChainLink | undefined, oldest: ChainLink | undefined): void => {
+    if (newest === undefined && h.transactionId < archived) return // the head is in the archive
     const problem = checkHead(h, latest!.sequence, newest, oldest)
     if (problem !== undefined) problems.add({ type: h.type, id: h.id, transactionId: h.transactionId, problem })
   }
@@ -122,7 +129,14 @@ export async function verifyHistory (ctx: ServiceContext, publicKey: string, kep
     let previous: ChainLink | undefined = first.anchor
     let anchored = first.anchor !== undefined
     let newest: ChainLink | undefined
+    // The version after an archived prefix links to one that is not here: the chain is checked from it on.
+    const cut = archived > 0 && first.index > (first.anchor?.index ?? 0)
     for (const v of versions) {
+      if (cut && v === first) {
+        previous = { index: v.index, transactionId: v.transactionId, hash: v.hash }
+        if (latest !== undefined && v.transactionId <= latest.upToTransactionId) newest = previous
+        continue
+      }
       problems.addAll(v.type, v.id, v.transactionId, checkVersion(tenant, v, previous, anchored))
       previous = { index: v.index, transactionId: v.transactionId, hash: v.hash }
       anchored = false

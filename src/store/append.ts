@@ -8,16 +8,27 @@ import type { Reference } from './references.js'
 import { toTransaction, type Transaction, type TransactionRow } from './rows.js'
 import type { NewTransaction } from './transactions.js'
 
+/** An entity's latest version as the write was planned on it: its transaction id, or null for none. */
+export interface PlannedHead { type: string, key: string, after: number | null }
+
+/**
+ * What an append planned without holding the locks takes: the locks of `refs` (see
+ * entityLocksQuery), then the check that `heads` are still each entity's latest version.
+ */
+export interface Locking { refs: readonly string[], heads: readonly PlannedHead[] }
+
 /**
  * Appends a transaction, its versions and their foreign-key references in one
  * statement (one round trip, whatever the number of versions; the rows travel as one
  * JSON document each, which costs less to encode than arrays of JSON texts).
  *
- * The locks of the entities `lockRefs` names (see entityLocksQuery) are taken by the
- * statement itself before it writes anything; they are held until its transaction ends.
- * A caller that already holds them passes none. The transaction id is drawn from the sequence after
- * the locks. Throws ConcurrentAppend (see driver-errors.ts) when a planned version number
- * is already taken. Each version's hash is the SHA-256 of its sealed template around the
+ * The locks `locking` names are taken by the statement itself before it writes anything;
+ * they are held until its transaction ends. A caller that already holds them (and read the
+ * latest versions under them) passes none. The transaction id is drawn from the sequence
+ * after the locks. Throws ConcurrentAppend (see driver-errors.ts) when an entity has a
+ * version newer than the one the write was planned on (rewind_check_heads, with a fresh
+ * snapshot once the locks are held: versions are partitioned by transaction id, so no one
+ * index can keep an entity's version numbers unique). Each version's hash is the SHA-256 of its sealed template around the
  * transaction id the statement draws (see src/integrity/version-hash.ts); the statement
  * answers them in the versions' order. Each version is recorded under its type's revision
  * in `revisions`, checked to be the type's revision still once the locks are held.
@@ -25,13 +36,18 @@ import type { NewTransaction } from './transactions.js'
 export async function appendTransaction (
   db: Db, tenant: string, tx: NewTransaction & { issuedAt: string, recordedAt: string },
   versions: readonly PlannedVersion[], sealed: readonly SealedVersion[], refs: readonly Reference[],
-  revisions: ReadonlyMap<string, number>, lockRefs?: readonly string[]
+  revisions: ReadonlyMap<string, number>, locking?: Locking
 ): Promise<{ transaction: Transaction, hashes: string[] }> {
-  const locks = lockRefs === undefined ? sql`select '0' as n` : entityLocksQuery(tenant, lockRefs)
-  // After the locks, with a fresh snapshot: the types' revisions are still those the write was planned on (else StaleDefinition).
-  const checked = revisions.size === 0
-    ? sql`select n from locked`
-    : sql`select rewind_check_revisions(${tenant}, ${[...revisions.keys()]}::text[], ${[...revisions.values()]}::int[]) as n from locked`
+  const locks = locking === undefined ? sql`select '0' as n` : entityLocksQuery(tenant, locking.refs)
+  // After the locks, with a fresh snapshot: the types' revisions are still those the write was
+  // planned on (else StaleDefinition), and each entity's latest version is the one it was planned on.
+  const checks = []
+  if (revisions.size > 0) checks.push(sql`rewind_check_revisions(${tenant}, ${[...revisions.keys()]}::text[], ${[...revisions.values()]}::int[])`)
+  if (locking !== undefined && locking.heads.length > 0) {
+    const { heads } = locking
+    checks.push(sql`rewind_check_heads(${tenant}, ${heads.map((h) => h.type)}::text[], ${heads.map((h) => h.key)}::text[], ${heads.map((h) => h.after)}::bigint[])`)
+  }
+  const checked = checks.length === 0 ? sql`select n from locked` : sql`select ${sql.join(checks, sql` + `)} as n from locked`
   // Every write below reads `tx`, whose row waits for the count of taken locks: the
   // locks come first (in the given order), then the sequence, then the rows.
   const { rows } = await sql<TransactionRow & { hashes: string[] }>`

@@ -21,8 +21,6 @@ const UNAVAILABLE_CODES = new Set([
 /** Serialization failure and deadlock: PostgreSQL aborted the work; running it again is safe. */
 const RETRYABLE_CODES = new Set(['40001', '40P01'])
 
-const VERSION_NUMBER_KEY = 'versions_entity_seq_key'
-
 const codeOf = (error: unknown): string | undefined => {
   const code = (error as { code?: unknown } | null)?.code
   return typeof code === 'string' ? code : undefined
@@ -43,8 +41,8 @@ export const isRetryable = (error: unknown): boolean => RETRYABLE_CODES.has(code
 
 /**
  * Another writer appended a version of one of the entities after they were read: the
- * planned version numbers are taken (the unique key on tenant, type, entity_key, seq).
- * Nothing was written; read again and plan again.
+ * append found, once it held the locks, a version newer than the one it was planned on
+ * (rewind_check_heads, SQLSTATE RW002). Nothing was written; read again and plan again.
  */
 export class ConcurrentAppend extends Error {
   override readonly name = 'ConcurrentAppend'
@@ -66,13 +64,15 @@ export function translateDriverError (error: unknown): unknown {
   if (error instanceof DomainError || error instanceof ConcurrentAppend || error instanceof StaleDefinition) return error
   const code = codeOf(error)
   if (code === 'RW001') return new StaleDefinition(String((error as { message?: unknown }).message))
+  if (code === 'RW002') return new ConcurrentAppend()
   if (isUnavailable(error)) return unavailable('the database is not reachable right now; retry later')
   // SQLSTATE class 22: the database rejected a value of the request (NUL, invalid text…).
   if (code !== undefined && /^22[0-9A-Z]{3}$/.test(code)) {
     return invalid('the request holds a value the database cannot store (for example a NUL character or an unpaired surrogate)')
   }
-  const e = error as { constraint?: unknown, message?: unknown }
-  if (code === '23505' && (e.constraint === VERSION_NUMBER_KEY || String(e.message).includes(VERSION_NUMBER_KEY))) return new ConcurrentAppend()
+  if (code === '23514' && /no partition of relation/.test(String((error as { message?: unknown }).message))) {
+    return unavailable('no history partition holds the next transaction ids yet; it is being made, retry in a few seconds')
+  }
   return error
 }
 

@@ -27,13 +27,27 @@ export async function lastRecord (db: Db, tenant: string): Promise<StoredRecord 
 
 /** Appends a record to the tenant's chain (one writer at a time) inside the caller's transaction. */
 export async function appendRecord (trx: Trx, tenant: string, kind: RecordKind, body: Record<string, unknown>): Promise<StoredRecord> {
+  return (await appendRecords(trx, tenant, kind, [body]))[0]!
+}
+
+/** Appends records to the tenant's chain in one statement, in order (one writer at a time), inside the caller's transaction. */
+export async function appendRecords (trx: Trx, tenant: string, kind: RecordKind, bodies: ReadonlyArray<Record<string, unknown>>): Promise<StoredRecord[]> {
+  if (bodies.length === 0) return []
   await lockNames(trx, tenant, [RECORDS_LOCK])
   const last = await lastRecord(trx, tenant)
-  const record: IntegrityRecord = { sequence: (last?.sequence ?? 0) + 1, kind, createdAt: new Date().toISOString(), body: JSON.parse(toJsonText(body)) as Record<string, unknown> }
-  const chainHash = recordChainHash(last?.chainHash ?? NO_RECORDS, record)
+  const createdAt = new Date().toISOString()
+  let sequence = last?.sequence ?? 0
+  let previous = last?.chainHash ?? NO_RECORDS
+  const stored = bodies.map((body): StoredRecord => {
+    const record: IntegrityRecord = { sequence: ++sequence, kind, createdAt, body: JSON.parse(toJsonText(body)) as Record<string, unknown> }
+    previous = recordChainHash(previous, record)
+    return { ...record, chainHash: previous }
+  })
   await sql`insert into integrity_records (tenant, sequence, kind, body, created_at, chain_hash)
-    values (${tenant}, ${record.sequence}, ${kind}, ${toJsonText(record.body)}::jsonb, ${record.createdAt}::timestamptz, ${chainHash})`.execute(trx)
-  return { ...record, chainHash }
+    select ${tenant}, r.sequence, ${kind}, r.body, ${createdAt}::timestamptz, r.chain_hash
+    from jsonb_to_recordset(${toJsonText(stored.map((r) => ({ sequence: r.sequence, body: r.body, chain_hash: r.chainHash })))}::jsonb)
+      as r(sequence integer, body jsonb, chain_hash text)`.execute(trx)
+  return stored
 }
 
 /** Records in order, after `after` (a sequence), at most `limit`; of one kind when named. */

@@ -1,0 +1,86 @@
+import t from 'tap'
+import { execFile } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { buildApp } from '../src/http/app.js'
+import { createApiKey } from '../src/services/api-keys.js'
+import { openDatabase } from '../src/store/database.js'
+import { migrateToLatest } from '../src/store/migrate.js'
+
+// `rewind partitions list | archive | restore` (docs/cli.md), run as an operator runs them, on an
+// embedded database (DATA_DIR) the service wrote history into and let go of.
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const BIN = join(ROOT, 'bin', 'rewind.js')
+
+interface Run { code: number | null, stdout: string, stderr: string }
+
+async function rewind (dataDir: string, ...args: string[]): Promise<Run> {
+  const { NODE_OPTIONS: _loaders, DATABASE_URL: _url, ...inherited } = process.env
+  return await new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...inherited, DATA_DIR: dataDir }, timeout: 120_000 }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr })
+    })
+  })
+}
+
+t.test('rewind partitions: list, archive the oldest to files, restore them', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'rewind-cli-partitions-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const dataDir = join(dir, 'data')
+
+  // The service records 7 transactions in partitions of 3 ids, then stops.
+  const db = await openDatabase({ dataDir })
+  await migrateToLatest(db)
+  const key = (await createApiKey(db, { tenant: 'default', name: 'admin', scopes: ['admin'] })).key
+  const app = await buildApp({ db, partitions: { size: 3, ahead: 3 } })
+  const call = async (method: 'POST' | 'PUT' | 'GET', url: string, payload?: object): Promise<any> =>
+    (await app.inject({ method, url, headers: { authorization: `Bearer ${key}` }, ...(payload === undefined ? {} : { payload }) })).json()
+  await call('PUT', '/entity-types/article', {})
+  await call('POST', '/transactions', { changes: [{ type: 'article', op: 'insert', data: { id: 1, n: 0 } }] })
+  for (let n = 1; n < 7; n++) await call('POST', '/transactions', { changes: [{ type: 'article', op: 'update', id: '1', data: { n } }] })
+  await app.close()
+
+  const list = await rewind(dataDir, 'partitions', 'list')
+  t.equal(list.code, 0, list.stderr)
+  t.strictSame(list.stdout.split('\n').slice(0, 4), ['versions_0\t0..0\tattached', 'versions_1\t1..3\tattached', 'versions_4\t4..6\tattached', 'versions_7\t7..9\tattached'])
+
+  const refused = await rewind(dataDir, 'partitions', 'archive', 'versions_1', '--out', join(dir, 'v1.ndjson'))
+  t.equal(refused.code, 1, 'not the oldest attached partition')
+  t.match(refused.stderr, /^rewind: partition "versions_1" is not the oldest attached one: archive the older ones first\n$/)
+
+  const v0 = await rewind(dataDir, 'partitions', 'archive', 'versions_0', '--out', join(dir, 'v0.ndjson'))
+  t.equal(v0.code, 0, v0.stderr)
+  const v1 = await rewind(dataDir, 'partitions', 'archive', 'versions_1', '--out', join(dir, 'v1.ndjson'))
+  t.equal(v1.code, 0, v1.stderr)
+  const file = await readFile(join(dir, 'v1.ndjson'), 'utf8')
+  const sha256 = createHash('sha256').update(file).digest('hex')
+  t.equal(v1.stdout, `archived versions_1: 3 versions in ${join(dir, 'v1.ndjson')} (sha256 ${sha256}); it is detached and dropped from the database\n`)
+  t.strictSame(file.trimEnd().split('\n').map((l) => JSON.parse(l)).map((r) => r.transaction_id ?? r.partition), ['versions_1', 1, 2, 3])
+
+  const again = await rewind(dataDir, 'partitions', 'archive', 'versions_4', '--out', join(dir, 'v1.ndjson'))
+  t.equal(again.code, 1)
+  t.match(again.stderr, /exists: archives are never overwritten/)
+
+  const listed = await rewind(dataDir, 'partitions', 'list', '--json')
+  t.strictSame(listed.stdout.trimEnd().split('\n').slice(0, 3).map((l) => JSON.parse(l)).map((p) => [p.name, p.state, p.archivedRows, p.archiveSha256]),
+    [['versions_0', 'archived', 0, createHash('sha256').update(await readFile(join(dir, 'v0.ndjson'))).digest('hex')], ['versions_1', 'archived', 3, sha256], ['versions_4', 'attached', null, null]])
+
+  const wrongOrder = await rewind(dataDir, 'partitions', 'restore', join(dir, 'v0.ndjson'))
+  t.equal(wrongOrder.code, 1)
+  t.match(wrongOrder.stderr, /not the newest archived one/)
+  const r1 = await rewind(dataDir, 'partitions', 'restore', join(dir, 'v1.ndjson'))
+  t.equal(r1.code, 0, r1.stderr)
+  t.equal(r1.stdout, 'restored versions_1: 3 versions, attached again\n')
+  t.equal((await rewind(dataDir, 'partitions', 'restore', join(dir, 'v0.ndjson'))).code, 0)
+  t.strictSame((await rewind(dataDir, 'partitions', 'list')).stdout.split('\n').slice(0, 2), ['versions_0\t0..0\tattached', 'versions_1\t1..3\tattached'])
+
+  // The service reads the restored history as it was.
+  const reopened = await buildApp({ db: await openDatabase({ dataDir }), partitions: { size: 3, ahead: 3 } })
+  t.teardown(async () => { await reopened.close() })
+  const versions = (await reopened.inject({ url: '/entities/article/1/versions', headers: { authorization: `Bearer ${key}` } })).json()
+  t.strictSame(versions.items.map((v: any) => v.data.n), [0, 1, 2, 3, 4, 5, 6])
+})
