@@ -52,24 +52,24 @@ export interface ArchiveHeader { format: 'rewind-partition-archive/1', partition
 const ARCHIVE_FORMAT = 'rewind-partition-archive/1'
 const BATCH = 2000
 
-async function archivedPartition (owner: Db, name: string): Promise<HistoryPartition> {
+async function partitionNamed (owner: Db, name: string): Promise<HistoryPartition> {
   const found = (await listPartitions(owner)).find((p) => p.name === name)
   if (found === undefined) throw new Error(`no partition "${name}" (see rewind partitions list)`)
   return found
 }
 
 /**
- * Archives a partition (the owner's work): detaches it from `versions` (its ids must all have
- * been drawn), then yields its archive, one line at a time: a header, then each version as the
- * JSON of its row. `write` keeps the lines; once they are all written, `finish(sha256)` notes
- * the archive's digest and drops the table. Run again after a failure, it picks up a detached
- * partition whose table is still there.
+ * Archives a partition (the owner's work): detaches it from `versions` (the oldest attached
+ * one, its ids all drawn: see rewind_detach_partition), then yields its archive, one line at
+ * a time: a header, then each version as the JSON of its row, in primary-key order. Once the
+ * caller has kept every line, finishArchive notes the archive's digest and drops the table.
+ * Run again after a failure, it picks up a detached partition whose table is still there.
  */
 export async function * archiveLines (owner: Db, name: string): AsyncGenerator<string, void, undefined> {
-  let partition = await archivedPartition(owner, name)
+  let partition = await partitionNamed(owner, name)
   if (partition.state === 'attached') {
     await detachPartition(owner, name)
-    partition = await archivedPartition(owner, name)
+    partition = await partitionNamed(owner, name)
   } else if (!await partitionTableExists(owner, name)) {
     throw new Error(`partition "${name}" is archived already (sha256 ${partition.archiveSha256 ?? 'unknown'})`)
   }
@@ -114,7 +114,7 @@ export async function restoreArchive (owner: Db, lines: AsyncIterable<string>): 
       if (header === undefined) {
         header = JSON.parse(line) as ArchiveHeader
         if (header.format !== ARCHIVE_FORMAT) throw new Error(`not a partition archive (its first line is not a ${ARCHIVE_FORMAT} header)`)
-        const partition = await archivedPartition(trx, header.partition)
+        const partition = await partitionNamed(trx, header.partition)
         if (partition.state !== 'archived') throw new Error(`partition "${header.partition}" is attached: nothing to restore`)
         if (await partitionTableExists(trx, header.partition)) {
           throw new Error(`the table of partition "${header.partition}" is still in the database (its archive was interrupted): run rewind partitions archive ${header.partition} again to finish it`)
@@ -131,7 +131,7 @@ export async function restoreArchive (owner: Db, lines: AsyncIterable<string>): 
     }
     if (header === undefined) throw new Error('the archive is empty')
     await loadDetachedRows(trx, header.partition, batch)
-    const partition = await archivedPartition(trx, header.partition)
+    const partition = await partitionNamed(trx, header.partition)
     const sha256 = digest.hex()
     if (partition.archiveSha256 !== null && partition.archiveSha256 !== sha256) {
       throw new Error(`this archive of "${header.partition}" is not the one written (SHA-256 ${sha256}, written ${partition.archiveSha256})`)
