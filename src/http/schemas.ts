@@ -91,7 +91,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   409: 'The request conflicts with recorded state',
   413: 'The body is larger than BODY_LIMIT',
   415: 'The body is not application/json',
-  410: 'What the request needs was pruned by retention',
+  410: 'What the request needs was pruned by retention, or is in an archived partition of history',
   422: 'The Idempotency-Key was used with another request',
   503: 'The database is not reachable; retry after Retry-After seconds'
 }

@@ -2867,6 +2867,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description What the request needs was pruned by retention, or is in an archived partition of history */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many requests for this API key: retry after Retry-After seconds */
             429: {
                 headers: {
@@ -3038,6 +3047,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description What the request needs was pruned by retention, or is in an archived partition of history */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many requests for this API key: retry after Retry-After seconds */
             429: {
                 headers: {
@@ -3115,6 +3133,15 @@ export interface operations {
             };
             /** @description Unknown entity type, entity, version or transaction */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the request needs was pruned by retention, or is in an archived partition of history */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3230,6 +3257,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description What the request needs was pruned by retention, or is in an archived partition of history */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many requests for this API key: retry after Retry-After seconds */
             429: {
                 headers: {
@@ -3311,6 +3347,15 @@ export interface operations {
             };
             /** @description Unknown entity type, entity, version or transaction */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the request needs was pruned by retention, or is in an archived partition of history */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3480,6 +3525,15 @@ export interface operations {
             };
             /** @description The request conflicts with recorded state */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description What the request needs was pruned by retention, or is in an archived partition of history */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4375,7 +4429,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description What the request needs was pruned by retention */
+            /** @description What the request needs was pruned by retention, or is in an archived partition of history */
             410: {
                 headers: {
                     [name: string]: unknown;

@@ -77,39 +77,39 @@ export const entityRoutes = (): FastifyPluginAsyncTypebox => async (app) => {
 
   app.get('/entities/:type/:id/versions', { config: { access: 'read', replica: true }, schema: {
     ...doc('listVersions', 'versions', 'List an entity\'s versions by transaction id'), params: EntityParams, querystring: Query({ ...PageQuery, order: Order, asRecorded: AsRecorded }),
-    response: answers(page(Type.Ref('Version'), [versionsPageExample]), 'A page of the entity\'s versions', 400, 404)
+    response: answers(page(Type.Ref('Version'), [versionsPageExample]), 'A page of the entity\'s versions', 400, 404, 410)
   } }, async ({ ctx, params, query: { limit = 50, order = 'asc', cursor, asRecorded } }) =>
     pageBody(await entityVersions(ctx, params.type, params.id, { order, limit, after: decodeCursor(`versions:${order}`, cursor) }, asRecorded === true), `versions:${order}`, (v) => v.transactionId))
 
   app.get('/entities/:type/:id/versions/:transactionId', { config: { access: 'read', replica: true }, schema: {
     ...doc('getVersion', 'versions', 'Read one version with its neighbours, its transaction and, on request, its relations as they were'),
     params: VersionParams, querystring: Query({ relations: RelationsQuery, asRecorded: AsRecorded }),
-    response: answers(Type.Object(VersionDetail.properties, { examples: [versionDetailExample] }), 'The version, its neighbours and its transaction', 400, 404)
+    response: answers(Type.Object(VersionDetail.properties, { examples: [versionDetailExample] }), 'The version, its neighbours and its transaction', 400, 404, 410)
   } }, async ({ ctx, params: p, query }) => await entityVersion(ctx, p.type, p.id, p.transactionId, query.relations, query.asRecorded === true))
 
   app.get('/entities/:type/:id/versions/:transactionId/relations/:name', { config: { access: 'read', replica: true }, schema: {
     ...doc('listRelatedAtVersion', 'versions', 'Page through the entities one relation named as of a version',
       'The targets of a relation of the entity as they were at that transaction, in id order: every one of them, where ?relations= lists 1,000 at most.'),
-    params: RelatedParams, querystring: Query(PageQuery), response: answers(page(Type.Ref('Version')), 'A page of the related entities\' versions live then', 400, 404)
+    params: RelatedParams, querystring: Query(PageQuery), response: answers(page(Type.Ref('Version')), 'A page of the related entities\' versions live then', 400, 404, 410)
   } }, async ({ ctx, params: p, query: q }) => pageBody(await relatedAtVersion(ctx, p.type, p.id, p.transactionId, p.name,
     decodeCursor(`related:${p.transactionId}:${p.name}`, q.cursor), q.limit ?? 50), `related:${p.transactionId}:${p.name}`, (v) => v.offset))
 
   app.get('/entities/:type/:id', { config: { access: 'read', replica: true }, schema: {
     ...doc('getEntityState', 'entities', 'Read an entity\'s current state, or its state at a transaction'),
     params: EntityParams, querystring: Query({ at: Type.Optional(TransactionId), relations: RelationsQuery }),
-    response: answers(Type.Object(EntityStateSchema.properties, { examples: [entityStateExample] }), 'The entity\'s state, and the transaction of the version that holds it', 400, 404)
+    response: answers(Type.Object(EntityStateSchema.properties, { examples: [entityStateExample] }), 'The entity\'s state, and the transaction of the version that holds it', 400, 404, 410)
   } }, async ({ ctx, params: p, query: q }) => await entityState(ctx, p.type, p.id, q.at, q.relations))
 
   app.get('/entities/:type/:id/changeset', { config: { access: 'read', replica: true }, schema: {
     ...doc('getChangeset', 'versions', 'The changeset between an entity\'s states at two transactions'), params: EntityParams,
-    querystring: Query({ from: TransactionId, to: TransactionId }), response: answers(changeset([changesetExample]), 'Field → [old, new] for each field that differs', 400, 404)
+    querystring: Query({ from: TransactionId, to: TransactionId }), response: answers(changeset([changesetExample]), 'Field → [old, new] for each field that differs', 400, 404, 410)
   } }, async ({ ctx, params: p, query: q }) => await changesetBetween(ctx, p.type, p.id, q.from, q.to))
 
   app.post('/entities/:type/:id/revert', { config: { access: 'revert' }, schema: {
     ...doc('revertEntity', 'revert', 'Bring an entity (and the named relations) back to its state at a transaction',
       'Recorded as a new transaction (unless dryRun); the answer lists the changes for the backend to apply, in an order that keeps foreign keys valid.'),
     params: EntityParams, headers: IdempotencyHeaders, body: RevertInput,
-    response: { ...revertResponses(entityRevertAnswerExample), ...problems(400, 404, 409, 413, 415, 422) }
+    response: { ...revertResponses(entityRevertAnswerExample), ...problems(400, 404, 409, 410, 413, 415, 422) }
   } }, async ({ ctx, params: { type, id }, body, headers }, reply) => await sendWrite(reply, await revertEntity(ctx, {
     type, key: id, to: body.to, relations: body.relations ?? [], dryRun: body.dryRun, actor: body.actor ?? undefined, meta: body.meta as JsonObject | undefined
   }, idempotentRequest(ctx, headers['idempotency-key'], `POST /entities/${type}/${id}/revert`, body))))
