@@ -3,7 +3,8 @@
  * runs the integrity step alone, `--versions N` sets its size; `--only schema` the reads
  * before and after schema migrations; `--only ceiling` the service against the pgbench
  * ceiling, `--rounds N` and `--seconds S` set that comparison's rounds and run length;
- * `--only profile` the CPU profile of the service and the accounting of one transaction.
+ * `--only profile` the CPU profile of the service and the accounting of one transaction;
+ * `--only reads [--sizes 1000,10000000]` the reads at each history size (`--sizes` also sets them for the whole run).
  */
 export interface Profile {
   name: 'quick' | 'full'
@@ -26,8 +27,8 @@ export interface Profile {
   ceilingRounds: number
   /** Seconds of each run of the pgbench ceiling comparison; `--seconds S` overrides. */
   ceilingSeconds: number
-  /** `--only integrity`, `ingest`, `schema`, `capture`, `ceiling` or `profile`: that step alone, on a fresh bench database. */
-  only?: 'integrity' | 'ingest' | 'schema' | 'capture' | 'ceiling' | 'profile'
+  /** `--only integrity`, `ingest`, `schema`, `capture`, `ceiling`, `profile` or `reads`: that step alone, on a fresh bench database. */
+  only?: 'integrity' | 'ingest' | 'schema' | 'capture' | 'ceiling' | 'profile' | 'reads'
 }
 
 export const CONNECTIONS = 8
@@ -72,10 +73,16 @@ export function profileFromArgs (argv: readonly string[]): Profile {
     if (!Number.isSafeInteger(n) || n < 2 || n > 600) throw new Error(`--seconds takes a whole number from 2 to 600, not ${seconds}`)
     profile.ceilingSeconds = n
   }
+  const sizes = option(argv, '--sizes')
+  if (sizes !== undefined) {
+    const list = sizes.split(',').map((n) => Number(n.replaceAll('_', '')))
+    if (list.length === 0 || list.some((n) => !Number.isSafeInteger(n) || n < 1000)) throw new Error(`--sizes takes comma-separated whole numbers of at least 1000, not ${sizes}`)
+    profile.readSizes = list
+  }
   const only = option(argv, '--only')
   if (only !== undefined) {
-    if (only !== 'integrity' && only !== 'ingest' && only !== 'schema' && only !== 'capture' && only !== 'ceiling' && only !== 'profile') {
-      throw new Error(`--only takes "integrity", "ingest", "schema", "capture", "ceiling" or "profile", not ${only}`)
+    if (only !== 'integrity' && only !== 'ingest' && only !== 'schema' && only !== 'capture' && only !== 'ceiling' && only !== 'profile' && only !== 'reads') {
+      throw new Error(`--only takes "integrity", "ingest", "schema", "capture", "ceiling", "profile" or "reads", not ${only}`)
     }
     profile.only = only
   }

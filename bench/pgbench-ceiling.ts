@@ -5,6 +5,8 @@ import path from 'node:path'
 import pg from 'pg'
 import { openDatabase } from '../src/store/database.js'
 import { migrateToLatest } from '../src/store/migrate.js'
+import { DEFAULT_PARTITIONS } from '../src/services/partitions.js'
+import { sql } from 'kysely'
 import { CONNECTIONS, HOT_SET, PGBENCH_MINIMAL_DATABASE, PGBENCH_SERVICE_DATABASE, TENANT } from './config.js'
 import { createBenchDatabase, dropBenchDatabase } from './db.js'
 import type { LoadFigures } from './ingest.js'
@@ -238,6 +240,8 @@ export class PgbenchCeiling {
     const db = await openDatabase({ databaseUrl: service, poolSize: 1 })
     try {
       await migrateToLatest(db)
+      // versions is partitioned by transaction id: the partitions the runs' ids need, made as the service makes them.
+      await sql`select rewind_ensure_partitions(${DEFAULT_PARTITIONS.size}, 5)`.execute(db)
     } finally {
       await db.destroy()
     }

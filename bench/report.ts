@@ -169,19 +169,7 @@ export function markdown (r: Results): string {
   lines.push('|---:|---:|---:|---:|')
   for (const f of r.relationRevert) lines.push(`| ${int(f.children)} | ${int(f.changes)} | ${ms(f.ms)} | ${f.statements} |`)
   lines.push('')
-  const sizes = r.reads.sizes
-  const passes = sizes[0]?.queries[0]?.passesP99Ms?.length ?? 1
-  lines.push(`**Reads** (hot entity; ${sizes[0]?.queries[0]?.requests ?? 0} sequential requests per cell on one keep-alive connection${passes > 1 ? `, the best of ${passes} passes by p99` : ''}; p50 / p99 ms)`)
-  lines.push('')
-  lines.push(`| query | ${sizes.map((s) => `${size(s.layout.total)} versions (hot: ${size(s.layout.hotVersions)})`).join(' | ')} | p99 ${size(sizes[sizes.length - 1]?.layout.total ?? 0)} / ${size(sizes[0]?.layout.total ?? 0)} (target ≤ ${READ_P99_TARGET}) |`)
-  lines.push(`|---|${sizes.map(() => '---:').join('|')}|---:|`)
-  for (const [i, q] of (sizes[0]?.queries ?? []).entries()) {
-    const cells = sizes.map((s) => { const f = s.queries[i]!; return `${ms(f.p50Ms)} / ${ms(f.p99Ms)}${f.errors > 0 ? ` (${f.errors} errors)` : ''}` })
-    const ratio = r.reads.p99LargestOverSmallest[q.name]
-    lines.push(`| ${q.name} | ${cells.join(' | ')} | ${ratio === undefined ? '–' : `${ratio.toFixed(2)}${ratio <= READ_P99_TARGET ? '' : ' ✗'}`} |`)
-  }
-  lines.push(`| seed time (bulk SQL) | ${sizes.map((s) => `${round(s.seedSeconds, 1)} s`).join(' | ')} | |`)
-  lines.push('')
+  lines.push(...readsMarkdown(r.reads.sizes, r.reads.p99LargestOverSmallest))
   lines.push(`**Storage** (versions with its indexes + version_refs, after VACUUM; target ≤ ${STORAGE_TARGET}× the JSON payload)`)
   lines.push('')
   lines.push('| data | versions | versions table | of it indexes | version_refs | bytes/version | JSON payload bytes/version | ratio |')
@@ -195,6 +183,24 @@ export function markdown (r: Results): string {
 }
 
 /** The integrity step's figures (also the whole table of `--only integrity`). */
+/** The reads table: each query's p50 / p99 per history size, and the p99 ratio of the largest size to the smallest. */
+export function readsMarkdown (sizes: readonly ReadSize[], p99LargestOverSmallest: Record<string, number>): string[] {
+  const lines: string[] = []
+  const passes = sizes[0]?.queries[0]?.passesP99Ms?.length ?? 1
+  lines.push(`**Reads** (hot entity; ${sizes[0]?.queries[0]?.requests ?? 0} sequential requests per cell on one keep-alive connection${passes > 1 ? `, the best of ${passes} passes by p99` : ''}; p50 / p99 ms)`)
+  lines.push('')
+  lines.push(`| query | ${sizes.map((s) => `${size(s.layout.total)} versions (hot: ${size(s.layout.hotVersions)})`).join(' | ')} | p99 ${size(sizes[sizes.length - 1]?.layout.total ?? 0)} / ${size(sizes[0]?.layout.total ?? 0)} (target ≤ ${READ_P99_TARGET}) |`)
+  lines.push(`|---|${sizes.map(() => '---:').join('|')}|---:|`)
+  for (const [i, q] of (sizes[0]?.queries ?? []).entries()) {
+    const cells = sizes.map((s) => { const f = s.queries[i]!; return `${ms(f.p50Ms)} / ${ms(f.p99Ms)}${f.errors > 0 ? ` (${f.errors} errors)` : ''}` })
+    const ratio = p99LargestOverSmallest[q.name]
+    lines.push(`| ${q.name} | ${cells.join(' | ')} | ${ratio === undefined ? '–' : `${ratio.toFixed(2)}${ratio <= READ_P99_TARGET ? '' : ' ✗'}`} |`)
+  }
+  lines.push(`| seed time (bulk SQL) | ${sizes.map((s) => `${round(s.seedSeconds, 1)} s`).join(' | ')} | |`)
+  lines.push('')
+  return lines
+}
+
 export function integrityMarkdown (f: IntegrityFigures): string {
   return [
     `**Integrity** (tenant "${f.tenant}": ${int(f.versions)} versions of ${int(f.entities)} entities written through POST /transactions, ` +

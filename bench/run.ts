@@ -31,7 +31,7 @@ import { measureCapture } from './capture.js'
 import { measureProfile, profileNodeArgs } from './profile.js'
 import { profileMarkdown } from './profile-report.js'
 import { CEILING_WORKLOADS, PgbenchCeiling, UPDATES_POOL_FIRST, UPDATES_POOL_SIZE } from './pgbench-ceiling.js'
-import { baselineRatios, ceilingMarkdown, ingestRatios, ingestRoundsMarkdown, integrityMarkdown, machine, markdown, readRatios, schemaMarkdown, captureMarkdown, writeJson, writeResults, type ReadSize, type Results } from './report.js'
+import { baselineRatios, ceilingMarkdown, ingestRatios, ingestRoundsMarkdown, integrityMarkdown, machine, markdown, readRatios, readsMarkdown, schemaMarkdown, captureMarkdown, writeJson, writeResults, type ReadSize, type Results } from './report.js'
 import { layoutFor, seed } from './seed.js'
 import { HttpClient, startService, type RunningService, type StartOptions } from './service.js'
 import { countStatements } from './statements.js'
@@ -200,6 +200,35 @@ async function profileOnly (): Promise<void> {
   await finishOnly('profile-latest.json', postgres, { accounting: figures }, profileMarkdown(figures))
 }
 
+/** Seeds each read size in turn (bulk SQL) and measures the reads on it; adds each size's storage to `storage`. */
+async function readSizes (storage: StorageFigures[]): Promise<ReadSize[]> {
+  const sizes: ReadSize[] = []
+  for (const requested of profile.readSizes) {
+    const layout = layoutFor(requested)
+    log(`seeding ${layout.total} versions (hot entity: ${layout.hotVersions})`)
+    const t0 = Date.now()
+    await seed(pool!, layout)
+    const seedSeconds = (Date.now() - t0) / 1000
+    log(`  seeded in ${seedSeconds.toFixed(1)} s; measuring reads`)
+    storage.push(await measureStorage(pool!, `seeded, ${layout.total.toLocaleString('en-US')} versions`))
+    // The read routes run for the first time here: one untimed pass first, so that the
+    // smallest size (the baseline of the ratios) is not measured on a cold process.
+    if (sizes.length === 0) await measureReads(client!, layout, { ...profile, readPasses: 1 })
+    sizes.push({ layout, seedSeconds, queries: await measureReads(client!, layout, profile) })
+  }
+  return sizes
+}
+
+/** `--only reads`: the reads at each history size alone (bench/results/reads-latest.json). */
+async function readsOnly (): Promise<void> {
+  const { postgres } = await setUp()
+  await registerTypes(client!)
+  const storage: StorageFigures[] = []
+  const sizes = await readSizes(storage)
+  const ratios = readRatios(sizes)
+  await finishOnly('reads-latest.json', postgres, { reads: { sizes, p99LargestOverSmallest: ratios }, storage }, readsMarkdown(sizes, ratios).join('\n'))
+}
+
 /** `--only ingest`: the interleaved ingest rounds alone (bench/results/ingest-latest.json). */
 async function ingestOnly (): Promise<void> {
   const { databaseUrl, postgres } = await setUp()
@@ -252,20 +281,7 @@ async function main (): Promise<Results> {
   const integrity = await integrityStep(databaseUrl)
   const schema = await schemaStep()
 
-  const sizes: ReadSize[] = []
-  for (const requested of profile.readSizes) {
-    const layout = layoutFor(requested)
-    log(`seeding ${layout.total} versions (hot entity: ${layout.hotVersions})`)
-    const t0 = Date.now()
-    await seed(pool!, layout)
-    const seedSeconds = (Date.now() - t0) / 1000
-    log(`  seeded in ${seedSeconds.toFixed(1)} s; measuring reads`)
-    storage.push(await measureStorage(pool!, `seeded, ${layout.total.toLocaleString('en-US')} versions`))
-    // The read routes run for the first time here: one untimed pass first, so that the
-    // smallest size (the baseline of the ratios) is not measured on a cold process.
-    if (sizes.length === 0) await measureReads(client!, layout, { ...profile, readPasses: 1 })
-    sizes.push({ layout, seedSeconds, queries: await measureReads(client!, layout, profile) })
-  }
+  const sizes = await readSizes(storage)
 
   return {
     profile: profile.name,
@@ -298,6 +314,8 @@ try {
     await ceilingOnly()
   } else if (profile.only === 'profile') {
     await profileOnly()
+  } else if (profile.only === 'reads') {
+    await readsOnly()
   } else {
     const results = await main()
     log('stopping the service and dropping the bench database')

@@ -1,5 +1,8 @@
 import type pg from 'pg'
 import { HOT_VERSIONS, TENANT } from './config.js'
+import { DEFAULT_PARTITIONS } from '../src/services/partitions.js'
+
+const SERVICE_PARTITION_SIZE = DEFAULT_PARTITIONS.size
 
 /**
  * How a read size is laid out. Transaction 1 holds the fixture: 5 comments and 3 tags of
@@ -102,7 +105,8 @@ async function tableDefinitions (client: pg.PoolClient): Promise<Definitions> {
   return {
     dropConstraints: [...foreign, ...keys].map((c) => `alter table ${c.tbl} drop constraint ${c.name}`),
     dropIndexes: indexes.map((i) => `drop index ${i.name}`),
-    create: [...keys.map(add), ...indexes.map((i) => i.def), ...foreign.map(add)]
+    // An index of the partitioned versions reads "ON ONLY versions": made on the table, it is made on every partition.
+    create: [...keys.map(add), ...indexes.map((i) => i.def.replace(' ON ONLY ', ' ON ')), ...foreign.map(add)]
   }
 }
 
@@ -123,12 +127,15 @@ export async function seed (pool: pg.Pool, layout: SeedLayout): Promise<void> {
     const definitions = await tableDefinitions(client)
     for (const statement of [...definitions.dropConstraints, ...definitions.dropIndexes]) await client.query(statement)
 
+    // The sequence first: versions is partitioned by transaction id (migration 0010), and the
+    // partitions the seeded ids need are made as the service makes them, of its default size.
+    await client.query(`select setval(pg_get_serial_sequence('transactions', 'id'), ${T + 1})`)
+    await client.query(`select rewind_ensure_partitions(${SERVICE_PARTITION_SIZE}, 2)`)
     await client.query(`
       insert into transactions (id, tenant, issued_at, recorded_at, actor, meta)
       select i, $1, timestamptz '2026-01-01' + i * interval '1 second', timestamptz '2026-01-01' + i * interval '1 second',
         'seed-' || (i % 50), '{}'::jsonb
       from generate_series(1, ${T + 1}) i`, [TENANT])
-    await client.query(`select setval(pg_get_serial_sequence('transactions', 'id'), ${T + 1})`)
 
     // Transaction 1: the hot article's comments, tags and tag links.
     const fixture: Array<[type: string, key: string, json: Record<string, unknown>]> = [

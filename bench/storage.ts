@@ -19,11 +19,13 @@ export interface StorageFigures {
 export async function measureStorage (pool: pg.Pool, label: string): Promise<StorageFigures> {
   await pool.query('vacuum (analyze) versions')
   await pool.query('vacuum (analyze) version_refs')
+  // versions is partitioned (migration 0010): its sizes are those of its partitions.
   const { rows } = await pool.query<Record<string, string | null>>(`
+    with parts as (select relid from pg_partition_tree('versions') where isleaf)
     select (select count(*) from versions) as versions,
-      pg_total_relation_size('versions') as versions_bytes,
-      pg_relation_size('versions') as heap_bytes,
-      pg_indexes_size('versions') as index_bytes,
+      (select sum(pg_total_relation_size(relid)) from parts) as versions_bytes,
+      (select sum(pg_relation_size(relid)) from parts) as heap_bytes,
+      (select sum(pg_indexes_size(relid)) from parts) as index_bytes,
       pg_total_relation_size('version_refs') as refs_bytes,
       (select count(*) from version_refs) as ref_rows,
       (select avg(octet_length(data::text) + octet_length(changeset::text)) from versions) as payload`)

@@ -185,6 +185,8 @@ eachDatabase('the oldest partitions are archived to files, leave the database, a
   // Archived: what needs it is 410, what comes after it reads as before; verify says what it could not check.
   t.strictSame(await indexesOf(h, 'article', 'a'), [3, 4, 5, 6], 'the versions after the archive')
   assertProblem(t, await h.get('/entities/article/a/versions/2'), 410, 'a version in the archive')
+  const first = await h.get('/entities/article/a/versions/4')
+  t.strictSame([first.body.index, first.body.previous, first.body.pruned], [3, null, undefined], 'the first version after the archive: no previous here, and not pruned')
   assertProblem(t, await h.get('/entities/article/a?at=3'), 410, 'a state in the archive')
   t.strictSame((await h.get('/entities/article/a?at=5')).body.data, { id: 'a', n: 4 }, 'a state after it')
   t.strictSame((await h.get('/entities/article/b')).body.data, { id: 'b', n: 0 })

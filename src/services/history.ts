@@ -79,7 +79,8 @@ export async function entityVersion (
   if (version === undefined) throw await missingOrPruned(ctx, type, key, transactionId, notFound(`${type} "${key}" has no version at transaction ${transactionId}`))
   const transaction = await getTransaction(db, tenant, transactionId)
   const detail: VersionDetail = { ...presented(definitions, version, asRecorded), next: version.endTransactionId, transaction: transaction! }
-  if (version.previous === null && version.index > 0) detail.pruned = true
+  // Its previous version is not here: pruned (its anchor says where the kept history starts), or archived.
+  if (version.previous === null && version.index > 0 && (await anchorOf(db, tenant, { type, key }))?.index === version.index) detail.pruned = true
   if (names.length > 0) await addRelations(ctx, definitions, detail, { type, key, version }, names, transactionId)
   return detail
 }
