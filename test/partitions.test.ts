@@ -24,7 +24,7 @@ import { entityRef } from '../src/versioning/keys.js'
 import { planVersions, resolveChanges } from '../src/versioning/unit-of-work.js'
 import { databaseKinds, eachDatabase, TEST_DATABASE_URL, type Harness } from './helpers/harness.js'
 import { ins, tx, upd } from './helpers/changes.js'
-import { assertProblem } from './helpers/assertions.js'
+import { assertProblem, indexesOf, verifyOk } from './helpers/assertions.js'
 import pg from 'pg'
 
 // docs/partitions.md: versions is partitioned by transaction-id range, partitions are made
@@ -42,19 +42,6 @@ async function ranges (h: Harness): Promise<Array<[string, number, number, strin
 async function spread (h: Harness): Promise<Record<string, number>> {
   const { rows } = await sql<{ name: string, n: string }>`select tableoid::regclass::text as name, count(*) as n from versions group by 1 order by 1`.execute(h.db)
   return Object.fromEntries(rows.map((r) => [r.name, Number(r.n)]))
-}
-
-async function indexesOf (h: Harness, type: string, id: string): Promise<number[]> {
-  const res = await h.get(`/entities/${type}/${id}/versions?limit=1000`)
-  if (res.status !== 200) throw new Error(`GET versions of ${type}/${id}: ${res.status} ${JSON.stringify(res.body)}`)
-  return res.body.items.map((v: any) => v.index)
-}
-
-async function verifyOk (t: Test, h: Harness, what: string): Promise<void> {
-  const verified = await h.post('/integrity/verify', {})
-  t.equal(verified.status, 200)
-  t.strictSame(verified.body.problems, [], what)
-  t.equal(verified.body.ok, true, what)
 }
 
 const checkpointOf = (h: Harness) => async (tenant: string): Promise<unknown> => await makeCheckpoint(h.db, tenant, signer, true)

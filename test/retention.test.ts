@@ -5,7 +5,7 @@ import { ephemeralSigner } from '../src/services/signing-key.js'
 import { Tenants } from '../src/services/tenants.js'
 import type { ServiceContext } from '../src/services/context.js'
 import { eachDatabase, type Harness } from './helpers/harness.js'
-import { assertProblem } from './helpers/assertions.js'
+import { assertProblem, indexesOf, verifyOk } from './helpers/assertions.js'
 import { ins, tx, upd } from './helpers/changes.js'
 
 // API.md, "Redaction and retention (v2)": a type's retention rule prunes old versions
@@ -24,19 +24,6 @@ async function gone (t: Test, h: Harness, url: string, body?: unknown): Promise<
   const res = body === undefined ? await h.get(url) : await h.post(url, body)
   assertProblem(t, res, 410, url)
   t.equal(res.body.type, 'urn:rewind:problem/gone', `${url}: problem type gone`)
-}
-
-async function indexesOf (h: Harness, type: string, id: string): Promise<number[]> {
-  const res = await h.get(`/entities/${type}/${id}/versions?limit=1000`)
-  if (res.status !== 200) throw new Error(`GET versions of ${type}/${id}: ${res.status} ${JSON.stringify(res.body)}`)
-  return res.body.items.map((v: any) => v.index)
-}
-
-async function verifyOk (t: Test, h: Harness, what: string): Promise<void> {
-  const verified = await h.post('/integrity/verify', {})
-  t.equal(verified.status, 200)
-  t.equal(verified.body.ok, true, `${what}: ${JSON.stringify(verified.body.problems)}`)
-  t.strictSame(verified.body.problems, [])
 }
 
 eachDatabase('keepVersions prunes the older versions; what needs them is 410; verify passes; pruning is recorded', async (t, h) => {

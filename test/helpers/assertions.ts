@@ -27,3 +27,18 @@ export async function allPages (t: Test, h: Harness, url: string, start: string 
   } while (cursor !== null)
   return pages
 }
+
+/** The `index` of each of an entity's versions, oldest first (throws unless the read answers 200). */
+export async function indexesOf (h: Harness, type: string, id: string): Promise<number[]> {
+  const res = await h.get(`/entities/${type}/${id}/versions?limit=1000`)
+  if (res.status !== 200) throw new Error(`GET versions of ${type}/${id}: ${res.status} ${JSON.stringify(res.body)}`)
+  return res.body.items.map((v: any) => v.index)
+}
+
+/** Asserts that POST /integrity/verify finds no problem. */
+export async function verifyOk (t: Test, h: Harness, what: string): Promise<void> {
+  const verified = await h.post('/integrity/verify', {})
+  t.equal(verified.status, 200)
+  t.equal(verified.body.ok, true, `${what}: ${JSON.stringify(verified.body.problems)}`)
+  t.strictSame(verified.body.problems, [])
+}
