@@ -100,7 +100,12 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   if (options.partitions !== false) {
     const partitionKeeper = keepPartitionsAhead(options.db, { ...DEFAULT_PARTITIONS, ...options.partitions }, app.log)
     app.addHook('onClose', async () => { await partitionKeeper.stop() })
-    await partitionKeeper.ready
+    try {
+      await partitionKeeper.ready
+    } catch (error) {
+      await partitionKeeper.stop()
+      throw error
+    }
   }
   const jobs = startIntegrityJobs(tenants, { checkpointIntervalMs: options.checkpointIntervalMs ?? 0, retentionIntervalMs: options.retentionIntervalMs ?? 0, log: app.log })
   app.addHook('onClose', async () => { await jobs.stop() })
