@@ -21,8 +21,9 @@ export interface JobOptions {
 /**
  * The background jobs of integrity: a signed checkpoint per tenant with new history, and
  * retention (partitions of versions dropped whole where they can be, then entity by entity).
- * A run takes the job's lease in the database first, so that with several instances one runs it at a time (a crashed holder's lease runs out after LEASE_MS); a
- * run never overlaps the previous one of this process.
+ * A run takes the job's lease in the database first, so that with several instances one
+ * runs it at a time (a crashed holder's lease runs out after LEASE_MS); a run never
+ * overlaps the previous one of this process.
  */
 export function startIntegrityJobs (tenants: Tenants, options: JobOptions): { stop: () => Promise<void> } {
   const running = new Set<Promise<void>>()
