@@ -58,6 +58,8 @@ export async function up (db: Kysely<any>): Promise<void> {
   await run('drop index versions_0_entity_seq_key')
   await run(`insert into version_partitions (name, from_id, to_id, state) values ('versions_0', 0, ${next}, 'attached')`)
   await run(`alter table versions_0 alter column entity_key set (n_distinct = ${ENTITY_KEY_DISTINCT})`)
+  // The setting counts from the next ANALYZE; an old partition may not change enough for autovacuum to run one.
+  await run('analyze versions_0')
   await run('create trigger versions_append_only before update or delete on versions for each row execute function rewind_guard_history()')
   await run('create trigger versions_no_truncate before truncate on versions for each statement execute function rewind_guard_history()')
 
