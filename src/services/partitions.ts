@@ -107,6 +107,7 @@ export async function restoreArchive (owner: Db, lines: AsyncIterable<string>): 
   let header: ArchiveHeader | undefined
   let batch: string[] = []
   let rows = 0
+  // One attempt: the lines are read once, so a transaction aborted by PostgreSQL cannot be run again.
   return await inTransaction(owner, async (trx) => {
     for await (const line of lines) {
       if (line === '') continue
@@ -139,7 +140,7 @@ export async function restoreArchive (owner: Db, lines: AsyncIterable<string>): 
     if (rows !== header.rows) throw new Error(`the archive of "${header.partition}" holds ${rows} versions, its header says ${header.rows}`)
     await attachPartition(trx, header.partition)
     return { partition: header.partition, rows }
-  })
+  }, 1)
 }
 
 /** What retention dropped whole: the partitions, and the versions and entities of each tenant they held. */
@@ -171,7 +172,11 @@ export async function dropExpiredPartitions (db: Db, now: Date, checkpoint: (ten
         for (;;) {
           const page = await partitionEntities(trx, oldest, after, ENTITY_PAGE)
           const byTenant = new Map<string, PartitionEntity[]>()
-          for (const e of page) byTenant.set(e.tenant, [...(byTenant.get(e.tenant) ?? []), e])
+          for (const e of page) {
+            const ofTenant = byTenant.get(e.tenant)
+            if (ofTenant === undefined) byTenant.set(e.tenant, [e])
+            else ofTenant.push(e)
+          }
           for (const [tenant, entities] of byTenant) {
             await appendRecords(trx, tenant, 'pruning', entities.map((e) => ({
               type: e.type, id: e.key, keptFromIndex: e.seq + 1, versions: e.versions, anchorHash: e.hash, anchorTransactionId: e.transactionId, partition: oldest.name
