@@ -16,7 +16,7 @@ import os from 'node:os'
 import { measureKeyCheck } from './auth.js'
 import { Baseline } from './baseline.js'
 import pg from 'pg'
-import { CONNECTIONS, adminDatabaseUrl, profileFromArgs } from './config.js'
+import { BENCH_DATABASE, CONNECTIONS, adminDatabaseUrl, profileFromArgs } from './config.js'
 import { ingestCeiling } from './ceiling.js'
 import { interleavedCeiling, type CeilingComparison } from './ceiling-rounds.js'
 import { ingestInProcess } from './in-process.js'
@@ -64,7 +64,9 @@ async function cleanup (): Promise<void> {
     await service?.stop().catch((e: unknown) => { log(`stopping the service: ${String(e)}`) })
     await pool?.end().catch(() => {})
     if (ceilingStarted) await (ceiling?.close() ?? PgbenchCeiling.drop(adminUrl)).catch((e: unknown) => { log(`dropping the pgbench ceiling's databases: ${String(e)}`) })
-    await dropBenchDatabase(adminUrl).catch((e: unknown) => { log(`dropping the bench database: ${String(e)}`) })
+    // BENCH_KEEP_DATABASE=1 keeps the bench database (its last seeded size) for a closer look, e.g. EXPLAIN.
+    if (process.env.BENCH_KEEP_DATABASE === '1') log(`kept the bench database ${BENCH_DATABASE}`)
+    else await dropBenchDatabase(adminUrl).catch((e: unknown) => { log(`dropping the bench database: ${String(e)}`) })
   })()
   await cleaned
 }
