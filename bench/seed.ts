@@ -2,7 +2,8 @@ import type pg from 'pg'
 import { HOT_VERSIONS, TENANT } from './config.js'
 import { DEFAULT_PARTITIONS } from '../src/services/partitions.js'
 
-const SERVICE_PARTITION_SIZE = DEFAULT_PARTITIONS.size
+/** The service's partition size: its default, or HISTORY_PARTITION_SIZE as the benchmarked service reads it. */
+const SERVICE_PARTITION_SIZE = Number(process.env.HISTORY_PARTITION_SIZE ?? DEFAULT_PARTITIONS.size)
 
 /**
  * How a read size is laid out. Transaction 1 holds the fixture: 5 comments and 3 tags of
@@ -82,7 +83,7 @@ const changeset = (fields: Fields, k: string, s: string): string => `case when $
  */
 const placeholderHash = (name: string): string => `md5(${name}) || md5('seed ' || ${name})`
 
-const TABLES = ['transactions', 'versions', 'version_refs'] as const
+const TABLES = ['transactions', 'versions', 'version_refs', 'entity_heads'] as const
 
 interface Definitions { dropConstraints: string[], dropIndexes: string[], create: string[] }
 
@@ -123,12 +124,12 @@ export async function seed (pool: pg.Pool, layout: SeedLayout): Promise<void> {
     // History is append-only (migration 0004's triggers refuse TRUNCATE); the guard lets this session through,
     // as it lets the owner's audited functions. The checkpoints of the ingest runs' history go with it.
     await client.query(`set rewind.history_change = 'on'`)
-    await client.query('truncate versions, version_refs, transactions, idempotency_keys, checkpoints, checkpoint_heads')
+    await client.query('truncate versions, version_refs, entity_heads, transactions, idempotency_keys, checkpoints, checkpoint_heads')
     const definitions = await tableDefinitions(client)
     for (const statement of [...definitions.dropConstraints, ...definitions.dropIndexes]) await client.query(statement)
 
     // The sequence first: versions is partitioned by transaction id (migration 0010), and the
-    // partitions the seeded ids need are made as the service makes them, of its default size.
+    // partitions the seeded ids need are made as the service makes them, of its size.
     await client.query(`select setval(pg_get_serial_sequence('transactions', 'id'), ${T + 1})`)
     await client.query(`select rewind_ensure_partitions(${SERVICE_PARTITION_SIZE}, 2)`)
     await client.query(`
@@ -182,6 +183,11 @@ export async function seed (pool: pg.Pool, layout: SeedLayout): Promise<void> {
       join (values ('comment', 'article_id', 'article'), ('article_tag', 'article_id', 'article'), ('article_tag', 'tag_id', 'tag'))
         as r(source, field, target) on r.source = v.type
       where v.operation = 'insert'`)
+
+    // Each entity's head, as every append keeps it (migration 0011).
+    await client.query(`
+      insert into entity_heads (tenant, type, entity_key, first_transaction_id, last_transaction_id)
+      select tenant, type, entity_key, min(transaction_id), max(transaction_id) from versions group by tenant, type, entity_key`)
 
     for (const statement of definitions.create) await client.query(statement)
     for (const table of TABLES) await client.query(`vacuum (analyze) ${table}`)

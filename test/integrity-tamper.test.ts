@@ -234,6 +234,8 @@ eachDatabase('tamper: a forged version at the end of a chain (after the checkpoi
       values ('default', 'article', '2', ${forged}, 2, 0, 'update', ${JSON.stringify({ id: 2, title: 'forged' })}::jsonb,
         ${JSON.stringify({ title: ['deux', 'forged'] })}::jsonb, ${JSON.stringify({ id: 'c2FsdHNhbHRzYWx0', title: 'c2FsdHNhbHRzYWx0' })}::jsonb,
         ${'f'.repeat(64)})`.execute(owner)
+    // The entity's head (migration 0011) tells reads where its history ends: a forger who wants the version read moves it too.
+    await sql`update entity_heads set last_transaction_id = ${forged} where tenant = 'default' and type = 'article' and entity_key = '2'`.execute(owner)
   })
   const stored = await h.get('/entities/article/2/versions')
   t.strictSame(stored.body.items.map((v: any) => [v.transactionId, v.data.title]), [[h1, 'two'], [h5, 'deux'], [forged, 'forged']], 'the service reads the forged version')

@@ -92,6 +92,10 @@ async function seedLaterVersions (h: Harness, entities: number, perEntity: numbe
     insert into versions (tenant, type, entity_key, transaction_id, seq, position, operation, data, changeset, salts, hash)
     select 'default', 'n', e::text, id, k::int, e - 1, 'update', jsonb_build_object('id', e, 'v', k), jsonb_build_object('v', jsonb_build_array(k - 1, k)), '{}'::jsonb, md5(e::text || id) || md5(id::text)
     from (select id, row_number() over (order by id) as k from t) s cross join generate_series(1, ${entities}::int) e`.execute(h.db)
+  // Their heads move to their newest versions, as an append moves them (migration 0011).
+  await sql`update entity_heads h set last_transaction_id = l.last
+    from (select entity_key, max(transaction_id) as last from versions where tenant = 'default' and type = 'n' group by entity_key) l
+    where h.tenant = 'default' and h.type = 'n' and h.entity_key = l.entity_key`.execute(h.db)
 }
 
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }

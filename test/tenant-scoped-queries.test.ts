@@ -57,6 +57,7 @@ const TABLES: Record<string, { scope: 'tenant' } | { scope: 'webhook', reason: s
   entity_types: { scope: 'tenant' },
   entity_type_revisions: { scope: 'tenant' },
   version_refs: { scope: 'tenant' },
+  entity_heads: { scope: 'tenant' },
   idempotency_keys: { scope: 'tenant' },
   integrity_records: { scope: 'tenant' },
   checkpoints: { scope: 'tenant' },

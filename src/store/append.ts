@@ -28,7 +28,8 @@ export interface Locking { refs: readonly string[], heads: readonly PlannedHead[
  * after the locks. Throws ConcurrentAppend (see driver-errors.ts) when an entity has a
  * version newer than the one the write was planned on (rewind_check_heads, with a fresh
  * snapshot once the locks are held: versions are partitioned by transaction id, so no one
- * index can keep an entity's version numbers unique). Each version's hash is the SHA-256 of its sealed template around the
+ * index can keep an entity's version numbers unique). Each entity's head (`entity_heads`,
+ * migration 0011) becomes the new transaction. Each version's hash is the SHA-256 of its sealed template around the
  * transaction id the statement draws (see src/integrity/version-hash.ts); the statement
  * answers them in the versions' order. Each version is recorded under its type's revision
  * in `revisions`, checked to be the type's revision still once the locks are held.
@@ -51,7 +52,10 @@ export async function appendTransaction (
   // Every write below reads `tx`, whose row waits for the count of taken locks: the
   // locks come first (in the given order), then the sequence, then the rows.
   const { rows } = await sql<TransactionRow & { hashes: string[] }>`
-    with locked as (${locks}), checked as (${checked}), tx as (
+    with locked as (${locks}), checked as (${checked}),
+    -- Split once: the statement is planned for any values (src/store/database.ts), so an expression of
+    -- them inside the row source would be evaluated again for every version.
+    templates as materialized (select string_to_array(${templatesText(sealed)}::text, chr(1)) as parts), tx as (
       insert into transactions (tenant, issued_at, recorded_at, actor, meta, recorded_by, revert_of)
       select ${tenant}, ${tx.issuedAt}::timestamptz, ${tx.recordedAt}::timestamptz, ${tx.actor ?? null},
         ${toJsonText(tx.meta ?? {})}::jsonb, ${tx.recordedBy === undefined ? null : JSON.stringify(tx.recordedBy)}::jsonb,
@@ -63,12 +67,16 @@ export async function appendTransaction (
       select ${tenant}, u.type, u.key, tx.id, u.seq, u.position, u.operation, u.data, u.changeset, u.salts, u.erased,
         encode(sha256(convert_to(t.parts[2 * u.position + 1] || tx.id::text || t.parts[2 * u.position + 2], 'UTF8')), 'hex'),
         u.revision
-      from tx, (select string_to_array(${templatesText(sealed)}::text, chr(1)) as parts) t,
+      from tx, templates t,
         jsonb_to_recordset(${toJsonText(versions.map((v, position) => {
         const s = sealed[position]!
         return { type: v.type, key: v.key, seq: v.index, position, operation: v.operation, data: s.data, changeset: s.changeset, salts: s.salts, erased: s.erased, revision: revisions.get(v.type) ?? null }
       }))}::jsonb) as u(type text, key text, seq int, position int, operation text, data jsonb, changeset jsonb, salts jsonb, erased jsonb, revision int)
-      returning position, hash
+      returning type, entity_key, position, hash
+    ), h as (
+      insert into entity_heads (tenant, type, entity_key, first_transaction_id, last_transaction_id)
+      select ${tenant}, v.type, v.entity_key, tx.id, tx.id from v, tx
+      on conflict (tenant, type, entity_key) do update set last_transaction_id = excluded.last_transaction_id
     ), r as (
       insert into version_refs (tenant, target_type, target_key, source_type, source_field, source_key, transaction_id)
       select ${tenant}, u.tt, u.tk, u.st, u.sf, u.sk, tx.id

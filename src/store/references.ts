@@ -2,7 +2,7 @@ import { sql } from 'kysely'
 import type { Version } from '../versioning/version.js'
 import type { Db } from './database.js'
 import { toVersion, type VersionRow } from './rows.js'
-import { versionColumns } from './versions.js'
+import { entityVersionAt, versionColumns } from './versions.js'
 
 /** A declared foreign-key value of one version: source entity → target entity. */
 export interface Reference {
@@ -52,11 +52,7 @@ export async function referrersAt (db: Db, tenant: string, q: ReferrerQuery): Pr
       where r.tenant = ${tenant} and r.target_type = ${q.targetType} and r.target_key = any(${[...q.targetKeys]}::text[])
         and r.source_type = ${q.sourceType} and r.source_field = any(${[...q.sourceFields]}::text[]) ${bound('r.transaction_id')}
     ) c
-    cross join lateral (
-      select * from versions v
-      where v.tenant = ${tenant} and v.type = ${q.sourceType} and v.entity_key = c.source_key ${bound('v.transaction_id')}
-      order by v.transaction_id desc limit 1
-    ) v
+    cross join lateral (${entityVersionAt(tenant, q.sourceType, sql.ref('c.source_key'), q.at)}) v
     where v.operation <> 'delete' ${q.sourceFields.length === 1 ? sql`and v.data->>${q.sourceFields[0]} = any(${[...q.targetKeys]}::text[])` : sql``}`.execute(db)
   return rows.map(toVersion)
 }

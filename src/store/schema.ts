@@ -59,6 +59,15 @@ export interface ReferenceTable {
   transaction_id: BigId
 }
 
+/** Where an entity's history lies (migration 0011): its first and newest versions' transactions, kept by every append. */
+export interface EntityHeadTable {
+  tenant: string
+  type: string
+  entity_key: string
+  first_transaction_id: BigId
+  last_transaction_id: BigId
+}
+
 export interface IdempotencyKeyTable {
   tenant: string
   api_key_id: string
@@ -98,5 +107,6 @@ export interface Database {
   transactions: TransactionTable
   versions: VersionTable
   version_refs: ReferenceTable
+  entity_heads: EntityHeadTable
   idempotency_keys: IdempotencyKeyTable
 }

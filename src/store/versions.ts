@@ -7,53 +7,82 @@ import { toId, toVersion, type VersionRow } from './rows.js'
 
 export interface EntityName { type: string, key: string }
 
+/** The transaction of an entity's first or newest version, from its head (migration 0011). */
+const headOf = (end: 'first' | 'last', tenant: unknown, type: unknown, key: unknown): RawBuilder<unknown> =>
+  sql`(select h.${sql.raw(`${end}_transaction_id`)} from entity_heads h where h.tenant = ${tenant} and h.type = ${type} and h.entity_key = ${key})`
+
 /**
- * Columns of a version row plus its end transaction (the next version's): the primary key
- * read forwards from this version, partition after partition, stopping at the first row
- * (the partitions tell the planner that histories are long, migration 0010, so it reads
- * them in order rather than gathering and sorting an entity's versions; test/explain.test.ts).
+ * Columns of a version row plus its end transaction (the next version's): none for the
+ * entity's newest version (its head says which, so the partitions after it are not read);
+ * else the primary key read forwards from this version, partition after partition, stopping
+ * at the first row (the partitions tell the planner that histories are long, migration 0010,
+ * so it reads them in order rather than gathering and sorting an entity's versions;
+ * test/explain.test.ts). Bounds are one-sided: with a range on both sides, PostgreSQL
+ * expects a few rows and sorts them.
  */
 export const versionColumns = (alias: string): RawBuilder<unknown> => sql`
   ${sql.ref(alias)}.type, ${sql.ref(alias)}.entity_key, ${sql.ref(alias)}.transaction_id, ${sql.ref(alias)}.seq,
   ${sql.ref(alias)}.operation, ${sql.ref(alias)}.data, ${sql.ref(alias)}.changeset, ${sql.ref(alias)}.hash,
   coalesce(${sql.ref(alias)}.revision, 0) as revision,
-  (select n.transaction_id from versions n
-    where n.tenant = ${sql.ref(alias)}.tenant and n.type = ${sql.ref(alias)}.type and n.entity_key = ${sql.ref(alias)}.entity_key
-      and n.transaction_id > ${sql.ref(alias)}.transaction_id
-    order by n.transaction_id limit 1) as end_transaction_id`
+  case when ${sql.ref(alias)}.transaction_id = ${headOf('last', sql.ref(`${alias}.tenant`), sql.ref(`${alias}.type`), sql.ref(`${alias}.entity_key`))} then null else
+    (select n.transaction_id from versions n
+      where n.tenant = ${sql.ref(alias)}.tenant and n.type = ${sql.ref(alias)}.type and n.entity_key = ${sql.ref(alias)}.entity_key
+        and n.transaction_id > ${sql.ref(alias)}.transaction_id
+      order by n.transaction_id limit 1) end as end_transaction_id`
+
+/**
+ * A lateral subquery's body: the version row (`v`) of the entity whose head is `h` that was
+ * its newest at transaction `at` (or now). When the head's newest version is no later than
+ * `at`, that is one probe of the one partition holding it; otherwise the key is read
+ * backwards from `at`, stopping at the first row. No row: the entity had no version then
+ * (or its versions are pruned or archived).
+ */
+function newestVersionAt (tenant: string, at: number | undefined): RawBuilder<unknown> {
+  const entity = sql`v.tenant = ${tenant} and v.type = h.type and v.entity_key = h.entity_key`
+  const newest = sql`select v.* from versions v where ${entity} and v.transaction_id = h.last_transaction_id`
+  if (at === undefined) return newest
+  return sql`${newest} and h.last_transaction_id <= ${at}
+    union all
+    (select v.* from versions v where ${entity} and h.last_transaction_id > ${at} and v.transaction_id <= ${at}
+      order by v.transaction_id desc limit 1)`
+}
+
+/**
+ * A lateral subquery's body: the version row of entity (`type`, `key`) that was its newest at
+ * transaction `at` (or now), found from its head (newestVersionAt). At most one row, and said
+ * so (`limit 1`): PostgreSQL then looks each entity up by its whole key, rather than folding
+ * the lookup into the outer join, where a misjudged row count (a table not analyzed since it
+ * grew) can make it read every head of the type for each entity.
+ */
+export function entityVersionAt (tenant: string, type: unknown, key: unknown, at: number | undefined): RawBuilder<unknown> {
+  return sql`select v.* from entity_heads h cross join lateral (${newestVersionAt(tenant, at)}) v
+    where h.tenant = ${tenant} and h.type = ${type} and h.entity_key = ${key} limit 1`
+}
 
 /**
  * The latest version at or before `at` (or overall) of each named entity, in one
- * statement: one primary-key probe per entity.
+ * statement: one primary-key probe per entity (see newestVersionAt).
  */
 export async function versionsAt (db: Db, tenant: string, entities: readonly EntityName[], at?: number): Promise<Map<string, Version>> {
   if (entities.length === 0) return new Map()
-  const bound = at === undefined ? sql`` : sql`and v.transaction_id <= ${at}`
   const { rows } = await sql<VersionRow>`
     select ${versionColumns('v')}
     from unnest(${entities.map((e) => e.type)}::text[], ${entities.map((e) => e.key)}::text[]) as e(type, key)
-    cross join lateral (
-      select * from versions v
-      where v.tenant = ${tenant} and v.type = e.type and v.entity_key = e.key ${bound}
-      order by v.transaction_id desc limit 1
-    ) v`.execute(db)
+    cross join lateral (${entityVersionAt(tenant, sql.ref('e.type'), sql.ref('e.key'), at)}) v`.execute(db)
   return new Map(rows.map((r) => [entityRef(r.type, r.entity_key), toVersion(r)]))
 }
 
 /**
  * The latest versions as the unit of work needs them (state, operation, position), in
- * one statement: one primary-key probe per entity, no changeset, no end transaction.
+ * one statement: one primary-key probe per entity (at its head's transaction), no
+ * changeset, no end transaction.
  */
 export async function latestVersions (db: Db, tenant: string, entities: readonly EntityName[]): Promise<Map<string, LatestVersion>> {
   if (entities.length === 0) return new Map()
   const { rows } = await sql<{ type: string, entity_key: string, transaction_id: string, seq: number, operation: LatestVersion['operation'], data: JsonObject, hash: string, revision: number }>`
     select e.type, e.key as entity_key, v.transaction_id, v.seq, v.operation, v.data, v.hash, coalesce(v.revision, 0) as revision
     from unnest(${entities.map((e) => e.type)}::text[], ${entities.map((e) => e.key)}::text[]) as e(type, key)
-    cross join lateral (
-      select transaction_id, seq, operation, data, hash, revision from versions v
-      where v.tenant = ${tenant} and v.type = e.type and v.entity_key = e.key
-      order by v.transaction_id desc limit 1
-    ) v`.execute(db)
+    cross join lateral (${entityVersionAt(tenant, sql.ref('e.type'), sql.ref('e.key'), undefined)}) v`.execute(db)
   return new Map(rows.map((r) => [entityRef(r.type, r.entity_key), { transactionId: toId(r.transaction_id), index: r.seq, operation: r.operation, data: r.data, hash: r.hash, revision: r.revision }]))
 }
 
@@ -62,7 +91,10 @@ export interface VersionPage { order: 'asc' | 'desc', after?: number | undefined
 /** At most `limit` of an entity's versions by transaction id, after `after` in the given order. */
 export async function listVersions (db: Db, tenant: string, entity: EntityName, page: VersionPage): Promise<Version[]> {
   const asc = page.order === 'asc'
-  const after = page.after === undefined ? sql`` : asc ? sql`and v.transaction_id > ${page.after}` : sql`and v.transaction_id < ${page.after}`
+  // From a cursor, or else from the entity's first or newest version (its head): one bound, see versionColumns.
+  const after = page.after !== undefined
+    ? asc ? sql`and v.transaction_id > ${page.after}` : sql`and v.transaction_id < ${page.after}`
+    : asc ? sql`and v.transaction_id >= ${headOf('first', tenant, entity.type, entity.key)}` : sql`and v.transaction_id <= ${headOf('last', tenant, entity.type, entity.key)}`
   const { rows } = await sql<VersionRow>`
     select ${versionColumns('v')} from versions v
     where v.tenant = ${tenant} and v.type = ${entity.type} and v.entity_key = ${entity.key} ${after}
@@ -70,12 +102,13 @@ export async function listVersions (db: Db, tenant: string, entity: EntityName, 
   return rows.map(toVersion)
 }
 
-/** True when the entity has at least one version. */
+/** True when the entity has at least one version (its newest: history goes oldest first). */
 export async function entityHasVersions (db: Db, tenant: string, entity: EntityName): Promise<boolean> {
-  const row = await db.selectFrom('versions').select('seq')
-    .where('tenant', '=', tenant).where('type', '=', entity.type).where('entity_key', '=', entity.key)
-    .limit(1).executeTakeFirst()
-  return row !== undefined
+  const { rows } = await sql`
+    select 1 from entity_heads h
+    join versions v on v.tenant = ${tenant} and v.type = h.type and v.entity_key = h.entity_key and v.transaction_id = h.last_transaction_id
+    where h.tenant = ${tenant} and h.type = ${entity.type} and h.entity_key = ${entity.key}`.execute(db)
+  return rows.length > 0
 }
 
 export interface VersionDetailRow extends Version {
@@ -86,9 +119,10 @@ export interface VersionDetailRow extends Version {
 export async function getVersion (db: Db, tenant: string, entity: EntityName, transactionId: number): Promise<VersionDetailRow | undefined> {
   const { rows } = await sql<VersionRow & { previous: string | null }>`
     select ${versionColumns('v')},
+      case when v.transaction_id = ${headOf('first', sql.ref('v.tenant'), sql.ref('v.type'), sql.ref('v.entity_key'))} then null else
       (select p.transaction_id from versions p
         where p.tenant = v.tenant and p.type = v.type and p.entity_key = v.entity_key and p.transaction_id < v.transaction_id
-        order by p.transaction_id desc limit 1) as previous
+        order by p.transaction_id desc limit 1) end as previous
     from versions v
     where v.tenant = ${tenant} and v.type = ${entity.type} and v.entity_key = ${entity.key} and v.transaction_id = ${transactionId}`.execute(db)
   const row = rows[0]
@@ -154,10 +188,9 @@ export async function laterChanges (
 /** The keys of the type's entities that are live now (latest version not a delete). */
 export async function liveEntityKeys (db: Db, tenant: string, type: string): Promise<string[]> {
   const { rows } = await sql<{ entity_key: string }>`
-    select l.entity_key from (
-      select distinct on (v.entity_key) v.entity_key, v.operation from versions v
-      where v.tenant = ${tenant} and v.type = ${type} order by v.entity_key, v.transaction_id desc
-    ) l where l.operation <> 'delete'`.execute(db)
+    select h.entity_key from entity_heads h
+    join versions v on v.tenant = ${tenant} and v.type = h.type and v.entity_key = h.entity_key and v.transaction_id = h.last_transaction_id
+    where h.tenant = ${tenant} and h.type = ${type} and v.operation <> 'delete'`.execute(db)
   return rows.map((r) => r.entity_key)
 }
 
@@ -179,26 +212,22 @@ export interface EntitySummary { type: string, id: string, transactionId: number
 /**
  * The entities of a type with a version (deleted ones too), by key, after `after`, at most
  * `limit`, each with its latest version's operation and transaction: the keys come from
- * the entity index in order, then one probe per listed entity.
+ * the entities' heads in order, then one probe per listed entity.
  */
 export async function listEntities (
   db: Db, tenant: string, type: string, page: { after?: string | undefined, limit: number, key?: string | undefined }
 ): Promise<EntitySummary[]> {
   const { rows } = await sql<{ entity_key: string, transaction_id: string | number, operation: Version['operation'], issued_at: Date | string }>`
-    select k.entity_key, l.transaction_id, l.operation, t.issued_at
+    select k.entity_key, k.transaction_id, k.operation, t.issued_at
     from (
-      select e.entity_key from versions e
-      where e.tenant = ${tenant} and e.type = ${type}
-        ${page.after === undefined ? sql`` : sql`and e.entity_key > ${page.after}`}
-        ${page.key === undefined ? sql`` : sql`and e.entity_key = ${page.key}`}
-      group by e.entity_key order by e.entity_key limit ${page.limit}
+      select h.entity_key, v.transaction_id, v.operation from entity_heads h
+      join versions v on v.tenant = ${tenant} and v.type = h.type and v.entity_key = h.entity_key and v.transaction_id = h.last_transaction_id
+      where h.tenant = ${tenant} and h.type = ${type}
+        ${page.after === undefined ? sql`` : sql`and h.entity_key > ${page.after}`}
+        ${page.key === undefined ? sql`` : sql`and h.entity_key = ${page.key}`}
+      order by h.entity_key limit ${page.limit}
     ) k
-    cross join lateral (
-      select v.transaction_id, v.operation from versions v
-      where v.tenant = ${tenant} and v.type = ${type} and v.entity_key = k.entity_key
-      order by v.transaction_id desc limit 1
-    ) l
-    join transactions t on t.tenant = ${tenant} and t.id = l.transaction_id
+    join transactions t on t.tenant = ${tenant} and t.id = k.transaction_id
     order by k.entity_key`.execute(db)
   return rows.map((r) => ({ type, id: r.entity_key, transactionId: toId(r.transaction_id), operation: r.operation, issuedAt: new Date(r.issued_at).toISOString() }))
 }
