@@ -12,10 +12,10 @@ import { archiveDigest, archiveLines, dropExpiredPartitions, finishArchive, rest
 import { ephemeralSigner } from '../src/services/signing-key.js'
 import { DefinitionCache } from '../src/services/definitions.js'
 import { appendTransaction } from '../src/store/append.js'
-import { createPGlite, openDatabase, type Db } from '../src/store/database.js'
+import { createPGlite, inTransaction, openDatabase, type Db } from '../src/store/database.js'
 import { listRecords } from '../src/store/integrity-records.js'
 import { migrateToLatest } from '../src/store/migrate.js'
-import { listPartitions } from '../src/store/partitions.js'
+import { listPartitions, partitionEntities, type PartitionEntity } from '../src/store/partitions.js'
 import { latestVersions } from '../src/store/versions.js'
 import { sealVersion } from '../src/integrity/seal.js'
 import { hashedTransaction } from '../src/integrity/version-hash.js'
@@ -137,6 +137,27 @@ eachDatabase('retention drops the oldest partitions whole while every version in
   t.equal(await tx(h, upd('session', 's1', { n: 6 })), 8, 'writes go on')
   await verifyOk(t, h, 'and verify still passes')
 }, { partitions: { size: 3, ahead: 20 }, signer })
+
+eachDatabase('the entities of a partition come page after page, each with its last version there and how many it has there', async (t, h) => {
+  for (const type of ['alpha', 'beta']) t.equal((await h.put(`/entity-types/${type}`, {})).status, 201)
+  t.equal(await tx(h, ins('alpha', { id: 'x', n: 0 }), ins('alpha', { id: 'y', n: 0 }), ins('beta', { id: 'x', n: 0 })), 1)
+  t.equal(await tx(h, upd('alpha', 'x', { n: 1 }), upd('beta', 'x', { n: 1 })), 2)
+  t.equal(await tx(h, upd('alpha', 'x', { n: 2 }), ins('beta', { id: 'z', n: 0 })), 3)
+  const partition = (await listPartitions(h.db)).find((p) => p.name === 'versions_1')!
+  const whole = await inTransaction(h.db, async (trx) => await partitionEntities(trx, partition, undefined, 1000))
+  t.strictSame(whole.map((e) => [e.tenant, e.type, e.key, e.seq, e.transactionId, e.versions]), [
+    ['default', 'alpha', 'x', 2, 3, 3], ['default', 'alpha', 'y', 0, 1, 1], ['default', 'beta', 'x', 1, 2, 2], ['default', 'beta', 'z', 0, 3, 1]
+  ], 'by tenant, type and key: the last version there and the count')
+  t.equal(whole[0]!.hash, (await h.get('/entities/alpha/x/versions/3')).body.hash, 'with its hash')
+  const paged: PartitionEntity[] = []
+  for (let after: PartitionEntity | undefined; ;) {
+    const page = await inTransaction(h.db, async (trx) => await partitionEntities(trx, partition, after, 3))
+    paged.push(...page)
+    if (page.length < 3) break
+    after = page[page.length - 1]
+  }
+  t.strictSame(paged, whole, 'pages of 3 give the same entities')
+}, { partitions: { size: 100, ahead: 2 } })
 
 eachDatabase('the oldest partitions are archived to files, leave the database, and are read again once restored', async (t, h) => {
   t.equal((await h.put('/entity-types/article', {})).status, 201)

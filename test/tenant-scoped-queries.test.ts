@@ -179,7 +179,7 @@ const EXCEPTIONS: Rule[] = [
     name: 'retention: the entities of a partition to drop',
     where: 'src/store/partitions.ts partitionEntities (src/services/partitions.ts dropExpiredPartitions, the retention job)',
     reason: 'a partition holds a range of transaction ids of every tenant: the job writes each entity\'s pruning record in its own tenant\'s chain before the partition goes',
-    match: /^select distinct on \(tenant, type, entity_key\) tenant, type, entity_key, seq, transaction_id, hash, count\(\*\) over \(partition by tenant, type, entity_key\) as n from versions where transaction_id >= \$1 and transaction_id < \$2 order by tenant, type, entity_key, seq desc limit \$3$/
+    match: /^select g\.tenant, g\.type, g\.entity_key, l\.seq, l\.transaction_id, l\.hash, g\.n from \( ?select tenant, type, entity_key, count\(\*\) as n, max\(transaction_id\) as last from versions where transaction_id >= \$1 and transaction_id < \$2 group by tenant, type, entity_key order by tenant, type, entity_key limit \$3 ?\) g join versions l on l\.tenant = g\.tenant and l\.type = g\.type and l\.entity_key = g\.entity_key and l\.transaction_id = g\.last order by g\.tenant, g\.type, g\.entity_key$/
   },
   {
     name: 'metrics: delivery backlog',

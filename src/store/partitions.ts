@@ -125,12 +125,18 @@ export interface PartitionEntity { tenant: string, type: string, key: string, se
 export async function partitionEntities (
   trx: Trx, range: { fromId: number, toId: number }, after: PartitionEntity | undefined, limit: number
 ): Promise<PartitionEntity[]> {
+  // The page's entities grouped along the primary key, which stops at the page's end (a page
+  // costs its own rows, not the rest of the partition's), then each one's last version there.
   const { rows } = await sql<{ tenant: string, type: string, entity_key: string, seq: number, transaction_id: string, hash: string, n: string }>`
-    select distinct on (tenant, type, entity_key) tenant, type, entity_key, seq, transaction_id, hash,
-      count(*) over (partition by tenant, type, entity_key) as n
-    from versions where transaction_id >= ${range.fromId} and transaction_id < ${range.toId}
-      ${after === undefined ? sql`` : sql`and (tenant, type, entity_key) > (${after.tenant}, ${after.type}, ${after.key})`}
-    order by tenant, type, entity_key, seq desc limit ${limit}`.execute(trx)
+    select g.tenant, g.type, g.entity_key, l.seq, l.transaction_id, l.hash, g.n
+    from (
+      select tenant, type, entity_key, count(*) as n, max(transaction_id) as last from versions
+      where transaction_id >= ${range.fromId} and transaction_id < ${range.toId}
+        ${after === undefined ? sql`` : sql`and (tenant, type, entity_key) > (${after.tenant}, ${after.type}, ${after.key})`}
+      group by tenant, type, entity_key order by tenant, type, entity_key limit ${limit}
+    ) g
+    join versions l on l.tenant = g.tenant and l.type = g.type and l.entity_key = g.entity_key and l.transaction_id = g.last
+    order by g.tenant, g.type, g.entity_key`.execute(trx)
   return rows.map((r) => ({ tenant: r.tenant, type: r.type, key: r.entity_key, seq: r.seq, transactionId: Number(r.transaction_id), hash: r.hash, versions: Number(r.n) }))
 }
 
