@@ -40,12 +40,18 @@ export const versionColumns = (alias: string): RawBuilder<unknown> => sql`
 function newestVersionAt (tenant: string, at: number | undefined): RawBuilder<unknown> {
   const entity = sql`v.tenant = ${tenant} and v.type = h.type and v.entity_key = h.entity_key`
   const newest = sql`select v.* from versions v where ${entity} and v.transaction_id = h.last_transaction_id`
-  if (at === undefined) return newest
+  if (at === undefined) return sql`${newest} limit 1`
   return sql`${newest} and h.last_transaction_id <= ${at}
     union all
     (select v.* from versions v where ${entity} and h.last_transaction_id > ${at} and v.transaction_id <= ${at}
       order by v.transaction_id desc limit 1)`
 }
+
+/**
+ * Joins to each head `h` of the query its newest version as `v` (none when it is archived):
+ * one probe per head, by its whole key (see entityVersionAt).
+ */
+const headVersion = (tenant: string): RawBuilder<unknown> => sql`cross join lateral (${newestVersionAt(tenant, undefined)}) v`
 
 /**
  * A lateral subquery's body: the version row of entity (`type`, `key`) that was its newest at
@@ -106,7 +112,7 @@ export async function listVersions (db: Db, tenant: string, entity: EntityName, 
 export async function entityHasVersions (db: Db, tenant: string, entity: EntityName): Promise<boolean> {
   const { rows } = await sql`
     select 1 from entity_heads h
-    join versions v on v.tenant = ${tenant} and v.type = h.type and v.entity_key = h.entity_key and v.transaction_id = h.last_transaction_id
+    ${headVersion(tenant)}
     where h.tenant = ${tenant} and h.type = ${entity.type} and h.entity_key = ${entity.key}`.execute(db)
   return rows.length > 0
 }
@@ -189,7 +195,7 @@ export async function laterChanges (
 export async function liveEntityKeys (db: Db, tenant: string, type: string): Promise<string[]> {
   const { rows } = await sql<{ entity_key: string }>`
     select h.entity_key from entity_heads h
-    join versions v on v.tenant = ${tenant} and v.type = h.type and v.entity_key = h.entity_key and v.transaction_id = h.last_transaction_id
+    ${headVersion(tenant)}
     where h.tenant = ${tenant} and h.type = ${type} and v.operation <> 'delete'`.execute(db)
   return rows.map((r) => r.entity_key)
 }
@@ -221,7 +227,7 @@ export async function listEntities (
     select k.entity_key, k.transaction_id, k.operation, t.issued_at
     from (
       select h.entity_key, v.transaction_id, v.operation from entity_heads h
-      join versions v on v.tenant = ${tenant} and v.type = h.type and v.entity_key = h.entity_key and v.transaction_id = h.last_transaction_id
+      ${headVersion(tenant)}
       where h.tenant = ${tenant} and h.type = ${type}
         ${page.after === undefined ? sql`` : sql`and h.entity_key > ${page.after}`}
         ${page.key === undefined ? sql`` : sql`and h.entity_key = ${page.key}`}
