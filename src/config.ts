@@ -17,6 +17,8 @@ const ConfigSchema = Type.Object({
   DB_POOL_SIZE: Type.Integer({ default: 10, minimum: 1 }),
   IDEMPOTENCY_RETENTION_HOURS: Type.Integer({ default: 24, minimum: 1 }),
   LATEST_CACHE_MB: Type.Number({ default: 64, minimum: 0 }),
+  // Group commits run at once; appends that wait for one are written together (0: each write commits alone).
+  GROUP_COMMITS: Type.Integer({ default: 2, minimum: 0 }),
   // The admin key of the first start, instead of a generated one (at least 32 characters).
   REWIND_BOOTSTRAP_KEY: Type.Optional(Type.String({ minLength: 32 })),
   RATE_LIMIT_PER_SECOND: Type.Integer({ default: 10_000, minimum: 1 }),

@@ -77,6 +77,7 @@ const app = await buildApp({
   bodyLimit: config.BODY_LIMIT,
   logger: { level: config.LOG_LEVEL, redact: { paths: ['req.headers.authorization', 'req.headers["idempotency-key"]'], censor: '[redacted]' } },
   latestCacheBytes: Math.round(config.LATEST_CACHE_MB * 1024 * 1024),
+  groupCommits: config.GROUP_COMMITS,
   limits: {
     maxChanges: config.MAX_CHANGES,
     maxRelations: config.MAX_RELATIONS,

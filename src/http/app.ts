@@ -49,6 +49,8 @@ export interface AppOptions {
   closeDatabase?: boolean
   /** Bytes of recently written entity states kept to skip reading them on the next write (0: none). */
   latestCacheBytes?: number
+  /** Group commits run at once (GROUP_COMMITS; default 2); 0: each write commits alone. */
+  groupCommits?: number
   /** Limits of one request (defaults: the contract's). */
   limits?: Partial<Limits & { ratePerSecond: number, bodyTimeoutMs: number, requestTimeoutMs: number, maxEventLoopDelayMs: number }>
   /** How long an authenticated key is trusted without asking the database again (revocation delay). */
@@ -93,7 +95,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   const replica = options.readDb === undefined ? undefined : new ReadReplica(options.readDb, { checkEveryMs: options.replicaCheckMs, log: app.log })
-  const tenants = new Tenants(options.db, options.latestCacheBytes ?? DEFAULT_LATEST_CACHE_BYTES, options.signer ?? ephemeralSigner(), { ...DEFAULT_LIMITS, ...options.limits }, replica)
+  const tenants = new Tenants(options.db, options.latestCacheBytes ?? DEFAULT_LATEST_CACHE_BYTES, options.signer ?? ephemeralSigner(), { ...DEFAULT_LIMITS, ...options.limits }, replica, options.groupCommits)
   const keys = new KeyRing(options.db, options.keyCacheMs)
   // The jobs stop (and finish what they run) before the database closes. The next transaction
   // ids have a partition before the app answers anything.

@@ -20,6 +20,10 @@ export const httpDuration = new Histogram({
 
 export const transactionsRecorded = new Counter({ name: 'rewind_transactions_recorded_total', help: 'Transactions recorded (posted, reverts and captured).', registers: [registry] })
 export const versionsRecorded = new Counter({ name: 'rewind_versions_recorded_total', help: 'Versions recorded.', registers: [registry] })
+export const appendBatches = new Histogram({
+  name: 'rewind_append_batch_transactions', help: 'Transactions written by each group commit (one statement and one commit; see GROUP_COMMITS).',
+  buckets: [1, 2, 4, 8, 16, 32, 64], registers: [registry]
+})
 
 export const readsServed = new Counter({
   name: 'rewind_history_reads_total', help: 'History reads (GET) by where they were answered from: the read replica (DATABASE_READ_URL) or the primary.',

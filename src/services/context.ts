@@ -4,6 +4,7 @@ import type { RecordedBy } from '../store/rows.js'
 import type { DefinitionCache, Definitions } from './definitions.js'
 import type { LatestVersionCache } from './latest-cache.js'
 import type { WriteOrder } from './write-order.js'
+import type { GroupCommit } from './group-commit.js'
 import type { Signer } from './signing-key.js'
 
 /**
@@ -19,6 +20,8 @@ export interface ServiceContext {
   latest?: LatestVersionCache
   /** With `latest`: orders this process's writes per entity, so that they plan on each other's versions. */
   writeOrder?: WriteOrder
+  /** Writes this process's appends that wait together (group commit). */
+  groupCommit?: GroupCommit
   /** The API key the request came with (none: the operator's own tools). */
   caller?: Caller
   /** A limited viewer token's limit: lists, transactions and relations show only what is inside it. */

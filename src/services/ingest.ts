@@ -16,7 +16,8 @@ import { recordInTransaction } from './write.js'
 export async function ingestTransaction (
   ctx: ServiceContext, input: TransactionInput, idempotency: IdempotentRequest | undefined
 ): Promise<WriteOutcome> {
-  const { db, tenant, definitions, latest, writeOrder } = ctx
+  const { db, tenant, definitions } = ctx
+  const writers = { hints: ctx.latest, order: ctx.writeOrder, commits: ctx.groupCommit }
   checkMeta(input.meta)
   if (input.changes.length > ctx.limits.maxChanges) {
     throw limitExceeded(`a transaction holds at most ${ctx.limits.maxChanges} changes (this one has ${input.changes.length})`)
@@ -25,7 +26,7 @@ export async function ingestTransaction (
   const types = input.changes.map((c) => c.type)
   return await withCurrentDefinitions(definitions, async () => {
     if (idempotency === undefined) {
-      return { ...writeResponse(await recordChangesOptimistically(db, tenant, await definitions.get(db, types), input, latest, writeOrder)), replayed: false }
+      return { ...writeResponse(await recordChangesOptimistically(db, tenant, await definitions.get(db, types), input, writers)), replayed: false }
     }
     return await recordInTransaction(ctx, idempotency, async (trx) => await recordChanges(trx, tenant, await definitions.get(trx, types), input))
   })

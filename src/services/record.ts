@@ -10,7 +10,7 @@ import { planVersions, resolveChanges, type ChangeInput, type PlannedVersion, ty
 import type { LatestVersion, Version } from '../versioning/version.js'
 import { inTransaction, withRetries, type Db, type Trx } from '../store/database.js'
 import { lockEntities } from '../store/locks.js'
-import { appendTransaction, type PlannedHead } from '../store/append.js'
+import { appendTransaction, type Append, type Appended, type PlannedHead } from '../store/append.js'
 import { ConcurrentAppend } from '../store/driver-errors.js'
 import type { Reference } from '../store/references.js'
 import type { Transaction } from '../store/rows.js'
@@ -19,11 +19,22 @@ import { latestVersions, type EntityName } from '../store/versions.js'
 import type { Definitions } from './definitions.js'
 import type { LatestVersionCache } from './latest-cache.js'
 import type { WriteOrder } from './write-order.js'
+import type { GroupCommit } from './group-commit.js'
 import { currentRevision, stateInCurrentSchema } from './schema.js'
 import { transactionsRecorded, versionsRecorded } from '../metrics/index.js'
 
 export interface TransactionInput extends NewTransaction {
   changes: ChangeInput[]
+}
+
+/** What this process shares between its writes (src/services/tenants.ts); each part optional. */
+export interface Writers {
+  /** The latest versions this process wrote, planned on instead of read. */
+  hints?: LatestVersionCache
+  /** With `hints`: orders this process's writes per entity. */
+  order?: WriteOrder
+  /** Appends that wait are written together. */
+  commits?: GroupCommit
 }
 
 export interface RecordResult {
@@ -52,11 +63,13 @@ export async function recordChanges (trx: Trx, tenant: string, definitions: Defi
  * locking way. An error or an entity left without a version that rests on a hint is
  * checked against a fresh read too. An append that PostgreSQL aborts for a deadlock (the
  * locks of a revert are taken in stages) is run again, as a transaction would be. Either
- * way the result is what one writer at a time would have recorded.
+ * way the result is what one writer at a time would have recorded. With `commits`, the append
+ * may share its statement and commit with other writes of this process (group commit).
  */
 export async function recordChangesOptimistically (
-  db: Db, tenant: string, definitions: Definitions, input: TransactionInput, hints?: LatestVersionCache, order?: WriteOrder
+  db: Db, tenant: string, definitions: Definitions, input: TransactionInput, writers: Writers = {}
 ): Promise<RecordResult> {
+  const { hints, order, commits } = writers
   const changes = resolveChanges(definitions, input.changes)
   const entities = firstChanges(changes)
   const refs = entities.map((e) => entityRef(e.type, e.key))
@@ -66,7 +79,7 @@ export async function recordChangesOptimistically (
   }
   if (hints !== undefined) {
     const hinted = async (): Promise<RecordResult> =>
-      remember(await withRetries(async () => await readPlanAndAppend(db, tenant, definitions, input, changes, entities, refs, hints)))
+      remember(await withRetries(async () => await readPlanAndAppend(db, tenant, definitions, input, changes, entities, refs, hints, commits)))
     try {
       return order === undefined ? await hinted() : await order.run(tenant, refs, hinted)
     } catch (error) {
@@ -75,7 +88,7 @@ export async function recordChangesOptimistically (
     }
   }
   try {
-    return remember(await withRetries(async () => await readPlanAndAppend(db, tenant, definitions, input, changes, entities, refs)))
+    return remember(await withRetries(async () => await readPlanAndAppend(db, tenant, definitions, input, changes, entities, refs, undefined, commits)))
   } catch (error) {
     if (!(error instanceof ConcurrentAppend)) throw error
   }
@@ -91,7 +104,8 @@ class UnconfirmedHint extends Error {}
  */
 async function readPlanAndAppend (
   db: Db, tenant: string, definitions: Definitions, input: TransactionInput,
-  changes: readonly ResolvedChange[], entities: readonly ResolvedChange[], refs: readonly string[], hints?: LatestVersionCache
+  changes: readonly ResolvedChange[], entities: readonly ResolvedChange[], refs: readonly string[], hints?: LatestVersionCache,
+  commits?: GroupCommit
 ): Promise<RecordResult> {
   const latest = new Map<string, LatestVersion>()
   const hinted = new Set<string>()
@@ -118,7 +132,7 @@ async function readPlanAndAppend (
     throw error
   }
   if (hinted.size > planned.filter((v) => hinted.has(entityRef(v.type, v.key))).length) throw new UnconfirmedHint()
-  return await appendPlanned(db, tenant, definitions, input, planned, latest, refs)
+  return await appendPlanned(db, tenant, definitions, input, planned, latest, refs, commits)
 }
 
 /** Locks the entities, reads their latest versions, plans and appends: inside a database transaction. */
@@ -133,7 +147,7 @@ async function recordLocked (
 
 async function appendPlanned (
   db: Db, tenant: string, definitions: Definitions, input: TransactionInput,
-  planned: readonly PlannedVersion[], latest: ReadonlyMap<string, LatestVersion>, lockRefs?: readonly string[]
+  planned: readonly PlannedVersion[], latest: ReadonlyMap<string, LatestVersion>, lockRefs?: readonly string[], commits?: GroupCommit
 ): Promise<RecordResult> {
   if (planned.length === 0) return { transaction: null, versions: [] }
   // What the hashes cover of the transaction is fixed here, as it will read back (times to the millisecond).
@@ -148,9 +162,14 @@ async function appendPlanned (
     const revision = currentRevision(definitions, v.type)
     if (revision !== undefined) revisions.set(v.type, revision)
   }
-  const locking = lockRefs === undefined ? undefined : { refs: lockRefs, heads: plannedHeads(planned, latest) }
-  const { transaction, hashes } = await appendTransaction(
-    db, tenant, { ...input, issuedAt, recordedAt }, planned, sealed, referencesOf(definitions, planned, latest), revisions, locking)
+  const append: Append = {
+    tx: { ...input, issuedAt, recordedAt }, versions: planned, sealed, refs: referencesOf(definitions, planned, latest), revisions,
+    ...(lockRefs === undefined ? {} : { locking: { refs: lockRefs, heads: plannedHeads(planned, latest) } })
+  }
+  // Only an append that takes its own locks can share a statement (one under the caller's locks is in its transaction).
+  const { transaction, hashes }: Appended = commits !== undefined && append.locking !== undefined
+    ? await commits.append(tenant, append)
+    : await appendTransaction(db, tenant, append.tx, planned, sealed, append.refs, revisions, append.locking)
   transactionsRecorded.inc()
   versionsRecorded.inc(planned.length)
   const versions = planned.map((v, i): Version => ({

@@ -6,6 +6,7 @@ import { DEFAULT_LIMITS, type Limits, type ServiceContext } from './context.js'
 import { DefinitionCache } from './definitions.js'
 import { LatestVersionCache } from './latest-cache.js'
 import { WriteOrder } from './write-order.js'
+import { DEFAULT_GROUP_COMMITS, GroupCommit } from './group-commit.js'
 import type { ReadReplica } from './read-replica.js'
 import type { Signer } from './signing-key.js'
 
@@ -14,12 +15,15 @@ export class Tenants {
   private readonly definitions = new Map<string, DefinitionCache>()
   private readonly latest: LatestVersionCache | undefined
   private readonly writeOrder = new WriteOrder()
+  private readonly groupCommit: GroupCommit | undefined
 
+  /** `groupCommits`: how many group commits run at once (0: none, each write commits alone). */
   constructor (
     readonly db: Db, latestCacheBytes: number, readonly signer: Signer, private readonly limits: Limits = DEFAULT_LIMITS,
-    private readonly replica?: ReadReplica
+    private readonly replica?: ReadReplica, groupCommits = DEFAULT_GROUP_COMMITS
   ) {
     this.latest = latestCacheBytes > 0 ? new LatestVersionCache(latestCacheBytes) : undefined
+    this.groupCommit = groupCommits > 0 ? new GroupCommit(db, groupCommits) : undefined
   }
 
   /**
@@ -58,6 +62,7 @@ export class Tenants {
       limits: this.limits,
       signer: this.signer,
       ...(this.latest !== undefined ? { latest: this.latest, writeOrder: this.writeOrder } : {}),
+      ...(this.groupCommit !== undefined ? { groupCommit: this.groupCommit } : {}),
       ...(caller !== undefined ? { caller } : {}),
       ...(caller?.view !== undefined ? { view: caller.view } : {})
     }
