@@ -8,7 +8,8 @@
  * `npm run bench -- --only integrity [--versions N]` runs the integrity step alone
  * (bench/results/integrity-latest.json); `--only schema` the reads before and after schema
  * migrations (bench/results/schema-latest.json); `--only ceiling [--rounds N] [--seconds S]`
- * the service against the pgbench ceiling (bench/results/ceiling-latest.json); `--only profile`
+ * the service against the pgbench ceiling (bench/results/ceiling-latest.json); `--only group-commit`
+ * the GROUP_COMMITS settings side by side (bench/results/group-commit-latest.json); `--only profile`
  * the service's CPU profile, its flame graph and one transaction's accounting (bench/profile.ts).
  * Everything talks to 127.0.0.1 only; the databases are dropped at the end.
  */
@@ -28,6 +29,7 @@ import { measureReads } from './reads.js'
 import { measureRelationRevert } from './relation-revert.js'
 import { measureSchemaReads, type SchemaFigures } from './schema-reads.js'
 import { measureCapture } from './capture.js'
+import { compareGroupCommits, groupCommitMarkdown } from './group-commit.js'
 import { measureProfile, profileNodeArgs } from './profile.js'
 import { profileMarkdown } from './profile-report.js'
 import { CEILING_WORKLOADS, PgbenchCeiling, UPDATES_POOL_FIRST, UPDATES_POOL_SIZE } from './pgbench-ceiling.js'
@@ -231,6 +233,14 @@ async function readsOnly (): Promise<void> {
   await finishOnly('reads-latest.json', postgres, { reads: { sizes, p99LargestOverSmallest: ratios }, storage }, readsMarkdown(sizes, ratios).join('\n'))
 }
 
+/** `--only group-commit`: services with each GROUP_COMMITS setting, interleaved (bench/results/group-commit-latest.json). */
+async function groupCommitOnly (): Promise<void> {
+  const { databaseUrl, postgres } = await setUp()
+  await registerTypes(client!)
+  const comparison = await compareGroupCommits(databaseUrl, pool!, profile.ingestRounds, profile.ingestSeconds, profile.warmupSeconds, log)
+  await finishOnly('group-commit-latest.json', postgres, { groupCommit: comparison }, groupCommitMarkdown(comparison, profile.ingestSeconds))
+}
+
 /** `--only ingest`: the interleaved ingest rounds alone (bench/results/ingest-latest.json). */
 async function ingestOnly (): Promise<void> {
   const { databaseUrl, postgres } = await setUp()
@@ -318,6 +328,8 @@ try {
     await profileOnly()
   } else if (profile.only === 'reads') {
     await readsOnly()
+  } else if (profile.only === 'group-commit') {
+    await groupCommitOnly()
   } else {
     const results = await main()
     log('stopping the service and dropping the bench database')
