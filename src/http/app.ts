@@ -14,7 +14,7 @@ import { registerAuth } from './auth.js'
 import { unmarkExactIntegers } from '../versioning/json.js'
 import { registerJsonParser } from './json-body.js'
 import { sharedSerializers } from './compiled-schemas.js'
-import { clientError, exemptWritesFromTimeout, registerTrafficLimits, serverWithTimeouts } from './limits.js'
+import { clientError, timeReadsOnly, registerTrafficLimits, serverWithTimeouts } from './limits.js'
 import { swaggerOptions, swaggerUiOptions } from './openapi-config.js'
 import { frameworkError, registerProblemHandlers } from './problem.js'
 import { sharedSchemas } from './schemas.js'
@@ -89,7 +89,6 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     frameworkErrors: frameworkError,
     serverFactory: serverWithTimeouts(options.limits?.bodyTimeoutMs ?? 10_000),
     clientErrorHandler: clientError,
-    handlerTimeout: options.limits?.requestTimeoutMs ?? 30_000,
     ajv: { customOptions: { removeAdditional: false } },
     schemaController: { compilersFactory: { buildSerializer: sharedSerializers } }
   }).withTypeProvider<TypeBoxTypeProvider>()
@@ -133,7 +132,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   countRequests(app)
   registerAuth(app, tenants, keys)
   registerReadRouting(app, tenants)
-  exemptWritesFromTimeout(app)
+  timeReadsOnly(app, options.limits?.requestTimeoutMs ?? 30_000)
   await registerTrafficLimits(app, { ratePerSecond: options.limits?.ratePerSecond ?? 10_000, maxEventLoopDelayMs: options.limits?.maxEventLoopDelayMs ?? 0 })
 
   await app.register(swagger, swaggerOptions(API_VERSION))

@@ -68,17 +68,16 @@ export function clientError (error: Error & { code?: string }, socket: Duplex): 
     `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
 }
 
-/** A day: longer than any write takes, since PostgreSQL's statement and idle timeouts end it first. */
-const WRITE_HANDLER_TIMEOUT_MS = 86_400_000
-
 /**
- * Reads that run past the request timeout are answered 503 (Fastify's handlerTimeout). A
- * write is not: it answers its outcome, so that a write that committed is never reported
- * as failed; PostgreSQL's statement_timeout and idle_in_transaction_session_timeout bound it.
+ * Reads that run past the request timeout are answered 503 (Fastify's handlerTimeout, set
+ * here on each route that only reads). A write has none: it answers its outcome, so that a
+ * write that committed is never reported as failed; PostgreSQL's statement_timeout and
+ * idle_in_transaction_session_timeout bound it. (Without a timeout, Fastify also makes no
+ * AbortController and timer for each write.)
  */
-export function exemptWritesFromTimeout (app: FastifyInstance): void {
+export function timeReadsOnly (app: FastifyInstance, requestTimeoutMs: number): void {
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method]
-    if (methods.some((m) => m !== 'GET' && m !== 'HEAD')) route.handlerTimeout = WRITE_HANDLER_TIMEOUT_MS
+    if (route.handlerTimeout === undefined && methods.every((m) => m === 'GET' || m === 'HEAD')) route.handlerTimeout = requestTimeoutMs
   })
 }
