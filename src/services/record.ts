@@ -10,7 +10,7 @@ import { planVersions, resolveChanges, type ChangeInput, type PlannedVersion, ty
 import type { LatestVersion, Version } from '../versioning/version.js'
 import { inTransaction, withRetries, type Db, type Trx } from '../store/database.js'
 import { lockEntities } from '../store/locks.js'
-import { appendTransaction, type Append, type Appended, type PlannedHead } from '../store/append.js'
+import { appendTransactions, type Append, type Appended, type PlannedHead } from '../store/append.js'
 import { ConcurrentAppend } from '../store/driver-errors.js'
 import type { Reference } from '../store/references.js'
 import type { Transaction } from '../store/rows.js'
@@ -169,7 +169,7 @@ async function appendPlanned (
   // Only an append that takes its own locks can share a statement (one under the caller's locks is in its transaction).
   const { transaction, hashes }: Appended = commits !== undefined && append.locking !== undefined
     ? await commits.append(tenant, append)
-    : await appendTransaction(db, tenant, append.tx, planned, sealed, append.refs, revisions, append.locking)
+    : (await appendTransactions(db, tenant, [append]))[0]!
   transactionsRecorded.inc()
   versionsRecorded.inc(planned.length)
   const versions = planned.map((v, i): Version => ({
