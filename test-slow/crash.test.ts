@@ -198,7 +198,10 @@ t.test('SIGTERM drains in-flight requests before the process exits', async (t) =
     return
   }
   const started = Date.now()
-  const svc = await startService({ databaseUrl: dbUrl })
+  const IN_FLIGHT = 5
+  // Each write its own statement (group commit would hold all but GROUP_COMMITS of them in the
+  // service, where no lock wait shows them): all five are then seen waiting in PostgreSQL.
+  const svc = await startService({ databaseUrl: dbUrl, env: { GROUP_COMMITS: String(IN_FLIGHT) } })
   t.teardown(async () => { await svc.dispose() })
   await httpRequest(svc.baseUrl, 'PUT', '/entity-types/drain', {})
 
@@ -208,7 +211,6 @@ t.test('SIGTERM drains in-flight requests before the process exits', async (t) =
   await blocker.connect()
   t.teardown(async () => { await blocker.end().catch(() => {}) })
   await blocker.query('begin; lock table transactions in exclusive mode')
-  const IN_FLIGHT = 5
   const writes = Array.from({ length: IN_FLIGHT }, async (_, i) => await httpRequest(svc.baseUrl, 'POST', '/transactions', {
     meta: { drain: i }, changes: [{ type: 'drain', op: 'insert', data: { id: i } }]
   }, { timeoutMs: 30_000 }).then((a) => a, (error: unknown) => ({ error: String(error), at: Date.now() })))
