@@ -12,8 +12,8 @@ import type { Workload } from './workload.js'
  * The service's own append statement (src/store/append.ts), caught as the service's code
  * runs it in this process for one transaction of a workload, and a way to run it again:
  * inside a transaction that is rolled back, after removing the rows it wrote (as the
- * tables' owner, letting the append-only triggers through as retention does), so that it
- * writes what it wrote the first time.
+ * tables' owner, letting the append-only triggers through as retention does) and setting the
+ * entities' heads back, so that it writes what it wrote the first time.
  */
 
 export interface CapturedAppend { sql: string, parameters: readonly unknown[], transactionId: string, versions: number }
@@ -48,6 +48,11 @@ export async function replayed<T> (client: pg.Client, captured: CapturedAppend, 
     await client.query('delete from version_refs where transaction_id = $1', [captured.transactionId])
     await client.query('delete from versions where transaction_id = $1', [captured.transactionId])
     await client.query('delete from transactions where id = $1', [captured.transactionId])
+    // Each entity's head goes back to the version the append was planned on (its check compares them).
+    await client.query('delete from entity_heads where first_transaction_id = $1', [captured.transactionId])
+    await client.query(`update entity_heads h set last_transaction_id = (
+        select max(v.transaction_id) from versions v where v.tenant = h.tenant and v.type = h.type and v.entity_key = h.entity_key)
+      where h.last_transaction_id = $1`, [captured.transactionId])
     await client.query("set local rewind.history_change = ''")
     return await work()
   } finally {

@@ -1,7 +1,7 @@
 import http from 'node:http'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import pg from 'pg'
-import { httpRequest, seededRandom, seedFromEnv, within, type HttpAnswer } from './helpers/http.js'
+import { httpRequest, seededRandom, seedFromEnv, waitUntil, within, type HttpAnswer } from './helpers/http.js'
 import { queryOnce, waitForLockWaiters } from './helpers/pg.js'
 import { startService, type ServiceProcess } from './helpers/service-process.js'
 
@@ -192,29 +192,36 @@ t.test('SIGKILL under load, restart: acknowledged transactions complete, none ha
   t.comment(`crash test took ${Date.now() - started} ms`)
 })
 
-t.test('SIGTERM drains in-flight requests before the process exits', async (t) => {
+/**
+ * Five writes are in flight when the service gets SIGTERM: another session holds the
+ * transactions table, so the writes that reach PostgreSQL wait there for its lock, and with
+ * fewer GROUP_COMMITS than writes the others wait inside the service for a group commit.
+ * The process must answer all five (201, stored) before it exits cleanly.
+ */
+async function drainsInFlight (t: Test, groupCommits: number): Promise<void> {
   if (!reachable) {
     t.plan(0, 'PostgreSQL is not reachable')
     return
   }
   const started = Date.now()
   const IN_FLIGHT = 5
-  // Each write its own statement (group commit would hold all but GROUP_COMMITS of them in the
-  // service, where no lock wait shows them): all five are then seen waiting in PostgreSQL.
-  const svc = await startService({ databaseUrl: dbUrl, env: { GROUP_COMMITS: String(IN_FLIGHT) } })
+  const inPostgres = Math.min(groupCommits, IN_FLIGHT)
+  const drain = `drain${groupCommits}`
+  const svc = await startService({ databaseUrl: dbUrl, env: { GROUP_COMMITS: String(groupCommits) } })
   t.teardown(async () => { await svc.dispose() })
-  await httpRequest(svc.baseUrl, 'PUT', '/entity-types/drain', {})
+  await httpRequest(svc.baseUrl, 'PUT', `/entity-types/${drain}`, {})
 
-  // Another session holds the transactions table: the writes below wait inside the service.
   const blocker = new pg.Client({ connectionString: dbUrl })
   blocker.on('error', () => {})
   await blocker.connect()
   t.teardown(async () => { await blocker.end().catch(() => {}) })
   await blocker.query('begin; lock table transactions in exclusive mode')
   const writes = Array.from({ length: IN_FLIGHT }, async (_, i) => await httpRequest(svc.baseUrl, 'POST', '/transactions', {
-    meta: { drain: i }, changes: [{ type: 'drain', op: 'insert', data: { id: i } }]
+    meta: { [drain]: i }, changes: [{ type: drain, op: 'insert', data: { id: i } }]
   }, { timeoutMs: 30_000 }).then((a) => a, (error: unknown) => ({ error: String(error), at: Date.now() })))
-  await waitForLockWaiters(dbUrl, IN_FLIGHT)
+  await waitForLockWaiters(dbUrl, inPostgres)
+  await waitUntil(`${IN_FLIGHT - inPostgres} appends waiting for a group commit`, 15_000, async () =>
+    /^rewind_append_waiting (\d+)$/m.exec(String((await httpRequest(svc.baseUrl, 'GET', '/metrics')).body))?.[1] === String(IN_FLIGHT - inPostgres))
 
   const signalledAt = Date.now()
   svc.child.kill('SIGTERM')
@@ -230,7 +237,14 @@ t.test('SIGTERM drains in-flight requests before the process exits', async (t) =
   t.strictSame(statuses, Array.from({ length: IN_FLIGHT }, () => 201), 'every in-flight request completed with 201')
   t.ok(answers.every((a) => a.at <= exit.at), 'every answer arrived before the process exited')
   t.equal(exit.code, 0, `the process exited cleanly (code ${String(exit.code)}, signal ${String(exit.signal)})`, { output: svc.output().slice(-3000) })
-  const { rows } = await adminQuery(dbUrl, "select count(*)::int as n from transactions where meta ? 'drain'")
-  t.equal((rows[0] as { n: number }).n, IN_FLIGHT, 'the drained transactions are stored')
+  // The writes that waited in the service were written together: one PostgreSQL transaction for all of them.
+  const { rows } = await adminQuery(dbUrl, `select count(*)::int as n, count(distinct xmin::text)::int as commits from transactions where meta ? '${drain}'`)
+  t.strictSame(rows[0], { n: IN_FLIGHT, commits: inPostgres + (IN_FLIGHT > inPostgres ? 1 : 0) }, 'the drained transactions are stored, those that waited in the service in one commit')
   t.comment(`SIGTERM to exit: ${exit.at - signalledAt} ms; drain test took ${Date.now() - started} ms`)
-})
+}
+
+// Each write its own statement (GROUP_COMMITS of five): all five are seen waiting in PostgreSQL.
+t.test('SIGTERM drains in-flight requests before the process exits', async (t) => { await drainsInFlight(t, 5) })
+
+// One write in PostgreSQL, four waiting in the service for the group commit after it.
+t.test('SIGTERM drains appends waiting in the service for a group commit', async (t) => { await drainsInFlight(t, 1) })

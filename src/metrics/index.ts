@@ -24,6 +24,9 @@ export const appendBatches = new Histogram({
   name: 'rewind_append_batch_transactions', help: 'Transactions written by each group commit (one statement and one commit; see GROUP_COMMITS).',
   buckets: [1, 2, 4, 8, 16, 32, 64], registers: [registry]
 })
+export const appendsWaiting = new Gauge({
+  name: 'rewind_append_waiting', help: 'Appends waiting in this process for a group commit (GROUP_COMMITS are under way).', registers: [registry]
+})
 
 export const readsServed = new Counter({
   name: 'rewind_history_reads_total', help: 'History reads (GET) by where they were answered from: the read replica (DATABASE_READ_URL) or the primary.',

@@ -1,7 +1,7 @@
 import { appendTransactions, type Append, type Appended } from '../store/append.js'
 import type { Db } from '../store/database.js'
 import { MAX_ENTITY_LOCKS } from '../store/locks.js'
-import { appendBatches } from '../metrics/index.js'
+import { appendBatches, appendsWaiting } from '../metrics/index.js'
 
 /** How many group commits run at once, by default (each on a connection of its own). */
 export const DEFAULT_GROUP_COMMITS = 2
@@ -37,6 +37,7 @@ export class GroupCommit {
     const entities = new Set(append.locking?.refs)
     return await new Promise<Appended>((resolve, reject) => {
       this.waiting.push({ tenant, append, entities, resolve, reject })
+      appendsWaiting.inc()
       this.start()
     })
   }
@@ -44,6 +45,7 @@ export class GroupCommit {
   private start (): void {
     while (this.running < this.concurrency && this.waiting.length > 0) {
       const batch = this.nextBatch()
+      appendsWaiting.dec(batch.length)
       this.running++
       void this.write(batch).finally(() => {
         this.running--
