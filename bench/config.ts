@@ -5,7 +5,8 @@
  * ceiling, `--rounds N` and `--seconds S` set that comparison's rounds and run length;
  * `--only profile` the CPU profile of the service and the accounting of one transaction;
  * `--only reads [--sizes 1000,10000000]` the reads at each history size (`--sizes` also sets them for the whole run);
- * `--only group-commit` the GROUP_COMMITS settings side by side.
+ * `--only group-commit` the GROUP_COMMITS settings side by side; `--only young-generation` Node's
+ * default young generation against the one the start scripts set.
  */
 export interface Profile {
   name: 'quick' | 'full'
@@ -28,8 +29,8 @@ export interface Profile {
   ceilingRounds: number
   /** Seconds of each run of the pgbench ceiling comparison; `--seconds S` overrides. */
   ceilingSeconds: number
-  /** `--only integrity`, `ingest`, `schema`, `capture`, `ceiling`, `profile`, `reads` or `group-commit`: that step alone, on a fresh bench database. */
-  only?: 'integrity' | 'ingest' | 'schema' | 'capture' | 'ceiling' | 'profile' | 'reads' | 'group-commit'
+  /** `--only integrity`, `ingest`, `schema`, `capture`, `ceiling`, `profile`, `reads`, `group-commit` or `young-generation`: that step alone, on a fresh bench database. */
+  only?: 'integrity' | 'ingest' | 'schema' | 'capture' | 'ceiling' | 'profile' | 'reads' | 'group-commit' | 'young-generation'
 }
 
 export const CONNECTIONS = 8
@@ -82,8 +83,8 @@ export function profileFromArgs (argv: readonly string[]): Profile {
   }
   const only = option(argv, '--only')
   if (only !== undefined) {
-    if (only !== 'integrity' && only !== 'ingest' && only !== 'schema' && only !== 'capture' && only !== 'ceiling' && only !== 'profile' && only !== 'reads' && only !== 'group-commit') {
-      throw new Error(`--only takes "integrity", "ingest", "schema", "capture", "ceiling", "profile", "reads" or "group-commit", not ${only}`)
+    if (only !== 'integrity' && only !== 'ingest' && only !== 'schema' && only !== 'capture' && only !== 'ceiling' && only !== 'profile' && only !== 'reads' && only !== 'group-commit' && only !== 'young-generation') {
+      throw new Error(`--only takes "integrity", "ingest", "schema", "capture", "ceiling", "profile", "reads", "group-commit" or "young-generation", not ${only}`)
     }
     profile.only = only
   }

@@ -9,7 +9,8 @@
  * (bench/results/integrity-latest.json); `--only schema` the reads before and after schema
  * migrations (bench/results/schema-latest.json); `--only ceiling [--rounds N] [--seconds S]`
  * the service against the pgbench ceiling (bench/results/ceiling-latest.json); `--only group-commit`
- * the GROUP_COMMITS settings side by side (bench/results/group-commit-latest.json); `--only profile`
+ * the GROUP_COMMITS settings side by side (bench/results/group-commit-latest.json); `--only young-generation`
+ * Node's default young generation against the start scripts' (bench/results/young-generation-latest.json); `--only profile`
  * the service's CPU profile, its flame graph and one transaction's accounting (bench/profile.ts).
  * Everything talks to 127.0.0.1 only; the databases are dropped at the end.
  */
@@ -29,7 +30,7 @@ import { measureReads } from './reads.js'
 import { measureRelationRevert } from './relation-revert.js'
 import { measureSchemaReads, type SchemaFigures } from './schema-reads.js'
 import { measureCapture } from './capture.js'
-import { compareGroupCommits, groupCommitMarkdown } from './group-commit.js'
+import { GROUP_COMMIT_VARIANTS, YOUNG_GENERATION_VARIANTS, compareServices, comparisonMarkdown, type ServiceVariant } from './side-by-side.js'
 import { measureProfile, profileNodeArgs } from './profile.js'
 import { profileMarkdown } from './profile-report.js'
 import { CEILING_WORKLOADS, PgbenchCeiling, UPDATES_POOL_FIRST, UPDATES_POOL_SIZE } from './pgbench-ceiling.js'
@@ -233,12 +234,12 @@ async function readsOnly (): Promise<void> {
   await finishOnly('reads-latest.json', postgres, { reads: { sizes, p99LargestOverSmallest: ratios }, storage }, readsMarkdown(sizes, ratios).join('\n'))
 }
 
-/** `--only group-commit`: services with each GROUP_COMMITS setting, interleaved (bench/results/group-commit-latest.json). */
-async function groupCommitOnly (): Promise<void> {
+/** `--only group-commit` or `young-generation`: services started each way, side by side (bench/results/`name`-latest.json). */
+async function sideBySideOnly (name: string, title: string, variants: readonly ServiceVariant[]): Promise<void> {
   const { databaseUrl, postgres } = await setUp()
   await registerTypes(client!)
-  const comparison = await compareGroupCommits(databaseUrl, pool!, profile.ingestRounds, profile.ingestSeconds, profile.warmupSeconds, log)
-  await finishOnly('group-commit-latest.json', postgres, { groupCommit: comparison }, groupCommitMarkdown(comparison, profile.ingestSeconds))
+  const comparison = await compareServices(variants, databaseUrl, pool!, profile.ingestRounds, profile.ingestSeconds, profile.warmupSeconds, log)
+  await finishOnly(`${name}-latest.json`, postgres, { [name]: comparison }, comparisonMarkdown(title, comparison, profile.ingestSeconds))
 }
 
 /** `--only ingest`: the interleaved ingest rounds alone (bench/results/ingest-latest.json). */
@@ -329,7 +330,9 @@ try {
   } else if (profile.only === 'reads') {
     await readsOnly()
   } else if (profile.only === 'group-commit') {
-    await groupCommitOnly()
+    await sideBySideOnly('group-commit', 'Group commit', GROUP_COMMIT_VARIANTS)
+  } else if (profile.only === 'young-generation') {
+    await sideBySideOnly('young-generation', 'The young generation', YOUNG_GENERATION_VARIANTS)
   } else {
     const results = await main()
     log('stopping the service and dropping the bench database')

@@ -1,7 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { generateKeyPairSync } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
+import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { AUTHORIZATION, BENCH_KEY } from './config.js'
 
@@ -98,17 +100,32 @@ export interface StartOptions {
   readyTimeoutMs?: number
   /** Node's own options, before the service's script (`--cpu-prof`, …). */
   nodeArgs?: readonly string[]
+  /** Give Node the options of the checkout's `start:prod` script first (default: yes). */
+  productionFlags?: boolean
 }
 
 /**
- * Starts the service as a child process (`node [nodeArgs] --import tsx src/server.ts`, in `cwd`) on a
- * free port of 127.0.0.1 against `databaseUrl` (plus `env`), and waits until /ready answers 200.
+ * The options Node is given by the `start:prod` script of the checkout in `cwd` (those before
+ * the script, such as the young generation's size): a benchmarked service runs as it is
+ * deployed, and a baseline checkout as it was.
+ */
+export function productionNodeFlags (cwd: string): string[] {
+  const pkg = JSON.parse(readFileSync(path.join(cwd, 'package.json'), 'utf8')) as { scripts?: Record<string, string> }
+  const words = (pkg.scripts?.['start:prod'] ?? '').split(/\s+/).filter((w) => w !== '')
+  return words[0] === 'node' ? words.slice(1).filter((w) => w.startsWith('--')) : []
+}
+
+/**
+ * Starts the service as a child process (`node [the start:prod script's options] [nodeArgs]
+ * --import tsx src/server.ts`, in `cwd`) on a free port of 127.0.0.1 against `databaseUrl`
+ * (plus `env`), and waits until /ready answers 200.
  */
 export async function startService (databaseUrl: string, env: Record<string, string> = {}, options: StartOptions = {}): Promise<RunningService> {
   const readyTimeoutMs = options.readyTimeoutMs ?? 60_000
   const port = await freePort()
-  const child = spawn(process.execPath, [...options.nodeArgs ?? [], '--import', 'tsx', 'src/server.ts'], {
-    cwd: options.cwd ?? REPO_ROOT,
+  const cwd = options.cwd ?? REPO_ROOT
+  const child = spawn(process.execPath, [...options.productionFlags === false ? [] : productionNodeFlags(cwd), ...options.nodeArgs ?? [], '--import', 'tsx', 'src/server.ts'], {
+    cwd,
     env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST, ...SERVICE_ENV, ...env },
     stdio: ['ignore', 'inherit', 'inherit']
   })

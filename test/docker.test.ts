@@ -182,6 +182,12 @@ t.test('Dockerfile: HEALTHCHECK probes /health with node', async (t) => {
   }
 })
 
+t.test('npm start gives node the options npm run start:prod gives it (the service runs alike either way)', async (t) => {
+  const options = (script: string): string[] => words(script).slice(1).filter((w) => w.startsWith('--') && w !== '--import')
+  t.strictSame(options(pkg.scripts.start!), options(pkg.scripts['start:prod']!))
+  t.strictSame(options(pkg.scripts['start:prod']!), ['--max-semi-space-size=64'])
+})
+
 t.test('Dockerfile: CMD runs what npm run start:prod runs', async (t) => {
   const cmd = last(runtime, 'CMD')
   t.ok(cmd?.args.startsWith('['), 'CMD is in exec form (node gets the signals for graceful shutdown)')
