@@ -333,6 +333,7 @@ async function basics (t: Test, env: Env): Promise<void> {
     const again = await api('PUT', `/capture/sources/${NAME}`, { connection: withPassword, tables: mapped })
     t.equal(again.status, 200, `PUT again (${round}): 200`, { body: again.body })
     t.equal(again.body?.createdAt, createdAt, `PUT again (${round}) keeps createdAt`)
+    t.equal(Date.parse(String(again.body?.updatedAt)) > Date.parse(String(createdAt)), true, `PUT again (${round}) moves updatedAt on (${String(again.body?.updatedAt)})`)
     const tx = await sourceTx(source.url, [`insert into b_tag values (${10 + round}, 'round ${round}')`, `insert into ${table} values (${10 + round}, 'now mapped')`])
     rounds.push({ tx, table })
     expected.push({ tx, versions: [`b_tag:${10 + round}:insert`, `${table}:${10 + round}:insert`].sort() })

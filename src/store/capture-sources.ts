@@ -46,12 +46,16 @@ const toSource = (r: SourceRow): StoredSource => ({
   updatedAt: iso(r.updated_at)
 })
 
-/** Creates or replaces a source's configuration; its position is kept when the slot stays the same. */
+/**
+ * Creates or replaces a source's configuration; its position is kept when the slot stays the same.
+ * The update takes its time from the insert's values: Citus refuses `now()` in the `do update set`
+ * of an upsert on a distributed table (docs/SCALE.md).
+ */
 export async function saveSource (db: Db, tenant: string, name: string, config: SourceConfig, confirmedLsn: string | null): Promise<{ source: StoredSource, created: boolean }> {
   const { rows } = await sql<SourceRow & { created: boolean }>`
-    insert into capture_sources (tenant, name, config, confirmed_lsn, state)
-    values (${tenant}, ${name}, ${toJsonText(config)}::jsonb, ${confirmedLsn}, 'starting')
-    on conflict (tenant, name) do update set config = excluded.config, updated_at = now(), state = 'starting', reason = null,
+    insert into capture_sources (tenant, name, config, confirmed_lsn, state, updated_at)
+    values (${tenant}, ${name}, ${toJsonText(config)}::jsonb, ${confirmedLsn}, 'starting', now())
+    on conflict (tenant, name) do update set config = excluded.config, updated_at = excluded.updated_at, state = 'starting', reason = null,
       confirmed_lsn = case when capture_sources.config->>'slot' = excluded.config->>'slot' then capture_sources.confirmed_lsn else excluded.confirmed_lsn end
     returning *, (xmax = 0) as created`.execute(db)
   return { source: toSource(rows[0]!), created: rows[0]!.created }
