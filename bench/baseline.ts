@@ -10,7 +10,7 @@ import { HttpClient, startService, type RunningService } from './service.js'
 import { Workload } from './workload.js'
 
 /**
- * The service before integrity, for the ingest comparison: BENCH_BASELINE_DIR names a
+ * An earlier version of the service, for the ingest comparison: BENCH_BASELINE_DIR names a
  * checkout of it (e.g. `git worktree add /tmp/rewind-baseline 38b2be0`, with a
  * node_modules link), run from there on a bench database of its own, set up as the
  * current service's (the same types, the same pool of updated articles, the same workload).
@@ -34,7 +34,7 @@ export class Baseline {
     return new Baseline(root, commit, adminUrl)
   }
 
-  get label (): string { return `baseline before integrity (${this.commit}, HTTP)` }
+  get label (): string { return `baseline ${this.commit} (HTTP)` }
 
   /** Creates its database, starts it, registers the types and creates the pool of articles its updates pick from (ids from `poolFirst`). */
   async start (poolFirst: number): Promise<BaselineTarget> {

@@ -106,7 +106,7 @@ export function adminDatabaseUrl (): string {
  * server, each dropping its databases, do not drop each other's); the others are named after it.
  */
 export const BENCH_DATABASE = benchDatabaseName()
-/** The database of the service before integrity (BENCH_BASELINE_DIR), beside the bench database. */
+/** The database of the baseline service (BENCH_BASELINE_DIR), beside the bench database. */
 export const BASELINE_DATABASE = `${BENCH_DATABASE}_baseline`
 /** The pgbench ceiling's databases: the minimal append-only schema, and the service's schema (its migrations). */
 export const PGBENCH_MINIMAL_DATABASE = `${BENCH_DATABASE}_pgbench_minimal`

@@ -10,7 +10,7 @@ export interface IngestRounds {
   ceiling: number[]
   /** service / ceiling of each round (the runs of a round are back to back). */
   ratios: number[]
-  /** The service before integrity (BENCH_BASELINE_DIR), when there is one. */
+  /** The baseline service (BENCH_BASELINE_DIR), when there is one. */
   baseline?: number[]
   /** service / baseline of each round. */
   overBaseline?: number[]
@@ -24,7 +24,7 @@ export interface InterleavedIngest {
   rounds: IngestRounds[]
 }
 
-/** The service before integrity: its URL, a pool on its own database (to count what it stored) and its workload. */
+/** The baseline service (BENCH_BASELINE_DIR): its URL, a pool on its own database (to count what it stored) and its workload. */
 export interface BaselineTarget { serviceUrl: string, pool: pg.Pool, load: Workload, label: string }
 
 export interface IngestTarget { serviceUrl: string, databaseUrl: string, pool: pg.Pool, serviceLoad: Workload, ceilingLoad: Workload, baseline?: BaselineTarget }
@@ -47,7 +47,7 @@ type Contestant = 'baseline' | 'service' | 'ceiling'
 /**
  * Measures the service against the Node client of bench/ceiling.ts (`ceiling` here; the
  * ingest ceiling proper is pgbench's, bench/pgbench-ceiling.ts), and against the service
- * before integrity when `target.baseline` is given, in `rounds` rounds: in each, for each size, one run of each
+ * of the baseline when `target.baseline` is given, in `rounds` rounds: in each, for each size, one run of each
  * back to back, their order rotating from round to round (so that none always runs first,
  * or right after another). A shared machine drifts (other tenants, growing tables): a ratio
  * taken within a round, and the median over rounds, is steadier than long runs minutes apart.

@@ -3,7 +3,7 @@
  * Creates a fresh PostgreSQL database, runs the service against it as a child process,
  * measures ingest (against the pgbench ceiling on a minimal schema and on the service's
  * schema, against a Node client of the same SQL and, with BENCH_BASELINE_DIR, against the
- * service before integrity), checkpoints and verification, reads at several history
+ * baseline service, an earlier version), checkpoints and verification, reads at several history
  * sizes and storage, prints a markdown table and writes bench/results/latest.json.
  * `npm run bench -- --only integrity [--versions N]` runs the integrity step alone
  * (bench/results/integrity-latest.json); `--only schema` the reads before and after schema
@@ -142,7 +142,7 @@ async function ingestStep (databaseUrl: string): Promise<{ interleaved: Interlea
   // The service and the Node client update pools of their own: neither writes what the other has cached or read.
   await createPool(client!, SERVICE_POOL)
   await createPool(client!, CEILING_POOL)
-  if (baseline !== undefined) log(`starting the baseline service before integrity (${baseline.dir}, ${baseline.commit}) on a database of its own`)
+  if (baseline !== undefined) log(`starting the baseline service (${baseline.dir}, ${baseline.commit}) on a database of its own`)
   const baselineTarget = await baseline?.start(SERVICE_POOL)
 
   // Insert ids: the service's workload from 1,000,000, the Node client's from 50,000,000 (the pools of updated articles are 1..10,000 and 100,001..110,000).
