@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import { CONNECTIONS } from './config.js'
-import { ingestThroughService, type LoadFigures } from './ingest.js'
+import { defaultLoadGenerator, ingestThroughService, type LoadFigures, type LoadGenerator } from './ingest.js'
 import { median } from './ingest-rounds.js'
 import type { CeilingWorkload, CeilingWorkloadName, PgbenchCeiling } from './pgbench-ceiling.js'
 import type { Workload } from './workload.js'
@@ -41,6 +41,8 @@ export interface CeilingWorkloadFigures {
 /** The service against pgbench on the minimal schema and on the service's schema (bench/pgbench-ceiling.ts). */
 export interface CeilingComparison {
   pgbench: string
+  /** What drove the service (bench/ingest.ts). */
+  loadGenerator: LoadGenerator
   clients: number
   seconds: number
   rounds: number
@@ -137,6 +139,7 @@ export async function interleavedCeiling (
   })
   return {
     pgbench: ceiling.version,
+    loadGenerator: defaultLoadGenerator(),
     clients: CONNECTIONS,
     seconds,
     rounds,

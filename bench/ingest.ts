@@ -5,6 +5,7 @@ import { countRows } from './db.js'
 import type { HttpClient } from './service.js'
 import { percentile } from './stats.js'
 import { INGEST_TYPE, newArticle, type Workload } from './workload.js'
+import { postWithWrk, wrkAvailable } from './wrk.js'
 
 /** Throughput and latency of one load run (service or ceiling). */
 export interface LoadFigures {
@@ -74,18 +75,18 @@ export async function createPool (client: HttpClient, poolFirst: number, size = 
   }
 }
 
-/**
- * POSTs /transactions for `seconds` on CONNECTIONS connections, each body a fresh
- * transaction of `changesPerTransaction` changes from the workload.
- */
-export async function ingestThroughService (
-  url: string, pool: pg.Pool, workload: Workload, changesPerTransaction: number, seconds: number, label: string
-): Promise<LoadFigures> {
-  const before = await countRows(pool, 'versions')
+/** What drives the service in the benches: wrk (a C client, like pgbench) when installed, else autocannon (in this process). */
+export type LoadGenerator = 'wrk' | 'autocannon'
+
+export const defaultLoadGenerator = (): LoadGenerator => wrkAvailable() ? 'wrk' : 'autocannon'
+
+interface PostedRun { seconds: number, created: number, non2xx: number, errors: number, latencyP50Ms: number, latencyP99Ms: number }
+
+async function postWithAutocannon (url: string, seconds: number, connections: number, nextBody: () => string): Promise<PostedRun> {
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     autocannon({
       url,
-      connections: CONNECTIONS,
+      connections,
       duration: seconds,
       maxOverallRequests: seconds * 20_000, // a bound besides the clock, far above what the service can answer
       timeout: 30,
@@ -93,29 +94,56 @@ export async function ingestThroughService (
         method: 'POST',
         path: '/transactions',
         headers: { 'content-type': 'application/json', authorization: AUTHORIZATION },
-        setupRequest: (request) => ({
-          ...request,
-          body: JSON.stringify({ actor: 'bench', meta: { via: 'autocannon' }, changes: workload.transaction(changesPerTransaction) })
-        })
+        setupRequest: (request) => ({ ...request, body: nextBody() })
       }]
     }, (error, res) => { error === null ? resolve(res) : reject(error) })
   })
-  const created = result.statusCodeStats['201']?.count ?? 0
+  const created = Number(result.statusCodeStats['201']?.count ?? 0)
+  return {
+    seconds: result.duration,
+    created,
+    // Every answer must be 201 Created: a 200 (nothing recorded) would be a workload bug.
+    non2xx: result.non2xx + (result['2xx'] - created),
+    errors: result.errors + result.timeouts,
+    latencyP50Ms: result.latency.p50,
+    latencyP99Ms: result.latency.p99
+  }
+}
+
+async function postWith (
+  generator: LoadGenerator, url: string, seconds: number, changesPerTransaction: number, connections: number, nextBody: () => string
+): Promise<PostedRun> {
+  if (generator === 'autocannon') return await postWithAutocannon(url, seconds, connections, nextBody)
+  // Bodies for 30,000 versions/s, above the pgbench ceiling on this machine.
+  const r = await postWithWrk(url, '/transactions', AUTHORIZATION, seconds, Math.ceil(30_000 / changesPerTransaction), nextBody, connections)
+  return { seconds: r.seconds, created: r.created, non2xx: r.other, errors: r.errors + r.timeouts, latencyP50Ms: r.latencyP50Ms, latencyP99Ms: r.latencyP99Ms }
+}
+
+/**
+ * POSTs /transactions for `seconds` on `connections` keep-alive connections, each body a fresh
+ * transaction of `changesPerTransaction` changes from the workload, driven by `generator`.
+ */
+export async function ingestThroughService (
+  url: string, pool: pg.Pool, workload: Workload, changesPerTransaction: number, seconds: number, label: string,
+  generator: LoadGenerator = defaultLoadGenerator(), connections = CONNECTIONS
+): Promise<LoadFigures> {
+  const before = await countRows(pool, 'versions')
+  const run = await postWith(generator, url, seconds, changesPerTransaction, connections,
+    () => JSON.stringify({ actor: 'bench', meta: { via: generator }, changes: workload.transaction(changesPerTransaction) }))
   const stored = await countRows(pool, 'versions') - before
-  const versions = Number(created) * changesPerTransaction
+  const versions = run.created * changesPerTransaction
   if (stored < versions) throw new Error(`${label}: ${versions} versions answered but only ${stored} stored`)
   return {
     label,
     changesPerTransaction,
-    seconds: result.duration,
-    transactions: Number(created),
+    seconds: run.seconds,
+    transactions: run.created,
     versions,
-    transactionsPerSecond: Number(created) / result.duration,
-    versionsPerSecond: versions / result.duration,
-    latencyP50Ms: result.latency.p50,
-    latencyP99Ms: result.latency.p99,
-    // Every answer must be 201 Created: a 200 (nothing recorded) would be a workload bug.
-    non2xx: result.non2xx + (result['2xx'] - Number(created)),
-    errors: result.errors + result.timeouts
+    transactionsPerSecond: run.created / run.seconds,
+    versionsPerSecond: versions / run.seconds,
+    latencyP50Ms: run.latencyP50Ms,
+    latencyP99Ms: run.latencyP99Ms,
+    non2xx: run.non2xx,
+    errors: run.errors
   }
 }

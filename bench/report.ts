@@ -275,7 +275,7 @@ export function ceilingMarkdown (c: CeilingComparison): string {
   lines.push(`**Ingest against the pgbench ceiling** (pgbench ${/\d+(\.\d+)+/.exec(c.pgbench)?.[0] ?? ''}: the C client, \`-M prepared\`, ${c.clients} clients; per transaction BEGIN, ` +
     'one statement that draws 10 distinct entities and takes their advisory locks in key order, one statement that reads their latest versions and appends ' +
     'the transaction and the versions, COMMIT; on a minimal schema (primary keys only) and on the service\'s schema (its migrations: indexes, foreign key, checks). ' +
-    `The service: POST /transactions over HTTP, ${c.clients} keep-alive connections (autocannon). ${c.rounds} rounds of ${c.seconds} s runs, the three runs of a workload back to back, ` +
+    `The service: POST /transactions over HTTP, ${c.clients} keep-alive connections (${c.loadGenerator === 'wrk' ? 'wrk, a C client' : 'autocannon, in the bench\'s process'}). ${c.rounds} rounds of ${c.seconds} s runs, the three runs of a workload back to back, ` +
     'their order rotating; versions/s of the median runs, ratios the median of the rounds\' ratios)')
   lines.push('')
   lines.push('| workload | pgbench, minimal schema | pgbench, service\'s schema | service (HTTP) | service / minimal | service / service\'s schema | service\'s schema / minimal |')
