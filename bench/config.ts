@@ -6,7 +6,8 @@
  * `--only profile` the CPU profile of the service and the accounting of one transaction;
  * `--only reads [--sizes 1000,10000000]` the reads at each history size (`--sizes` also sets them for the whole run);
  * `--only group-commit` the GROUP_COMMITS settings side by side; `--only young-generation` Node's
- * default young generation against the one the start scripts set.
+ * default young generation against the one the start scripts set; `--only instances` one service
+ * instance against two on one database (bench/instances.ts).
  */
 export interface Profile {
   name: 'quick' | 'full'
@@ -29,8 +30,8 @@ export interface Profile {
   ceilingRounds: number
   /** Seconds of each run of the pgbench ceiling comparison; `--seconds S` overrides. */
   ceilingSeconds: number
-  /** `--only integrity`, `ingest`, `schema`, `capture`, `ceiling`, `profile`, `reads`, `group-commit` or `young-generation`: that step alone, on a fresh bench database. */
-  only?: 'integrity' | 'ingest' | 'schema' | 'capture' | 'ceiling' | 'profile' | 'reads' | 'group-commit' | 'young-generation'
+  /** `--only integrity`, `ingest`, `schema`, `capture`, `ceiling`, `profile`, `reads`, `group-commit`, `young-generation` or `instances`: that step alone, on a fresh bench database. */
+  only?: 'integrity' | 'ingest' | 'schema' | 'capture' | 'ceiling' | 'profile' | 'reads' | 'group-commit' | 'young-generation' | 'instances'
 }
 
 export const CONNECTIONS = 8
@@ -83,10 +84,10 @@ export function profileFromArgs (argv: readonly string[]): Profile {
   }
   const only = option(argv, '--only')
   if (only !== undefined) {
-    if (only !== 'integrity' && only !== 'ingest' && only !== 'schema' && only !== 'capture' && only !== 'ceiling' && only !== 'profile' && only !== 'reads' && only !== 'group-commit' && only !== 'young-generation') {
-      throw new Error(`--only takes "integrity", "ingest", "schema", "capture", "ceiling", "profile", "reads", "group-commit" or "young-generation", not ${only}`)
-    }
-    profile.only = only
+    const steps = ['integrity', 'ingest', 'schema', 'capture', 'ceiling', 'profile', 'reads', 'group-commit', 'young-generation', 'instances'] as const
+    const step = steps.find((s) => s === only)
+    if (step === undefined) throw new Error(`--only takes ${steps.slice(0, -1).map((s) => `"${s}"`).join(', ')} or "${steps.at(-1)!}", not ${only}`)
+    profile.only = step
   }
   return profile
 }

@@ -10,12 +10,14 @@
  * migrations (bench/results/schema-latest.json); `--only ceiling [--rounds N] [--seconds S]`
  * the service against the pgbench ceiling (bench/results/ceiling-latest.json); `--only group-commit`
  * the GROUP_COMMITS settings side by side (bench/results/group-commit-latest.json); `--only young-generation`
- * Node's default young generation against the start scripts' (bench/results/young-generation-latest.json); `--only profile`
+ * Node's default young generation against the start scripts' (bench/results/young-generation-latest.json); `--only instances`
+ * one service instance against two on one database (bench/results/instances-latest.json); `--only profile`
  * the service's CPU profile, its flame graph and one transaction's accounting (bench/profile.ts).
  * Everything talks to 127.0.0.1 only; the databases are dropped at the end.
  */
 import os from 'node:os'
 import { measureKeyCheck } from './auth.js'
+import { compareInstances, instancesMarkdown } from './instances.js'
 import { Baseline } from './baseline.js'
 import pg from 'pg'
 import { BENCH_DATABASE, CONNECTIONS, adminDatabaseUrl, profileFromArgs } from './config.js'
@@ -242,6 +244,14 @@ async function sideBySideOnly (name: string, title: string, variants: readonly S
   await finishOnly(`${name}-latest.json`, postgres, { [name]: comparison }, comparisonMarkdown(title, comparison, profile.ingestSeconds))
 }
 
+/** `--only instances`: one service instance against two on one database (bench/results/instances-latest.json). */
+async function instancesOnly (): Promise<void> {
+  const { databaseUrl, postgres } = await setUp()
+  await registerTypes(client!)
+  const comparison = await compareInstances(databaseUrl, pool!, profile.ingestRounds, profile.ingestSeconds, profile.warmupSeconds, log)
+  await finishOnly('instances-latest.json', postgres, { instances: comparison }, instancesMarkdown(comparison, profile.ingestSeconds))
+}
+
 /** `--only ingest`: the interleaved ingest rounds alone (bench/results/ingest-latest.json). */
 async function ingestOnly (): Promise<void> {
   const { databaseUrl, postgres } = await setUp()
@@ -333,6 +343,8 @@ try {
     await sideBySideOnly('group-commit', 'Group commit', GROUP_COMMIT_VARIANTS)
   } else if (profile.only === 'young-generation') {
     await sideBySideOnly('young-generation', 'The young generation', YOUNG_GENERATION_VARIANTS)
+  } else if (profile.only === 'instances') {
+    await instancesOnly()
   } else {
     const results = await main()
     log('stopping the service and dropping the bench database')
