@@ -24,6 +24,11 @@ export const appendBatches = new Histogram({
   name: 'rewind_append_batch_transactions', help: 'Transactions written by each group commit (one statement and one commit; see GROUP_COMMITS).',
   buckets: [1, 2, 4, 8, 16, 32, 64], registers: [registry]
 })
+export const latestHints = new Counter({
+  name: 'rewind_latest_hints_total',
+  help: 'Writes by what became of this process\'s latest-version hints (LATEST_CACHE_MB): appended on them; refused (another writer had appended) or unconfirmed (they led to an error or to no version), both then written again from a fresh read; or skipped (read first, as most recent hinted appends were refused).',
+  labelNames: ['outcome'] as const, registers: [registry]
+})
 export const appendsWaiting = new Gauge({
   name: 'rewind_append_waiting', help: 'Appends waiting in this process for a group commit (GROUP_COMMITS are under way).', registers: [registry]
 })

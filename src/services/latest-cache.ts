@@ -2,16 +2,19 @@ import { LRUCache } from 'lru-cache'
 import { approximateJsonSize } from '../versioning/json.js'
 import { entityRef } from '../versioning/keys.js'
 import type { LatestVersion, Version } from '../versioning/version.js'
+import { HintTrust } from './hint-trust.js'
 
 /**
  * The latest version of the entities this process wrote recently, so that a write to one
  * of them can skip reading it. A hint, never trusted on its own: the append fails when
  * the version number planned from a stale entry is taken (another writer, another
  * instance), and the write is then done again from a fresh read. Bounded by the
- * approximate JSON size of the states it holds.
+ * approximate JSON size of the states it holds. `trust` says whether the hints are worth
+ * planning on (they are not while other instances keep writing the same entities).
  */
 export class LatestVersionCache {
   private readonly entries: LRUCache<string, LatestVersion>
+  readonly trust = new HintTrust()
 
   constructor (maxBytes: number) {
     this.entries = new LRUCache({ maxSize: maxBytes, sizeCalculation: (v) => 64 + approximateJsonSize(v.data) })

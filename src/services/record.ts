@@ -21,7 +21,7 @@ import type { LatestVersionCache } from './latest-cache.js'
 import type { WriteOrder } from './write-order.js'
 import type { GroupCommit } from './group-commit.js'
 import { currentRevision, stateInCurrentSchema } from './schema.js'
-import { transactionsRecorded, versionsRecorded } from '../metrics/index.js'
+import { latestHints, transactionsRecorded, versionsRecorded } from '../metrics/index.js'
 
 export interface TransactionInput extends NewTransaction {
   changes: ChangeInput[]
@@ -77,18 +77,32 @@ export async function recordChangesOptimistically (
     hints?.rememberVersions(tenant, result.versions)
     return result
   }
-  if (hints !== undefined) {
+  const skipped = hints !== undefined && !hints.trust.useHints(tenant)
+  if (hints !== undefined && !skipped) {
     const hinted = async (): Promise<RecordResult> =>
       remember(await withRetries(async () => await readPlanAndAppend(db, tenant, definitions, input, changes, entities, refs, hints, commits)))
     try {
-      return order === undefined ? await hinted() : await order.run(tenant, refs, hinted)
+      const result = order === undefined ? await hinted() : await order.run(tenant, refs, hinted)
+      hints.trust.record(tenant, false)
+      latestHints.inc({ outcome: 'appended' })
+      return result
     } catch (error) {
       if (!(error instanceof ConcurrentAppend || error instanceof UnconfirmedHint)) throw error
+      // Refused: another writer had appended. A hinted state that led to an error or to no version
+      // says nothing of other writers (the change may simply be wrong): checked, not counted.
+      const refused = error instanceof ConcurrentAppend
+      if (refused) hints.trust.record(tenant, true)
+      latestHints.inc({ outcome: refused ? 'refused' : 'unconfirmed' })
       hints.forget(tenant, refs)
     }
   }
+  const fresh = async (): Promise<RecordResult> =>
+    remember(await withRetries(async () => await readPlanAndAppend(db, tenant, definitions, input, changes, entities, refs, undefined, commits)))
   try {
-    return remember(await withRetries(async () => await readPlanAndAppend(db, tenant, definitions, input, changes, entities, refs, undefined, commits)))
+    if (!skipped) return await fresh()
+    latestHints.inc({ outcome: 'skipped' })
+    // In this process's order per entity, so that its own writes do not refuse each other's.
+    return order === undefined ? await fresh() : await order.run(tenant, refs, fresh)
   } catch (error) {
     if (!(error instanceof ConcurrentAppend)) throw error
   }
