@@ -64,7 +64,9 @@ export async function recordChanges (trx: Trx, tenant: string, definitions: Defi
  * checked against a fresh read too. An append that PostgreSQL aborts for a deadlock (the
  * locks of a revert are taken in stages) is run again, as a transaction would be. Either
  * way the result is what one writer at a time would have recorded. With `commits`, the append
- * may share its statement and commit with other writes of this process (group commit).
+ * may share its statement and commit with other writes of this process (group commit). While
+ * most of this process's hinted appends are refused (other instances write the same entities:
+ * `hints.trust`), the write reads first instead, in this process's order per entity.
  */
 export async function recordChangesOptimistically (
   db: Db, tenant: string, definitions: Definitions, input: TransactionInput, writers: Writers = {}
