@@ -1,18 +1,13 @@
-import { buildApp } from '../src/http/app.js'
 import { HintTrust } from '../src/services/hint-trust.js'
 import { eachDatabase } from './helpers/harness.js'
 import { ins, upd } from './helpers/changes.js'
+import { otherInstance } from './helpers/instances.js'
 
 // Refusals in a row that take an instance's refused share to HintTrust.DISTRUST (14).
 const REFUSALS_TO_DISTRUST = Math.ceil(Math.log(1 - HintTrust.DISTRUST) / Math.log(1 - HintTrust.WEIGHT))
 
 eachDatabase('two instances writing the same entity: once its hints are mostly refused, an instance reads first instead of appending on them', async (t, h) => {
-  const other = await buildApp({ db: h.db, closeDatabase: false })
-  t.teardown(async () => { await other.close() })
-  const viaOther = async (changes: unknown[]): Promise<void> => {
-    const res = await other.inject({ method: 'POST', url: '/transactions', headers: { authorization: `Bearer ${h.adminKey}` }, payload: { changes } })
-    t.equal(res.statusCode, 201, res.body)
-  }
+  const { post: viaOther } = await otherInstance(t, h)
   // The statements of one write through this instance: appends (refused or not) and reads.
   const viaThis = async (changes: unknown[]): Promise<string[]> => {
     h.resetQueries()

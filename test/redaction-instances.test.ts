@@ -1,17 +1,11 @@
-import { buildApp } from '../src/http/app.js'
 import { eachDatabase } from './helpers/harness.js'
 import { ins, upd } from './helpers/changes.js'
+import { otherInstance } from './helpers/instances.js'
 
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
 eachDatabase('a redaction made by one instance reaches the latest state another instance holds in memory within 1 s', async (t, h) => {
-  const other = await buildApp({ db: h.db, closeDatabase: false })
-  t.teardown(async () => { await other.close() })
-  const post = async (changes: unknown[]): Promise<any> => {
-    const res = await other.inject({ method: 'POST', url: '/transactions', headers: { authorization: `Bearer ${h.adminKey}` }, payload: { changes } })
-    t.equal(res.statusCode, 201, res.body)
-    return res.json()
-  }
+  const { post } = await otherInstance(t, h)
   t.equal((await h.put('/entity-types/user', {})).status, 201)
   // The other instance writes the user: it now holds the user's latest state (email included) in memory.
   await post([ins('user', { id: 7, email: 'ada@example.com', name: 'Ada' })])
