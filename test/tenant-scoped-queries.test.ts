@@ -86,7 +86,8 @@ const FUNCTIONS: Record<string, { tenantArgument: string }> = {
   rewind_check_revisions: { tenantArgument: 'p_tenant' },
   rewind_redact: { tenantArgument: 'p_tenant' },
   rewind_prune: { tenantArgument: 'p_tenant' },
-  rewind_check_heads: { tenantArgument: 'p_tenant' }
+  rewind_check_heads: { tenantArgument: 'p_tenant' },
+  rewind_version_at: { tenantArgument: 'p_tenant' }
 }
 
 /**

@@ -66,15 +66,20 @@ export function entityVersionAt (tenant: string, type: unknown, key: unknown, at
 }
 
 /**
- * The latest version at or before `at` (or overall) of each named entity, in one
- * statement: one primary-key probe per entity (see newestVersionAt).
+ * The latest version at or before `at` (or overall) of each named entity, with the
+ * transaction of the version after it. Several entities: one statement, one primary-key
+ * probe per entity (see newestVersionAt); its set-up, shared by the entities, grows with
+ * the number of partitions. One entity: `rewind_version_at` (migration 0012), which reads
+ * only the partitions that hold what it looks for, whatever their number.
  */
 export async function versionsAt (db: Db, tenant: string, entities: readonly EntityName[], at?: number): Promise<Map<string, Version>> {
   if (entities.length === 0) return new Map()
-  const { rows } = await sql<VersionRow>`
-    select ${versionColumns('v')}
-    from unnest(${entities.map((e) => e.type)}::text[], ${entities.map((e) => e.key)}::text[]) as e(type, key)
-    cross join lateral (${entityVersionAt(tenant, sql.ref('e.type'), sql.ref('e.key'), at)}) v`.execute(db)
+  const { rows } = entities.length === 1
+    ? await sql<VersionRow>`select v.* from rewind_version_at(${tenant}, ${entities[0]!.type}, ${entities[0]!.key}, ${at ?? null}::bigint) v`.execute(db)
+    : await sql<VersionRow>`
+      select ${versionColumns('v')}
+      from unnest(${entities.map((e) => e.type)}::text[], ${entities.map((e) => e.key)}::text[]) as e(type, key)
+      cross join lateral (${entityVersionAt(tenant, sql.ref('e.type'), sql.ref('e.key'), at)}) v`.execute(db)
   return new Map(rows.map((r) => [entityRef(r.type, r.entity_key), toVersion(r)]))
 }
 
