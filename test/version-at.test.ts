@@ -1,5 +1,5 @@
 import { sql } from 'kysely'
-import { versionsAt } from '../src/store/versions.js'
+import { getVersion, versionsAt } from '../src/store/versions.js'
 import { entityRef } from '../src/versioning/keys.js'
 import type { Version } from '../src/versioning/version.js'
 import { eachDatabase } from './helpers/harness.js'
@@ -69,4 +69,19 @@ eachDatabase('the version at each transaction, over many partitions, is what the
     const alone = [...(await versionsAt(h.db, 'default', [{ type: 'article', key }])).values()]
     t.strictSame(alone.map((v) => [v.transactionId, v.endTransactionId]), [[Number(id), null]], `now, ${key} alone`)
   }
+  // Each version read by its transaction, with the versions before and after it, across the partitions.
+  const { rows: neighbours } = await sql<{ key: string, id: string, seq: number, previous: string | null, next: string | null }>`
+    select entity_key as key, transaction_id as id, seq,
+      lag(transaction_id) over (partition by entity_key order by transaction_id) as previous,
+      lead(transaction_id) over (partition by entity_key order by transaction_id) as next
+    from versions order by entity_key, transaction_id`.execute(h.db)
+  const id = (value: string | null): number | null => value === null ? null : Number(value)
+  const details: unknown[] = []
+  for (const r of neighbours) {
+    const found = await getVersion(h.db, 'default', { type: 'article', key: r.key }, Number(r.id))
+    details.push([r.key, found?.transactionId, found?.index, found?.previous, found?.endTransactionId])
+  }
+  t.strictSame(details, neighbours.map((r) => [r.key, Number(r.id), r.seq, id(r.previous), id(r.next)]), `all ${neighbours.length} versions, with their neighbours`)
+  const misses = await Promise.all([0, 2, 33, last + 1].map(async (at) => await getVersion(h.db, 'default', { type: 'article', key: 'sparse' }, at)))
+  t.strictSame(misses, [undefined, undefined, undefined, undefined], 'no version at a transaction that has none of the entity')
 }, { partitions: { size: 3, ahead: 25 } })
