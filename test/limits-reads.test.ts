@@ -116,21 +116,31 @@ async function settle (h: Harness): Promise<void> {
  * Runs one request and records the longest event-loop delay while it runs; asserts (when
  * `loop`) < 100 ms: the work is streamed or bounded, never one long synchronous pass. Its
  * time is reported, not asserted: speed belongs to `npm run bench`, and a shared machine
- * makes any wall-clock bound flaky.
+ * makes any wall-clock bound flaky. The delay is that of a timer firing late, which a loaded
+ * machine also causes by keeping the process off its cores while nothing blocks: a request
+ * seen over the bound runs once more (it must change nothing), and the lower of the two counts.
+ * A pass that really blocks does so each time.
  */
 async function measured (t: Test, h: Harness, what: string, request: () => Promise<Reply>, loop = true): Promise<Reply> {
-  const delay = monitorEventLoopDelay({ resolution: 10 })
-  delay.enable()
-  await sleep(50) // the histogram records from its first tick on: a block before that would go unseen
-  const started = performance.now()
-  const res = await request()
-  const elapsed = performance.now() - started
-  await sleep(50) // a blocked loop is recorded when the sampling timer fires late: let it fire
-  delay.disable()
-  const maxDelay = delay.max / 1e6
-  t.comment(`${what} on ${h.kind}: ${elapsed.toFixed(0)} ms, event-loop delay max ${maxDelay.toFixed(1)} ms`)
-  if (loop) t.equal(maxDelay < 100, true, `${what}: event loop blocked at most ${maxDelay.toFixed(1)} ms (< 100)`)
-  return res
+  let best = Infinity
+  let res: Reply | undefined
+  for (let attempt = 0; attempt < (loop ? 2 : 1) && best >= 100; attempt++) {
+    const delay = monitorEventLoopDelay({ resolution: 10 })
+    delay.enable()
+    await sleep(50) // the histogram records from its first tick on: a block before that would go unseen
+    const started = performance.now()
+    const reply = await request()
+    const elapsed = performance.now() - started
+    await sleep(50) // a blocked loop is recorded when the sampling timer fires late: let it fire
+    delay.disable()
+    const maxDelay = delay.max / 1e6
+    t.comment(`${what} on ${h.kind}: ${elapsed.toFixed(0)} ms, event-loop delay max ${maxDelay.toFixed(1)} ms`)
+    if (res !== undefined) t.strictSame([reply.status, reply.body], [res.status, res.body], `${what}: the same answer when run again`)
+    res = reply
+    best = Math.min(best, maxDelay)
+  }
+  if (loop) t.equal(best < 100, true, `${what}: event loop blocked at most ${best.toFixed(1)} ms (< 100)`)
+  return res!
 }
 
 eachDatabase('conflicts over 100,000 later versions of one entity: fast, and the event loop never blocked', async (t, h) => {
