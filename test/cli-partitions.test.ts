@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
@@ -27,12 +27,14 @@ async function rewind (dataDir: string, ...args: string[]): Promise<Run> {
   })
 }
 
-t.test('rewind partitions: list, archive the oldest to files, restore them', async (t) => {
+/**
+ * An embedded database in a new folder (gone when the test ends) where the service recorded 7
+ * transactions of one article in partitions of 3 ids, then stopped: its folders and admin key.
+ */
+async function recordedSeven (t: Test): Promise<{ dir: string, dataDir: string, key: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'rewind-cli-partitions-'))
   t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
   const dataDir = join(dir, 'data')
-
-  // The service records 7 transactions in partitions of 3 ids, then stops.
   const db = await openDatabase({ dataDir })
   await migrateToLatest(db)
   const key = (await createApiKey(db, { tenant: 'default', name: 'admin', scopes: ['admin'] })).key
@@ -43,6 +45,18 @@ t.test('rewind partitions: list, archive the oldest to files, restore them', asy
   await call('POST', '/transactions', { changes: [{ type: 'article', op: 'insert', data: { id: 1, n: 0 } }] })
   for (let n = 1; n < 7; n++) await call('POST', '/transactions', { changes: [{ type: 'article', op: 'update', id: '1', data: { n } }] })
   await app.close()
+  return { dir, dataDir, key }
+}
+
+/** The service started again on the database: its answer to an admin's request. */
+async function reopened (t: Test, dataDir: string, key: string): Promise<(method: 'GET' | 'POST', url: string) => Promise<any>> {
+  const app = await buildApp({ db: await openDatabase({ dataDir }), partitions: { size: 3, ahead: 3 } })
+  t.teardown(async () => { await app.close() })
+  return async (method, url) => (await app.inject({ method, url, headers: { authorization: `Bearer ${key}` }, ...(method === 'POST' ? { payload: {} } : {}) })).json()
+}
+
+t.test('rewind partitions: list, archive the oldest to files, restore them', async (t) => {
+  const { dir, dataDir, key } = await recordedSeven(t)
 
   const list = await rewind(dataDir, 'partitions', 'list')
   t.equal(list.code, 0, list.stderr)
@@ -79,8 +93,30 @@ t.test('rewind partitions: list, archive the oldest to files, restore them', asy
   t.strictSame((await rewind(dataDir, 'partitions', 'list')).stdout.split('\n').slice(0, 2), ['versions_0\t0..0\tattached', 'versions_1\t1..3\tattached'])
 
   // The service reads the restored history as it was.
-  const reopened = await buildApp({ db: await openDatabase({ dataDir }), partitions: { size: 3, ahead: 3 } })
-  t.teardown(async () => { await reopened.close() })
-  const versions = (await reopened.inject({ url: '/entities/article/1/versions', headers: { authorization: `Bearer ${key}` } })).json()
-  t.strictSame(versions.items.map((v: any) => v.data.n), [0, 1, 2, 3, 4, 5, 6])
+  const call = await reopened(t, dataDir, key)
+  t.strictSame((await call('GET', '/entities/article/1/versions')).items.map((v: any) => v.data.n), [0, 1, 2, 3, 4, 5, 6])
+})
+
+t.test('rewind partitions compact: the closed partitions, rewritten in entity order, read as before', async (t) => {
+  const { dataDir, key } = await recordedSeven(t)
+
+  const neither = await rewind(dataDir, 'partitions', 'compact')
+  t.strictSame([neither.code, neither.stderr], [1, 'rewind: name one partition, or give --closed\n'])
+  const open = await rewind(dataDir, 'partitions', 'compact', 'versions_7')
+  t.strictSame([open.code, open.stderr], [1, 'rewind: partition "versions_7" may still receive versions (ids up to 9)\n'])
+  const closed = await rewind(dataDir, 'partitions', 'compact', '--closed')
+  t.equal(closed.code, 0, closed.stderr)
+  t.equal(closed.stdout, [
+    'compacted versions_0: 0 versions rewritten in entity order',
+    'compacted versions_1: 3 versions rewritten in entity order',
+    'compacted versions_4: 3 versions rewritten in entity order', ''
+  ].join('\n'))
+  t.equal((await rewind(dataDir, 'partitions', 'compact', '--closed')).stdout, 'no partition to compact: every closed one is compacted already\n')
+  const list = (await rewind(dataDir, 'partitions', 'list')).stdout.split('\n')
+  t.match(list.slice(0, 4), [/^versions_0\t0\.\.0\tattached\tcompacted \d{4}-\d\d-\d\dT[\d:.]+Z$/, /^versions_1\t1\.\.3\tattached\tcompacted /, /^versions_4\t4\.\.6\tattached\tcompacted /, /^versions_7\t7\.\.9\tattached$/])
+
+  const call = await reopened(t, dataDir, key)
+  t.strictSame((await call('GET', '/entities/article/1/versions')).items.map((v: any) => [v.transactionId, v.data.n]), [[1, 0], [2, 1], [3, 2], [4, 3], [5, 4], [6, 5], [7, 6]])
+  const verified = await call('POST', '/integrity/verify')
+  t.strictSame([verified.ok, verified.problems], [true, []])
 })

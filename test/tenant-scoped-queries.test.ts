@@ -98,6 +98,7 @@ const PARTITION_FUNCTIONS: Record<string, string> = {
   rewind_ensure_partitions: 'creates the partitions of ids to come',
   rewind_detach_partition: 'the operator archives a partition (rewind partitions archive)',
   rewind_attach_partition: 'the operator restores an archived partition',
+  rewind_compact_partition: 'the operator rewrites a closed partition in key order (rewind partitions compact), every tenant\'s rows as they are',
   rewind_begin_partition_drop: 'retention checks a whole partition against every tenant\'s rules (each row joined to its own tenant\'s type, transaction and holds)',
   rewind_finish_partition_drop: 'retention writes the anchors of every entity of the partition, each in its own tenant, then drops it'
 }

@@ -9,7 +9,8 @@ export type WithDatabase = <T>(work: (db: Db) => Promise<T>) => Promise<T>
 
 /**
  * `rewind partitions`: the operator's view of the partitions of `versions` (docs/partitions.md):
- * list them, archive an old one to a file (detached from the database), restore it from the file.
+ * list them, archive an old one to a file (detached from the database), restore it from the file,
+ * compact closed ones (rewritten in entity order).
  */
 export function registerPartitionsCommand (program: Command, withDatabase: WithDatabase): void {
   const partitions = program.command('partitions').description('the partitions of the version history (by transaction id)')
@@ -23,7 +24,7 @@ export function registerPartitionsCommand (program: Command, withDatabase: WithD
       for (const p of found) {
         console.log(options.json === true
           ? JSON.stringify(p)
-          : `${p.name}\t${p.fromId}..${p.toId - 1}\t${p.state}${p.state === 'archived' ? `\t${p.archivedRows ?? '?'} versions\tsha256 ${p.archiveSha256 ?? '(not written)'}` : ''}`)
+          : `${p.name}\t${p.fromId}..${p.toId - 1}\t${p.state}${p.state === 'archived' ? `\t${p.archivedRows ?? '?'} versions\tsha256 ${p.archiveSha256 ?? '(not written)'}` : p.compactedAt !== null ? `\tcompacted ${p.compactedAt}` : ''}`)
       }
     })
 
@@ -51,6 +52,18 @@ export function registerPartitionsCommand (program: Command, withDatabase: WithD
         await service.finishArchive(db, name, sha256)
         console.log(`archived ${name}: ${versions} versions in ${options.out} (sha256 ${sha256}); it is detached and dropped from the database`)
       })
+    })
+
+  partitions.command('compact')
+    .description('rewrite a partition whose transaction ids are all used in entity order, so that each entity\'s history there sits on a few pages (readers go on meanwhile)')
+    .argument('[name]', 'the partition (see rewind partitions list)')
+    .option('--closed', 'every attached partition whose ids are all used and that is not compacted yet, oldest first')
+    .action(async (name: string | undefined, options: { closed?: boolean }) => {
+      if ((name === undefined) === (options.closed !== true)) throw new Error('name one partition, or give --closed')
+      const service = await import('../services/partitions.js')
+      const done = await withDatabase(async (db) => await service.compactPartitions(db, name))
+      for (const d of done) console.log(`compacted ${d.partition}: ${d.versions} versions rewritten in entity order`)
+      if (done.length === 0) console.log('no partition to compact: every closed one is compacted already')
     })
 
   partitions.command('restore')

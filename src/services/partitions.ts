@@ -3,9 +3,9 @@ import type { FastifyBaseLogger } from 'fastify'
 import { inTransaction, type Db } from '../store/database.js'
 import { appendRecords } from '../store/integrity-records.js'
 import {
-  attachPartition, beginPartitionDrop, createDetachedTable, detachPartition, detachedRows, dropDetachedTable, ensurePartitions,
+  attachPartition, beginPartitionDrop, compactPartition as compactStored, createDetachedTable, detachPartition, detachedRows, dropDetachedTable, ensurePartitions,
   finishPartitionDrop, listPartitions, loadDetachedRows, partitionEntities, partitionTableExists, PartitionKept, recordArchive,
-  type HistoryPartition, type PartitionEntity
+  nextTransactionId, type HistoryPartition, type PartitionEntity
 } from '../store/partitions.js'
 
 export type { HistoryPartition } from '../store/partitions.js'
@@ -88,6 +88,26 @@ export async function * archiveLines (owner: Db, name: string): AsyncGenerator<s
 export async function finishArchive (owner: Db, name: string, sha256: string): Promise<void> {
   await recordArchive(owner, name, sha256)
   await dropDetachedTable(owner, name)
+}
+
+/**
+ * Rewrites partitions in primary-key order, so that each entity's versions there sit on a few
+ * pages (rewind_compact_partition, the owner's work): the one named, or with none named each
+ * attached partition whose ids have all been drawn and that has not been compacted yet,
+ * oldest first. Answers each one rewritten with its versions.
+ */
+export async function compactPartitions (owner: Db, name?: string): Promise<Array<{ partition: string, versions: number }>> {
+  const chosen = name !== undefined
+    ? [await partitionNamed(owner, name)]
+    : await closedUncompacted(owner)
+  const done: Array<{ partition: string, versions: number }> = []
+  for (const p of chosen) done.push({ partition: p.name, versions: await compactStored(owner, p.name) })
+  return done
+}
+
+async function closedUncompacted (owner: Db): Promise<HistoryPartition[]> {
+  const next = await nextTransactionId(owner)
+  return (await listPartitions(owner)).filter((p) => p.state === 'attached' && p.toId <= next && p.compactedAt === null)
 }
 
 /** The SHA-256 of an archive as archiveLines yields it, lines ended by "\n". */

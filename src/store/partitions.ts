@@ -13,9 +13,14 @@ export interface HistoryPartition {
   /** Archived: how many versions it held, and the SHA-256 of the archive file written of it. */
   archivedRows: number | null
   archiveSha256: string | null
+  /** When it was last rewritten in primary-key order (rewind_compact_partition), if ever. */
+  compactedAt: string | null
 }
 
-interface PartitionRow { name: string, from_id: string, to_id: string, state: 'attached' | 'archived', changed_at: Date | string, archived_rows: string | null, archive_sha256: string | null }
+interface PartitionRow {
+  name: string, from_id: string, to_id: string, state: 'attached' | 'archived', changed_at: Date | string,
+  archived_rows: string | null, archive_sha256: string | null, compacted_at: Date | string | null
+}
 
 const toPartition = (r: PartitionRow): HistoryPartition => ({
   name: r.name,
@@ -24,12 +29,13 @@ const toPartition = (r: PartitionRow): HistoryPartition => ({
   state: r.state,
   changedAt: new Date(r.changed_at).toISOString(),
   archivedRows: r.archived_rows === null ? null : Number(r.archived_rows),
-  archiveSha256: r.archive_sha256
+  archiveSha256: r.archive_sha256,
+  compactedAt: r.compacted_at === null ? null : new Date(r.compacted_at).toISOString()
 })
 
 /** Every partition, oldest first (process-wide: partitions hold every tenant's versions). */
 export async function listPartitions (db: Db): Promise<HistoryPartition[]> {
-  const { rows } = await sql<PartitionRow>`select name, from_id, to_id, state, changed_at, archived_rows, archive_sha256
+  const { rows } = await sql<PartitionRow>`select name, from_id, to_id, state, changed_at, archived_rows, archive_sha256, compacted_at
     from version_partitions order by from_id`.execute(db)
   return rows.map(toPartition)
 }
@@ -58,6 +64,19 @@ export async function detachPartition (owner: Db, name: string): Promise<number>
 /** Attaches an archived partition again, its table restored (the owner only): answers how many versions it holds. */
 export async function attachPartition (owner: Db, name: string): Promise<number> {
   const { rows } = await sql<{ n: string }>`select rewind_attach_partition(${name}) as n`.execute(owner)
+  return Number(rows[0]!.n)
+}
+
+/**
+ * Rewrites an attached partition whose ids have all been drawn in primary-key order and swaps
+ * the rewrite in (the owner only, rewind_compact_partition): answers how many versions it holds.
+ */
+export async function compactPartition (owner: Db, name: string): Promise<number> {
+  const { rows } = await sql<{ n: string }>`select rewind_compact_partition(${name}) as n`.execute(owner)
+  // Outside the function's transaction (VACUUM cannot run in one): its rows are marked visible to
+  // all and frozen once, so that the first readers do not write every page again (hint bits) and
+  // its indexes answer key-only lookups without the table; it never changes again but for redaction.
+  await sql`vacuum (freeze) ${sql.table(name)}`.execute(owner)
   return Number(rows[0]!.n)
 }
 
