@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import type { CaptureFigures } from './capture.js'
+import type { Compaction } from './compact.js'
 import { CONTESTANT_LABELS, type CeilingComparison } from './ceiling-rounds.js'
 import type { LoadFigures } from './ingest.js'
 import type { IntegrityFigures } from './integrity.js'
@@ -26,7 +27,14 @@ export interface Machine {
   loadAverage: { start: number, end: number }
 }
 
-export interface ReadSize { layout: SeedLayout, seedSeconds: number, queries: QueryFigures[] }
+export interface ReadSize {
+  layout: SeedLayout
+  seedSeconds: number
+  /** The reads on the history as written (each entity's versions interleaved with the others'). */
+  queries: QueryFigures[]
+  /** The same reads once the closed partitions were compacted (none at a size within the first partition). */
+  compacted?: Compaction & { queries: QueryFigures[] }
+}
 
 /** The baseline service (BENCH_BASELINE_DIR, an earlier version), run in the same rounds as the current one. */
 export interface BaselineIngest {
@@ -54,7 +62,7 @@ export interface Results {
   integrity?: IntegrityFigures
   statements: StatementCounts
   relationRevert: RelationRevertFigures[]
-  reads: { sizes: ReadSize[], p99LargestOverSmallest: Record<string, number> }
+  reads: { sizes: ReadSize[], p99LargestOverSmallest: Record<string, number>, p99CompactedOverSmallest?: Record<string, number> }
   schema?: SchemaFigures
   storage: StorageFigures[]
   auth: AuthFigures
@@ -97,13 +105,16 @@ export function baselineRatios (service: readonly LoadFigures[], rounds: readonl
   return out
 }
 
-/** p99 at the largest size over p99 at the smallest, per query. */
-export function readRatios (sizes: readonly ReadSize[]): Record<string, number> {
+/**
+ * p99 at the largest size over p99 at the smallest, per query: as written, or (`compacted`)
+ * with the largest size's closed partitions compacted, if it had any.
+ */
+export function readRatios (sizes: readonly ReadSize[], compacted = false): Record<string, number> {
   const out: Record<string, number> = {}
   const first = sizes[0]
   const last = sizes[sizes.length - 1]
   if (first === undefined || last === undefined) return out
-  for (const q of last.queries) {
+  for (const q of compacted ? last.compacted?.queries ?? [] : last.queries) {
     const base = first.queries.find((x) => x.name === q.name)
     if (base !== undefined && base.p99Ms > 0) out[q.name] = q.p99Ms / base.p99Ms
   }
@@ -198,6 +209,21 @@ export function readsMarkdown (sizes: readonly ReadSize[], p99LargestOverSmalles
   }
   lines.push(`| seed time (bulk SQL) | ${sizes.map((s) => `${round(s.seedSeconds, 1)} s`).join(' | ')} | |`)
   lines.push('')
+  const compacted = sizes.filter((s) => s.compacted !== undefined)
+  if (compacted.length > 0) {
+    const ratios = readRatios(sizes, true)
+    const last = sizes[sizes.length - 1]!
+    lines.push(`**The same reads with the closed partitions compacted** (rewritten in entity order: \`rewind partitions compact --closed\`; p50 / p99 ms)`)
+    lines.push('')
+    lines.push(`| query | ${compacted.map((s) => `${size(s.layout.total)} versions, compacted`).join(' | ')} | p99 ${size(last.layout.total)} compacted / ${size(sizes[0]!.layout.total)} (target ≤ ${READ_P99_TARGET}) |`)
+    lines.push(`|---|${compacted.map(() => '---:').join('|')}|---:|`)
+    for (const [i, q] of (compacted[0]!.compacted!.queries).entries()) {
+      const ratio = ratios[q.name]
+      lines.push(`| ${q.name} | ${compacted.map((s) => { const f = s.compacted!.queries[i]!; return `${ms(f.p50Ms)} / ${ms(f.p99Ms)}` }).join(' | ')} | ${ratio === undefined ? '–' : `${ratio.toFixed(2)}${ratio <= READ_P99_TARGET ? '' : ' ✗'}`} |`)
+    }
+    lines.push(`| compaction | ${compacted.map((s) => `${s.compacted!.partitions} partitions, ${size(s.compacted!.versions)} versions, ${round(s.compacted!.seconds, 1)} s`).join(' | ')} | |`)
+    lines.push('')
+  }
   return lines
 }
 

@@ -36,6 +36,7 @@ import { GROUP_COMMIT_VARIANTS, YOUNG_GENERATION_VARIANTS, compareServices, comp
 import { measureProfile, profileNodeArgs } from './profile.js'
 import { profileMarkdown } from './profile-report.js'
 import { CEILING_WORKLOADS, PgbenchCeiling, UPDATES_POOL_FIRST, UPDATES_POOL_SIZE } from './pgbench-ceiling.js'
+import { compactClosedPartitions } from './compact.js'
 import { baselineRatios, ceilingMarkdown, ingestRatios, ingestRoundsMarkdown, integrityMarkdown, machine, markdown, readRatios, readsMarkdown, schemaMarkdown, captureMarkdown, writeJson, writeResults, type ReadSize, type Results } from './report.js'
 import { layoutFor, seed } from './seed.js'
 import { HttpClient, startService, type RunningService, type StartOptions } from './service.js'
@@ -221,7 +222,14 @@ async function readSizes (storage: StorageFigures[]): Promise<ReadSize[]> {
     // The read routes run for the first time here: one untimed pass first, so that the
     // smallest size (the baseline of the ratios) is not measured on a cold process.
     if (sizes.length === 0) await measureReads(client!, layout, { ...profile, readPasses: 1 })
-    sizes.push({ layout, seedSeconds, queries: await measureReads(client!, layout, profile) })
+    const measured: ReadSize = { layout, seedSeconds, queries: await measureReads(client!, layout, profile) }
+    // Then the same reads once its closed partitions are compacted, as an operator would (docs/partitions.md).
+    const compaction = await compactClosedPartitions(pool!)
+    if (compaction !== undefined) {
+      log(`  compacted ${compaction.partitions} closed partitions (${compaction.versions} versions) in ${compaction.seconds.toFixed(1)} s; measuring reads again`)
+      measured.compacted = { ...compaction, queries: await measureReads(client!, layout, profile) }
+    }
+    sizes.push(measured)
   }
   return sizes
 }
@@ -233,7 +241,7 @@ async function readsOnly (): Promise<void> {
   const storage: StorageFigures[] = []
   const sizes = await readSizes(storage)
   const ratios = readRatios(sizes)
-  await finishOnly('reads-latest.json', postgres, { reads: { sizes, p99LargestOverSmallest: ratios }, storage }, readsMarkdown(sizes, ratios).join('\n'))
+  await finishOnly('reads-latest.json', postgres, { reads: { sizes, p99LargestOverSmallest: ratios, p99CompactedOverSmallest: readRatios(sizes, true) }, storage }, readsMarkdown(sizes, ratios).join('\n'))
 }
 
 /** `--only group-commit` or `young-generation`: services started each way, side by side (bench/results/`name`-latest.json). */
@@ -318,7 +326,7 @@ async function main (): Promise<Results> {
     schema,
     statements,
     relationRevert,
-    reads: { sizes, p99LargestOverSmallest: readRatios(sizes) },
+    reads: { sizes, p99LargestOverSmallest: readRatios(sizes), p99CompactedOverSmallest: readRatios(sizes, true) },
     storage,
     auth
   }

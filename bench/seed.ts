@@ -125,6 +125,8 @@ export async function seed (pool: pg.Pool, layout: SeedLayout): Promise<void> {
     // as it lets the owner's audited functions. The checkpoints of the ingest runs' history go with it.
     await client.query(`set rewind.history_change = 'on'`)
     await client.query('truncate versions, version_refs, entity_heads, transactions, idempotency_keys, checkpoints, checkpoint_heads')
+    // Emptied, no partition is compacted any more (a smaller size may have compacted some: bench/compact.ts).
+    await client.query('update version_partitions set compacted_at = null')
     const definitions = await tableDefinitions(client)
     for (const statement of [...definitions.dropConstraints, ...definitions.dropIndexes]) await client.query(statement)
 
@@ -152,7 +154,13 @@ export async function seed (pool: pg.Pool, layout: SeedLayout): Promise<void> {
       from unnest($2::text[], $3::text[], $4::jsonb[]) with ordinality as f(type, key, data, pos)`,
     [TENANT, fixture.map((f) => f[0]), fixture.map((f) => f[1]), fixture.map((f) => JSON.stringify(f[2]))])
 
-    // The filler: ordinal o = (t - 1) * G + p of timeline transaction t goes to entity o % A, as its version o / A.
+    // The filler and the hot article, in one statement, in the order the service writes them
+    // (by transaction): each entity's versions among the others', the hot article's one to a
+    // table page, as in a history recorded through POST /transactions. The rows come out of the
+    // nested loop over transactions in that order (no sort: at 50M it would spill the whole
+    // history to disk). The filler: ordinal o = (t - 1) * G + p of timeline transaction t goes
+    // to entity o % A, as its version o / A. The hot article: its version t / k - 1 in timeline
+    // transaction t = k, 2k, …, Hk, after that transaction's filler versions (position G).
     const ek = 'x.k'
     const es = 'x.s'
     await client.query(`
@@ -160,20 +168,16 @@ export async function seed (pool: pg.Pool, layout: SeedLayout): Promise<void> {
       select $1, x.type, x.k::text, x.t + 1, x.s, x.p, case when x.s = 0 then 'insert' else 'update' end,
         case when x.type = 'article' then ${data(ARTICLE, ek, es)} else ${data(COMMENT, ek, es)} end,
         case when x.type = 'article' then ${changeset(ARTICLE, ek, es)} else ${changeset(COMMENT, ek, es)} end,
-        '{}'::jsonb, ${placeholderHash(`x.type || ' ' || x.k || ' ' || x.s`)}
+        '{}'::jsonb, case when x.hot then ${placeholderHash(`'hot ' || x.s`)} else ${placeholderHash(`x.type || ' ' || x.k || ' ' || x.s`)} end
       from (
-        select t, p, (o % ${A})::int + ${FILLER_KEY_OFFSET} as k, (o / ${A})::int as s,
-          case when o % ${A} % 5 = 4 then 'comment' else 'article' end as type
-        from generate_series(1, ${T}) t cross join generate_series(0, ${G - 1}) p
+        select t, p, p = ${G} as hot,
+          case when p = ${G} then ${HOT_KEY} else (o % ${A})::int + ${FILLER_KEY_OFFSET} end as k,
+          case when p = ${G} then t / ${k} - 1 else (o / ${A})::int end as s,
+          case when p = ${G} or o % ${A} % 5 <> 4 then 'article' else 'comment' end as type
+        from generate_series(1, ${T}) t
+          cross join lateral generate_series(0, case when t % ${k} = 0 and t / ${k} <= ${H} then ${G} else ${G - 1} end) p
           cross join lateral (select (t - 1)::bigint * ${G} + p as o) ord
       ) x`, [TENANT])
-
-    // The hot article: its version j - 1 in timeline transaction k * j (after the filler versions of it).
-    await client.query(`
-      insert into versions (tenant, type, entity_key, transaction_id, seq, position, operation, data, changeset, salts, hash)
-      select $1, $2, $3, ${k}::bigint * x.j + 1, x.s, ${G}, case when x.s = 0 then 'insert' else 'update' end,
-        ${data(ARTICLE, HOT_KEY, es)}, ${changeset(ARTICLE, HOT_KEY, es)}, '{}'::jsonb, ${placeholderHash(`'hot ' || x.s`)}
-      from (select j, j - 1 as s from generate_series(1, ${H}) j) x`, [TENANT, HOT_TYPE, HOT_KEY])
 
     // The reference index, as ingest writes it: the foreign keys that a version set (inserts here).
     await client.query(`
