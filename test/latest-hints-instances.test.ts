@@ -8,12 +8,15 @@ const REFUSALS_TO_DISTRUST = Math.ceil(Math.log(1 - HintTrust.DISTRUST) / Math.l
 
 eachDatabase('two instances writing the same entity: once its hints are mostly refused, an instance reads first instead of appending on them', async (t, h) => {
   const { post: viaOther } = await otherInstance(t, h)
-  // The statements of one write through this instance: appends (refused or not) and reads.
+  // The statements of one write through this instance: appends (refused or not) and reads of the
+  // latest versions. Others are left out: the instance's timers (the archive horizon each second,
+  // webhook delivery, partitions ahead) run their statements on the same database, and one may
+  // land during the write (CI: a second "read").
   const viaThis = async (changes: unknown[]): Promise<string[]> => {
     h.resetQueries()
     const res = await h.post('/transactions', { changes })
     t.equal(res.status, 201)
-    return h.queries.map((q) => q.trimStart()).map((q) => /^with locked as/.test(q) ? 'append' : /^select/.test(q) ? 'read' : q.slice(0, 30))
+    return h.queries.map((q) => q.trimStart()).flatMap((q) => /^with locked as/.test(q) ? ['append'] : /^select e\.type, e\.key as entity_key,/.test(q) ? ['read'] : [])
   }
   t.equal((await h.put('/entity-types/article', {})).status, 201)
   await viaThis([ins('article', { id: 1, n: 0 })])
