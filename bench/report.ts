@@ -194,6 +194,9 @@ export function markdown (r: Results): string {
 }
 
 /** The integrity step's figures (also the whole table of `--only integrity`). */
+/** A p99 ratio against the target (✗: missed). */
+const ratioCell = (ratio: number | undefined): string => ratio === undefined ? '–' : `${ratio.toFixed(2)}${ratio <= READ_P99_TARGET ? '' : ' ✗'}`
+
 /** The reads table: each query's p50 / p99 per history size, and the p99 ratio of the largest size to the smallest. */
 export function readsMarkdown (sizes: readonly ReadSize[], p99LargestOverSmallest: Record<string, number>): string[] {
   const lines: string[] = []
@@ -205,7 +208,7 @@ export function readsMarkdown (sizes: readonly ReadSize[], p99LargestOverSmalles
   for (const [i, q] of (sizes[0]?.queries ?? []).entries()) {
     const cells = sizes.map((s) => { const f = s.queries[i]!; return `${ms(f.p50Ms)} / ${ms(f.p99Ms)}${f.errors > 0 ? ` (${f.errors} errors)` : ''}` })
     const ratio = p99LargestOverSmallest[q.name]
-    lines.push(`| ${q.name} | ${cells.join(' | ')} | ${ratio === undefined ? '–' : `${ratio.toFixed(2)}${ratio <= READ_P99_TARGET ? '' : ' ✗'}`} |`)
+    lines.push(`| ${q.name} | ${cells.join(' | ')} | ${ratioCell(ratio)} |`)
   }
   lines.push(`| seed time (bulk SQL) | ${sizes.map((s) => `${round(s.seedSeconds, 1)} s`).join(' | ')} | |`)
   lines.push('')
@@ -219,7 +222,7 @@ export function readsMarkdown (sizes: readonly ReadSize[], p99LargestOverSmalles
     lines.push(`|---|${compacted.map(() => '---:').join('|')}|---:|`)
     for (const [i, q] of (compacted[0]!.compacted!.queries).entries()) {
       const ratio = ratios[q.name]
-      lines.push(`| ${q.name} | ${compacted.map((s) => { const f = s.compacted!.queries[i]!; return `${ms(f.p50Ms)} / ${ms(f.p99Ms)}` }).join(' | ')} | ${ratio === undefined ? '–' : `${ratio.toFixed(2)}${ratio <= READ_P99_TARGET ? '' : ' ✗'}`} |`)
+      lines.push(`| ${q.name} | ${compacted.map((s) => { const f = s.compacted!.queries[i]!; return `${ms(f.p50Ms)} / ${ms(f.p99Ms)}` }).join(' | ')} | ${ratioCell(ratio)} |`)
     }
     lines.push(`| compaction | ${compacted.map((s) => `${s.compacted!.partitions} partitions, ${size(s.compacted!.versions)} versions, ${round(s.compacted!.seconds, 1)} s`).join(' | ')} | |`)
     lines.push('')
