@@ -102,9 +102,17 @@ export async function up (db: Kysely<any>): Promise<void> {
       return n;
     end $fn$`).execute(db)
   await sql`revoke all on function rewind_compact_partition(text) from public`.execute(db)
+  // The rewrite's rows are new rows: a snapshot taken before the swap does not see them. A plain
+  // statement takes its snapshot once it holds its locks, after the swap; but a stable function's
+  // statements use the snapshot of the statement that called it and open their partitions later,
+  // so a lookup that began before a swap could read the new partition as empty (reads during
+  // compactions answered an older version: test/partitions-compact.test.ts). Volatile, each of
+  // its statements takes its own snapshot once it holds its locks.
+  await sql`alter function rewind_version_at(text, text, text, bigint) volatile`.execute(db)
 }
 
 export async function down (db: Kysely<any>): Promise<void> {
+  await sql`alter function rewind_version_at(text, text, text, bigint) stable`.execute(db)
   await sql`drop function if exists rewind_compact_partition(text)`.execute(db)
   await sql`alter table version_partitions drop column if exists compacted_at`.execute(db)
 }
