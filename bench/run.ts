@@ -209,7 +209,7 @@ async function profileOnly (): Promise<void> {
 }
 
 /** Seeds each read size in turn (bulk SQL) and measures the reads on it; adds each size's storage to `storage`. */
-async function readSizes (storage: StorageFigures[]): Promise<ReadSize[]> {
+async function readSizes (databaseUrl: string, storage: StorageFigures[]): Promise<ReadSize[]> {
   const sizes: ReadSize[] = []
   for (const requested of profile.readSizes) {
     const layout = layoutFor(requested)
@@ -224,7 +224,7 @@ async function readSizes (storage: StorageFigures[]): Promise<ReadSize[]> {
     if (sizes.length === 0) await measureReads(client!, layout, { ...profile, readPasses: 1 })
     const measured: ReadSize = { layout, seedSeconds, queries: await measureReads(client!, layout, profile) }
     // Then the same reads once its closed partitions are compacted, as an operator would (docs/partitions.md).
-    const compaction = await compactClosedPartitions(pool!)
+    const compaction = await compactClosedPartitions(databaseUrl)
     if (compaction !== undefined) {
       log(`  compacted ${compaction.partitions} closed partitions (${compaction.versions} versions) in ${compaction.seconds.toFixed(1)} s; measuring reads again`)
       measured.compacted = { ...compaction, queries: await measureReads(client!, layout, profile) }
@@ -236,10 +236,10 @@ async function readSizes (storage: StorageFigures[]): Promise<ReadSize[]> {
 
 /** `--only reads`: the reads at each history size alone (bench/results/reads-latest.json). */
 async function readsOnly (): Promise<void> {
-  const { postgres } = await setUp()
+  const { databaseUrl, postgres } = await setUp()
   await registerTypes(client!)
   const storage: StorageFigures[] = []
-  const sizes = await readSizes(storage)
+  const sizes = await readSizes(databaseUrl, storage)
   const ratios = readRatios(sizes)
   await finishOnly('reads-latest.json', postgres, { reads: { sizes, p99LargestOverSmallest: ratios, p99CompactedOverSmallest: readRatios(sizes, true) }, storage }, readsMarkdown(sizes, ratios).join('\n'))
 }
@@ -312,7 +312,7 @@ async function main (): Promise<Results> {
   const integrity = await integrityStep(databaseUrl)
   const schema = await schemaStep()
 
-  const sizes = await readSizes(storage)
+  const sizes = await readSizes(databaseUrl, storage)
 
   return {
     profile: profile.name,

@@ -20,8 +20,9 @@ import { type Kysely, sql } from 'kysely'
  *   that attaching it does not read it again.
  * - The swap, detaching the old table and attaching the new one, locks `versions` against
  *   every reader and writer while it lasts (briefly: catalog changes, once the statements
- *   running on it end; reads measured during it were not slowed): it waits at most 1 s for them, and tries again up to 10 times, so that a long
- *   statement holds it off rather than queueing every other behind it.
+ *   running on it end; reads measured during it were not slowed): it waits at most 1 s for
+ *   them, and tries again up to 10 times, so that a long statement holds it off rather than
+ *   queueing every other behind it.
  * - The new table takes the old one's name and index names, and `version_partitions` notes
  *   when it was compacted.
  */
