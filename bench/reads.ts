@@ -9,9 +9,9 @@ export interface QueryFigures {
   p50Ms: number
   p99Ms: number
   meanMs: number
-  /** Answers other than 200 (all passes): must be 0. */
+  /** Answers other than 200 (all rounds): must be 0 (a read that fails stops the bench). */
   errors: number
-  /** p99 of each pass (the figures above are those of the pass with the lowest). */
+  /** p99 of each round (the figures above are over all rounds' requests). */
   passesP99Ms?: number[]
 }
 
@@ -67,8 +67,8 @@ async function check (client: HttpClient, layout: SeedLayout): Promise<void> {
   if (changeset.status !== 200 || Object.keys(changeset.body as object).length === 0) throw new Error(`unexpected changeset: ${changeset.status}`)
 }
 
-/** Times `count` sequential GETs (after `warmup` untimed ones) of the paths `next()` gives. */
-async function time (client: HttpClient, name: string, profile: Profile, next: () => string): Promise<QueryFigures> {
+/** Times `profile.readRequests` sequential GETs (after `profile.readWarmup` untimed ones) of the paths `next()` gives; throws unless all answer 200. */
+async function timeBlock (client: HttpClient, name: string, profile: Profile, next: () => string): Promise<number[]> {
   for (let i = 0; i < profile.readWarmup; i++) await client.timeGet(next())
   const samples: number[] = []
   let errors = 0
@@ -79,19 +79,27 @@ async function time (client: HttpClient, name: string, profile: Profile, next: (
   }
   // A read that fails is not a figure: stop rather than time error answers.
   if (errors > 0) throw new Error(`${name}: ${errors} of ${profile.readRequests} requests did not answer 200`)
-  samples.sort((a, b) => a - b)
+  return samples
+}
+
+const p99Of = (samples: readonly number[]): number => percentile([...samples].sort((a, b) => a - b), 99)
+
+/** One query's figures over all its rounds' requests (`rounds`: each round's samples). */
+function pooled (name: string, rounds: readonly number[][]): QueryFigures {
+  const samples = rounds.flat().sort((a, b) => a - b)
   return {
     name,
     requests: samples.length,
     p50Ms: percentile(samples, 50),
     p99Ms: percentile(samples, 99),
     meanMs: samples.reduce((a, b) => a + b, 0) / samples.length,
-    errors
+    errors: 0,
+    passesP99Ms: rounds.map(p99Of)
   }
 }
 
-/** The read queries on the hot entity of a seeded size, timed by `timePasses`. */
-export async function measureReads (client: HttpClient, layout: SeedLayout, profile: Profile): Promise<QueryFigures[]> {
+/** The read queries on the hot entity of a seeded size (checked once first, so that the timings time real work). */
+export async function readQueries (client: HttpClient, layout: SeedLayout): Promise<Query[]> {
   await check(client, layout)
   const random = xorshift(layout.requested)
   const pick = (n: number): number => Math.floor(random() * n)
@@ -99,7 +107,7 @@ export async function measureReads (client: HttpClient, layout: SeedLayout, prof
   const cursors = await deepCursors(client, H)
   let c = 0
   const [firstPage, deepPage, detail, state, changeset] = READ_QUERIES
-  const queries: Query[] = [
+  return [
     [firstPage, () => `${entity}/versions?limit=50`],
     [deepPage, () => `${entity}/versions?limit=50&cursor=${encodeURIComponent(cursors[c++ % cursors.length]!)}`],
     [detail, () => `${entity}/versions/${hotTransactionId(layout, pick(H))}?relations=comments,tags`],
@@ -109,28 +117,42 @@ export async function measureReads (client: HttpClient, layout: SeedLayout, prof
       return `${entity}/changeset?from=${hotTransactionId(layout, from)}&to=${hotTransactionId(layout, from + 100)}`
     }]
   ]
-  return await timePasses(client, queries, profile)
 }
 
 /** A query to time: its name, and the path of its next request. */
 export type Query = readonly [name: string, next: () => string]
 
+/** What one service answers: the same queries, by name and in the same order, for every target of a run. */
+export interface ReadTarget { client: HttpClient, queries: readonly Query[] }
+
 /**
- * Times `queries` sequentially on one keep-alive connection, in `profile.readPasses` passes
- * over all of them; each query keeps its pass with the lowest p99 (the others are kept in
- * `passesP99Ms`), so that a burst of other work on the machine during one pass does not
- * stand for the query's tail. Throws if any request does not answer 200.
+ * Times the same queries on several targets (histories of several sizes, each behind its own
+ * service) in `profile.readPasses` interleaved rounds. In each round every query is timed on
+ * every target back to back, a block of `profile.readRequests` sequential requests each, the
+ * targets taking turns at going first; so a burst of other work on the machine lands on the
+ * targets alike, rather than on whichever was timed at that moment. Each query's p50 and p99
+ * are over all its rounds' requests (`passesP99Ms`: each round's p99). Answers a figure per
+ * query per target, in the targets' order; throws if any request does not answer 200.
  */
-export async function timePasses (client: HttpClient, queries: readonly Query[], profile: Profile): Promise<QueryFigures[]> {
-  const passes: QueryFigures[][] = []
-  for (let pass = 0; pass < profile.readPasses; pass++) {
-    const figures: QueryFigures[] = []
-    for (const [name, next] of queries) figures.push(await time(client, name, profile, next))
-    passes.push(figures)
+export async function timeInterleaved (targets: readonly ReadTarget[], profile: Profile): Promise<QueryFigures[][]> {
+  const names = targets[0]?.queries.map(([name]) => name) ?? []
+  for (const t of targets) {
+    if (t.queries.map(([name]) => name).join() !== names.join()) throw new Error('every target must answer the same queries')
   }
-  return queries.map(([name], i) => {
-    const all = passes.map((p) => p[i]!)
-    const best = all.reduce((a, b) => (b.p99Ms < a.p99Ms ? b : a))
-    return { ...best, name, errors: all.reduce((n, f) => n + f.errors, 0), passesP99Ms: all.map((f) => f.p99Ms) }
-  })
+  const samples = targets.map(() => names.map((): number[][] => []))
+  for (let round = 0; round < profile.readPasses; round++) {
+    for (const [q, name] of names.entries()) {
+      for (let turn = 0; turn < targets.length; turn++) {
+        const i = (turn + round) % targets.length
+        const target = targets[i]!
+        samples[i]![q]!.push(await timeBlock(target.client, name, profile, target.queries[q]![1]))
+      }
+    }
+  }
+  return samples.map((perQuery) => perQuery.map((rounds, q) => pooled(names[q]!, rounds)))
+}
+
+/** `timeInterleaved` with one target: `queries` on one service, in `profile.readPasses` rounds. */
+export async function timePasses (client: HttpClient, queries: readonly Query[], profile: Profile): Promise<QueryFigures[]> {
+  return (await timeInterleaved([{ client, queries }], profile))[0]!
 }

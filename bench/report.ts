@@ -32,7 +32,11 @@ export interface ReadSize {
   seedSeconds: number
   /** The reads on the history as written (each entity's versions interleaved with the others'). */
   queries: QueryFigures[]
-  /** The same reads once the closed partitions were compacted (none at a size within the first partition). */
+  /**
+   * The same reads once the closed partitions were compacted, timed in the same interleaved
+   * rounds for every size (`partitions` 0 at a size within its first partition: nothing to
+   * compact). Absent when no size had a closed partition.
+   */
   compacted?: Compaction & { queries: QueryFigures[] }
 }
 
@@ -105,20 +109,29 @@ export function baselineRatios (service: readonly LoadFigures[], rounds: readonl
   return out
 }
 
+/** Each size's figures as written, or (`compacted`) those timed after compaction (none if there were none). */
+const figuresOf = (s: ReadSize, compacted: boolean): readonly QueryFigures[] => compacted ? s.compacted?.queries ?? [] : s.queries
+
 /**
  * p99 at the largest size over p99 at the smallest, per query: as written, or (`compacted`)
- * with the largest size's closed partitions compacted, if it had any.
+ * in the rounds timed after compaction, if any size had closed partitions.
  */
 export function readRatios (sizes: readonly ReadSize[], compacted = false): Record<string, number> {
   const out: Record<string, number> = {}
   const first = sizes[0]
   const last = sizes[sizes.length - 1]
   if (first === undefined || last === undefined) return out
-  for (const q of compacted ? last.compacted?.queries ?? [] : last.queries) {
-    const base = first.queries.find((x) => x.name === q.name)
+  for (const q of figuresOf(last, compacted)) {
+    const base = figuresOf(first, compacted).find((x) => x.name === q.name)
     if (base !== undefined && base.p99Ms > 0) out[q.name] = q.p99Ms / base.p99Ms
   }
   return out
+}
+
+/** The lowest and highest of the rounds' own p99 ratios (largest size over smallest, round by round). */
+function roundRatios (largest: QueryFigures, smallest: QueryFigures): string {
+  const ratios = (largest.passesP99Ms ?? []).map((p, i) => p / (smallest.passesP99Ms?.[i] ?? Number.NaN)).filter(Number.isFinite)
+  return ratios.length === 0 ? '–' : `${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`
 }
 
 const size = (n: number): string => n >= 1_000_000 ? `${round(n / 1_000_000, 1)}M` : n >= 1000 ? `${round(n / 1000, 1)}k` : String(n)
@@ -180,7 +193,7 @@ export function markdown (r: Results): string {
   lines.push('|---:|---:|---:|---:|')
   for (const f of r.relationRevert) lines.push(`| ${int(f.children)} | ${int(f.changes)} | ${ms(f.ms)} | ${f.statements} |`)
   lines.push('')
-  lines.push(...readsMarkdown(r.reads.sizes, r.reads.p99LargestOverSmallest))
+  lines.push(...readsMarkdown(r.reads.sizes))
   lines.push(`**Storage** (versions with its indexes + version_refs, after VACUUM; target ≤ ${STORAGE_TARGET}× the JSON payload)`)
   lines.push('')
   lines.push('| data | versions | versions table | of it indexes | version_refs | bytes/version | JSON payload bytes/version | ratio |')
@@ -197,35 +210,43 @@ export function markdown (r: Results): string {
 /** A p99 ratio against the target (✗: missed). */
 const ratioCell = (ratio: number | undefined): string => ratio === undefined ? '–' : `${ratio.toFixed(2)}${ratio <= READ_P99_TARGET ? '' : ' ✗'}`
 
-/** The reads table: each query's p50 / p99 per history size, and the p99 ratio of the largest size to the smallest. */
-export function readsMarkdown (sizes: readonly ReadSize[], p99LargestOverSmallest: Record<string, number>): string[] {
-  const lines: string[] = []
-  const passes = sizes[0]?.queries[0]?.passesP99Ms?.length ?? 1
-  lines.push(`**Reads** (hot entity; ${sizes[0]?.queries[0]?.requests ?? 0} sequential requests per cell on one keep-alive connection${passes > 1 ? `, the best of ${passes} passes by p99` : ''}; p50 / p99 ms)`)
-  lines.push('')
-  lines.push(`| query | ${sizes.map((s) => `${size(s.layout.total)} versions (hot: ${size(s.layout.hotVersions)})`).join(' | ')} | p99 ${size(sizes[sizes.length - 1]?.layout.total ?? 0)} / ${size(sizes[0]?.layout.total ?? 0)} (target ≤ ${READ_P99_TARGET}) |`)
-  lines.push(`|---|${sizes.map(() => '---:').join('|')}|---:|`)
-  for (const [i, q] of (sizes[0]?.queries ?? []).entries()) {
-    const cells = sizes.map((s) => { const f = s.queries[i]!; return `${ms(f.p50Ms)} / ${ms(f.p99Ms)}${f.errors > 0 ? ` (${f.errors} errors)` : ''}` })
-    const ratio = p99LargestOverSmallest[q.name]
-    lines.push(`| ${q.name} | ${cells.join(' | ')} | ${ratioCell(ratio)} |`)
+/** How the reads were timed (the first size's first query tells). */
+function readsProtocol (sizes: readonly ReadSize[]): string {
+  const q = sizes[0]?.queries[0]
+  const rounds = q?.passesP99Ms?.length ?? 1
+  const perRound = Math.round((q?.requests ?? 0) / rounds)
+  return `hot entity; ${rounds} rounds, each timing every size in turn (${perRound} sequential requests per size and query on one keep-alive connection), ` +
+    `the sizes taking turns at going first; p50 / p99 ms over all ${q?.requests ?? 0} requests of a cell`
+}
+
+/** A table of the reads per size (as written, or `compacted`), with the p99 ratio of the largest size to the smallest, pooled and round by round. */
+function readsTable (sizes: readonly ReadSize[], compacted: boolean): string[] {
+  const first = sizes[0]!
+  const last = sizes[sizes.length - 1]!
+  const ratios = readRatios(sizes, compacted)
+  const column = (s: ReadSize): string => compacted
+    ? `${size(s.layout.total)} versions, ${s.compacted!.partitions === 0 ? 'nothing to compact' : 'compacted'}`
+    : `${size(s.layout.total)} versions (hot: ${size(s.layout.hotVersions)})`
+  const lines = [
+    `| query | ${sizes.map(column).join(' | ')} | p99 ${size(last.layout.total)} / ${size(first.layout.total)} (target ≤ ${READ_P99_TARGET}) | the rounds' own p99 ratios |`,
+    `|---|${sizes.map(() => '---:').join('|')}|---:|---:|`
+  ]
+  for (const [i, q] of figuresOf(first, compacted).entries()) {
+    const cells = sizes.map((s) => { const f = figuresOf(s, compacted)[i]!; return `${ms(f.p50Ms)} / ${ms(f.p99Ms)}` })
+    lines.push(`| ${q.name} | ${cells.join(' | ')} | ${ratioCell(ratios[q.name])} | ${roundRatios(figuresOf(last, compacted)[i]!, q)} |`)
   }
-  lines.push(`| seed time (bulk SQL) | ${sizes.map((s) => `${round(s.seedSeconds, 1)} s`).join(' | ')} | |`)
-  lines.push('')
-  const compacted = sizes.filter((s) => s.compacted !== undefined)
-  if (compacted.length > 0) {
-    const ratios = readRatios(sizes, true)
-    const last = sizes[sizes.length - 1]!
-    lines.push(`**The same reads with the closed partitions compacted** (rewritten in entity order: \`rewind partitions compact --closed\`; p50 / p99 ms)`)
-    lines.push('')
-    lines.push(`| query | ${compacted.map((s) => `${size(s.layout.total)} versions, compacted`).join(' | ')} | p99 ${size(last.layout.total)} compacted / ${size(sizes[0]!.layout.total)} (target ≤ ${READ_P99_TARGET}) |`)
-    lines.push(`|---|${compacted.map(() => '---:').join('|')}|---:|`)
-    for (const [i, q] of (compacted[0]!.compacted!.queries).entries()) {
-      const ratio = ratios[q.name]
-      lines.push(`| ${q.name} | ${compacted.map((s) => { const f = s.compacted!.queries[i]!; return `${ms(f.p50Ms)} / ${ms(f.p99Ms)}` }).join(' | ')} | ${ratioCell(ratio)} |`)
-    }
-    lines.push(`| compaction | ${compacted.map((s) => `${s.compacted!.partitions} partitions, ${size(s.compacted!.versions)} versions, ${round(s.compacted!.seconds, 1)} s`).join(' | ')} | |`)
-    lines.push('')
+  return lines
+}
+
+/** The reads tables: each query's p50 / p99 per history size as written, and again once compacted, if it was. */
+export function readsMarkdown (sizes: readonly ReadSize[]): string[] {
+  if (sizes.length === 0) return []
+  const lines = [`**Reads** (${readsProtocol(sizes)})`, '', ...readsTable(sizes, false)]
+  lines.push(`| seed time (bulk SQL) | ${sizes.map((s) => `${round(s.seedSeconds, 1)} s`).join(' | ')} | | |`, '')
+  if (sizes.some((s) => s.compacted !== undefined)) {
+    lines.push('**The same reads with the closed partitions compacted** (rewritten in entity order: `rewind partitions compact --closed`; the same protocol)', '')
+    lines.push(...readsTable(sizes, true))
+    lines.push(`| compaction | ${sizes.map((s) => s.compacted!.partitions === 0 ? '–' : `${s.compacted!.partitions} partitions, ${size(s.compacted!.versions)} versions, ${round(s.compacted!.seconds, 1)} s`).join(' | ')} | | |`, '')
   }
   return lines
 }
@@ -250,7 +271,7 @@ export function schemaMarkdown (f: SchemaFigures): string {
   return [
     `**Reads across schema migrations** ("${f.type}": ${int(f.entities)} entities × ${f.versionsPerEntity} versions written through POST /transactions in ${round(f.writeSeconds, 1)} s, ` +
       `${f.changesPerTransaction} changes/tx, ${f.clients} clients; then ${f.migrations} migrations of single renames, adds and drops in ${round(f.migrateSeconds, 1)} s, which every stored version reads through; ` +
-      `random entities and versions, ${f.before[0]?.requests ?? 0} sequential requests per cell on one keep-alive connection, the best of ${f.before[0]?.passesP99Ms?.length ?? 1} passes by p99; p50 / p99 ms)`,
+      `random entities and versions, ${f.before[0]?.passesP99Ms?.length ?? 1} rounds of sequential requests on one keep-alive connection; p50 / p99 ms over all ${f.before[0]?.requests ?? 0} requests of a cell)`,
     '',
     `| query | after 0 migrations | after ${f.migrations} migrations | p50 ${f.migrations} / p50 0 |`,
     '|---|---:|---:|---:|',

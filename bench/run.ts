@@ -28,7 +28,8 @@ import { createBenchDatabase, dropBenchDatabase, serverVersion } from './db.js'
 import { createPool, ingestThroughService, registerTypes, type LoadFigures } from './ingest.js'
 import { interleavedIngest, type InterleavedIngest } from './ingest-rounds.js'
 import { measureIntegrity, type IntegrityFigures } from './integrity.js'
-import { measureReads } from './reads.js'
+import { readQueries, timeInterleaved } from './reads.js'
+import { ReadHistories } from './read-histories.js'
 import { measureRelationRevert } from './relation-revert.js'
 import { measureSchemaReads, type SchemaFigures } from './schema-reads.js'
 import { measureCapture } from './capture.js'
@@ -36,9 +37,8 @@ import { GROUP_COMMIT_VARIANTS, YOUNG_GENERATION_VARIANTS, compareServices, comp
 import { measureProfile, profileNodeArgs } from './profile.js'
 import { profileMarkdown } from './profile-report.js'
 import { CEILING_WORKLOADS, PgbenchCeiling, UPDATES_POOL_FIRST, UPDATES_POOL_SIZE } from './pgbench-ceiling.js'
-import { compactClosedPartitions } from './compact.js'
+import { NOTHING_COMPACTED } from './compact.js'
 import { baselineRatios, ceilingMarkdown, ingestRatios, ingestRoundsMarkdown, integrityMarkdown, machine, markdown, readRatios, readsMarkdown, schemaMarkdown, captureMarkdown, writeJson, writeResults, type ReadSize, type Results } from './report.js'
-import { layoutFor, seed } from './seed.js'
 import { HttpClient, startService, type RunningService, type StartOptions } from './service.js'
 import { countStatements } from './statements.js'
 import { measureStorage, type StorageFigures } from './storage.js'
@@ -60,6 +60,7 @@ let pool: pg.Pool | undefined
 let client: HttpClient | undefined
 let ceiling: PgbenchCeiling | undefined
 let ceilingStarted = false
+let histories: ReadHistories | undefined
 let cleaned: Promise<void> | undefined
 
 /** Stops the child services, closes connections and drops the bench databases (once). */
@@ -70,7 +71,8 @@ async function cleanup (): Promise<void> {
     await service?.stop().catch((e: unknown) => { log(`stopping the service: ${String(e)}`) })
     await pool?.end().catch(() => {})
     if (ceilingStarted) await (ceiling?.close() ?? PgbenchCeiling.drop(adminUrl)).catch((e: unknown) => { log(`dropping the pgbench ceiling's databases: ${String(e)}`) })
-    // BENCH_KEEP_DATABASE=1 keeps the bench database (its last seeded size) for a closer look, e.g. EXPLAIN.
+    // BENCH_KEEP_DATABASE=1 keeps the bench database and the read sizes' for a closer look, e.g. EXPLAIN.
+    await histories?.close(process.env.BENCH_KEEP_DATABASE === '1')
     if (process.env.BENCH_KEEP_DATABASE === '1') log(`kept the bench database ${BENCH_DATABASE}`)
     else await dropBenchDatabase(adminUrl).catch((e: unknown) => { log(`dropping the bench database: ${String(e)}`) })
   })()
@@ -208,40 +210,39 @@ async function profileOnly (): Promise<void> {
   await finishOnly('profile-latest.json', postgres, { accounting: figures }, profileMarkdown(figures))
 }
 
-/** Seeds each read size in turn (bulk SQL) and measures the reads on it; adds each size's storage to `storage`. */
-async function readSizes (databaseUrl: string, storage: StorageFigures[]): Promise<ReadSize[]> {
-  const sizes: ReadSize[] = []
-  for (const requested of profile.readSizes) {
-    const layout = layoutFor(requested)
-    log(`seeding ${layout.total} versions (hot entity: ${layout.hotVersions})`)
-    const t0 = Date.now()
-    await seed(pool!, layout)
-    const seedSeconds = (Date.now() - t0) / 1000
-    log(`  seeded in ${seedSeconds.toFixed(1)} s; measuring reads`)
-    storage.push(await measureStorage(pool!, `seeded, ${layout.total.toLocaleString('en-US')} versions`))
-    // The read routes run for the first time here: one untimed pass first, so that the
-    // smallest size (the baseline of the ratios) is not measured on a cold process.
-    if (sizes.length === 0) await measureReads(client!, layout, { ...profile, readPasses: 1 })
-    const measured: ReadSize = { layout, seedSeconds, queries: await measureReads(client!, layout, profile) }
-    // Then the same reads once its closed partitions are compacted, as an operator would (docs/partitions.md).
-    const compaction = await compactClosedPartitions(databaseUrl)
-    if (compaction !== undefined) {
-      log(`  compacted ${compaction.partitions} closed partitions (${compaction.versions} versions) in ${compaction.seconds.toFixed(1)} s; measuring reads again`)
-      measured.compacted = { ...compaction, queries: await measureReads(client!, layout, profile) }
-    }
-    sizes.push(measured)
+/**
+ * Seeds each read size in a database of its own (bulk SQL), then times the reads on all of
+ * them in interleaved rounds; then compacts their closed partitions and times them all again.
+ * Adds each size's storage to `storage`.
+ */
+async function readSizes (storage: StorageFigures[]): Promise<ReadSize[]> {
+  histories = new ReadHistories(adminUrl, log)
+  for (const requested of profile.readSizes) storage.push((await histories.add(requested)).storage)
+  const seeded = histories.histories
+  const targets = []
+  for (const h of seeded) targets.push({ client: h.client, queries: await readQueries(h.client, h.layout) })
+  // The read routes run for the first time here: one untimed round first, so that no size is measured on a cold process.
+  log(`reads: one untimed round, then ${profile.readPasses} rounds over the ${seeded.length} sizes, interleaved`)
+  await timeInterleaved(targets, { ...profile, readPasses: 1 })
+  const written = await timeInterleaved(targets, profile)
+  const sizes: ReadSize[] = seeded.map((h, i) => ({ layout: h.layout, seedSeconds: h.seedSeconds, queries: written[i]! }))
+  // Then the same reads once the closed partitions are compacted, as an operator would (docs/partitions.md).
+  const compactions = await histories.compact()
+  if (compactions.some((c) => c !== undefined)) {
+    log('reads again, compacted, interleaved as before')
+    const compacted = await timeInterleaved(targets, profile)
+    for (const [i, s] of sizes.entries()) s.compacted = { ...compactions[i] ?? NOTHING_COMPACTED, queries: compacted[i]! }
   }
   return sizes
 }
 
 /** `--only reads`: the reads at each history size alone (bench/results/reads-latest.json). */
 async function readsOnly (): Promise<void> {
-  const { databaseUrl, postgres } = await setUp()
-  await registerTypes(client!)
+  const { postgres } = await setUp()
   const storage: StorageFigures[] = []
-  const sizes = await readSizes(databaseUrl, storage)
+  const sizes = await readSizes(storage)
   const ratios = readRatios(sizes)
-  await finishOnly('reads-latest.json', postgres, { reads: { sizes, p99LargestOverSmallest: ratios, p99CompactedOverSmallest: readRatios(sizes, true) }, storage }, readsMarkdown(sizes, ratios).join('\n'))
+  await finishOnly('reads-latest.json', postgres, { reads: { sizes, p99LargestOverSmallest: ratios, p99CompactedOverSmallest: readRatios(sizes, true) }, storage }, readsMarkdown(sizes).join('\n'))
 }
 
 /** `--only group-commit` or `young-generation`: services started each way, side by side (bench/results/`name`-latest.json). */
@@ -308,11 +309,10 @@ async function main (): Promise<Results> {
   log('revert with relations of an article with many comments')
   const relationRevert = await measureRelationRevert(databaseUrl, [10, 1000])
 
-  // Before the read sizes: their seeding empties the history tables (and writes placeholder hashes).
   const integrity = await integrityStep(databaseUrl)
   const schema = await schemaStep()
 
-  const sizes = await readSizes(databaseUrl, storage)
+  const sizes = await readSizes(storage)
 
   return {
     profile: profile.name,

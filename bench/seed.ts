@@ -125,7 +125,7 @@ export async function seed (pool: pg.Pool, layout: SeedLayout): Promise<void> {
     // as it lets the owner's audited functions. The checkpoints of the ingest runs' history go with it.
     await client.query(`set rewind.history_change = 'on'`)
     await client.query('truncate versions, version_refs, entity_heads, transactions, idempotency_keys, checkpoints, checkpoint_heads')
-    // Emptied, no partition is compacted any more (a smaller size may have compacted some: bench/compact.ts).
+    // Emptied, no partition is compacted any more (the database may have been seeded and compacted before).
     await client.query('update version_partitions set compacted_at = null')
     const definitions = await tableDefinitions(client)
     for (const statement of [...definitions.dropConstraints, ...definitions.dropIndexes]) await client.query(statement)
