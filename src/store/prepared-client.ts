@@ -11,12 +11,24 @@ import pg from 'pg'
  */
 export class PreparingClient extends pg.Client {
   override query (config: unknown, values?: unknown, callback?: unknown): any {
-    if (typeof config === 'string' && Array.isArray(values) && values.length > 0 && typeof callback !== 'function') {
-      return super.query({ name: statementName(config), text: config, values })
-    }
-    return (super.query as (...args: unknown[]) => unknown)(config, values, callback)
+    const query = super.query as (...args: unknown[]) => unknown
+    if (typeof callback === 'function' || typeof values === 'function' || isSubmittable(config)) return query.call(this, config, values, callback)
+    const prepared = typeof config === 'string' && Array.isArray(values) && values.length > 0 ? { name: statementName(config), text: config, values } : undefined
+    // Asked for a promise (as Kysely asks), the query still runs with a callback: pg's own
+    // promise keeps each result alive past the young generation's next collection, so that
+    // every read's rows were copied and promoted, and the collections that did it paused
+    // the process for 10–30 ms (docs/profile.md, "Reads and the young generation").
+    return new Promise((resolve, reject) => {
+      const done = (error: Error | null, result: unknown): void => { if (error === null || error === undefined) resolve(result); else reject(error) }
+      if (prepared !== undefined) query.call(this, prepared, done)
+      else query.call(this, config, values, done)
+    })
   }
 }
+
+/** A query object of its own (a cursor, a stream): pg runs it as it is. */
+const isSubmittable = (config: unknown): boolean =>
+  typeof config === 'object' && config !== null && typeof (config as { submit?: unknown }).submit === 'function'
 
 // Statement texts are a small, fixed set: name each once rather than hash it on every call.
 const names = new Map<string, string>()
