@@ -55,7 +55,8 @@ async function reopened (t: Test, dataDir: string, key: string): Promise<(method
   return async (method, url) => (await app.inject({ method, url, headers: { authorization: `Bearer ${key}` }, ...(method === 'POST' ? { payload: {} } : {}) })).json()
 }
 
-t.test('rewind partitions: list, archive the oldest to files, restore them', async (t) => {
+// One recorded database for the whole walk: each command is a process that opens it (seconds each).
+t.test('rewind partitions: list, archive the oldest to files, restore them, compact the closed ones', async (t) => {
   const { dir, dataDir, key } = await recordedSeven(t)
 
   const list = await rewind(dataDir, 'partitions', 'list')
@@ -90,16 +91,8 @@ t.test('rewind partitions: list, archive the oldest to files, restore them', asy
   t.equal(r1.code, 0, r1.stderr)
   t.equal(r1.stdout, 'restored versions_1: 3 versions, attached again\n')
   t.equal((await rewind(dataDir, 'partitions', 'restore', join(dir, 'v0.ndjson'))).code, 0)
-  t.strictSame((await rewind(dataDir, 'partitions', 'list')).stdout.split('\n').slice(0, 2), ['versions_0\t0..0\tattached', 'versions_1\t1..3\tattached'])
 
-  // The service reads the restored history as it was.
-  const call = await reopened(t, dataDir, key)
-  t.strictSame((await call('GET', '/entities/article/1/versions')).items.map((v: any) => v.data.n), [0, 1, 2, 3, 4, 5, 6])
-})
-
-t.test('rewind partitions compact: the closed partitions, rewritten in entity order, read as before', async (t) => {
-  const { dataDir, key } = await recordedSeven(t)
-
+  // The restored partitions are closed ones like any other: compacted in entity order.
   const neither = await rewind(dataDir, 'partitions', 'compact')
   t.strictSame([neither.code, neither.stderr], [1, 'rewind: name one partition, or give --closed\n'])
   const open = await rewind(dataDir, 'partitions', 'compact', 'versions_7')
@@ -112,9 +105,10 @@ t.test('rewind partitions compact: the closed partitions, rewritten in entity or
     'compacted versions_4: 3 versions rewritten in entity order', ''
   ].join('\n'))
   t.equal((await rewind(dataDir, 'partitions', 'compact', '--closed')).stdout, 'no partition to compact: every closed one is compacted already\n')
-  const list = (await rewind(dataDir, 'partitions', 'list')).stdout.split('\n')
-  t.match(list.slice(0, 4), [/^versions_0\t0\.\.0\tattached\tcompacted \d{4}-\d\d-\d\dT[\d:.]+Z$/, /^versions_1\t1\.\.3\tattached\tcompacted /, /^versions_4\t4\.\.6\tattached\tcompacted /, /^versions_7\t7\.\.9\tattached$/])
+  t.match((await rewind(dataDir, 'partitions', 'list')).stdout.split('\n').slice(0, 4),
+    [/^versions_0\t0\.\.0\tattached\tcompacted \d{4}-\d\d-\d\dT[\d:.]+Z$/, /^versions_1\t1\.\.3\tattached\tcompacted /, /^versions_4\t4\.\.6\tattached\tcompacted /, /^versions_7\t7\.\.9\tattached$/])
 
+  // The service reads the restored and compacted history as it was, and verifies it.
   const call = await reopened(t, dataDir, key)
   t.strictSame((await call('GET', '/entities/article/1/versions')).items.map((v: any) => [v.transactionId, v.data.n]), [[1, 0], [2, 1], [3, 2], [4, 3], [5, 4], [6, 5], [7, 6]])
   const verified = await call('POST', '/integrity/verify')
