@@ -41,7 +41,12 @@ export class ReadHistories {
     const databaseUrl = await createBenchDatabase(this.adminUrl, database)
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 })
     pool.on('error', () => {})
-    const service = await startService(databaseUrl).catch(async (error: unknown) => { await pool.end(); throw error })
+    const service = await startService(databaseUrl).catch(async (error: unknown) => {
+      // Nothing holds it yet for close() to drop: dropped here, unless kept to look at.
+      await pool.end()
+      if (process.env.BENCH_KEEP_DATABASE !== '1') await dropBenchDatabase(this.adminUrl, database).catch(() => {})
+      throw error
+    })
     const client = new HttpClient(service.port)
     this.resources.push({ database, pool, service, client })
     await registerTypes(client)

@@ -86,13 +86,18 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   })
 }
 
-/** Creates the bench database and starts the service on it; answers the database's URL and the server's version. */
-async function setUp (options: StartOptions = {}): Promise<{ databaseUrl: string, postgres: string }> {
+/** Creates the bench database and a pool on it; answers the database's URL and the server's version. */
+async function connect (): Promise<{ databaseUrl: string, postgres: string }> {
   log(`profile ${profile.name}${profile.only === undefined ? '' : `, only ${profile.only}`}; creating the bench database`)
   const databaseUrl = await createBenchDatabase(adminUrl)
   pool = new pg.Pool({ connectionString: databaseUrl, max: 2 })
   pool.on('error', () => {})
-  const postgres = await serverVersion(pool)
+  return { databaseUrl, postgres: await serverVersion(pool) }
+}
+
+/** connect, then starts the service on the bench database. */
+async function setUp (options: StartOptions = {}): Promise<{ databaseUrl: string, postgres: string }> {
+  const { databaseUrl, postgres } = await connect()
   log('starting the service')
   service = await startService(databaseUrl, {}, options)
   client = new HttpClient(service.port)
@@ -238,7 +243,7 @@ async function readSizes (storage: StorageFigures[]): Promise<ReadSize[]> {
 
 /** `--only reads`: the reads at each history size alone (bench/results/reads-latest.json). */
 async function readsOnly (): Promise<void> {
-  const { postgres } = await setUp()
+  const { postgres } = await connect() // each size has a service of its own: no main one
   const storage: StorageFigures[] = []
   const sizes = await readSizes(storage)
   const ratios = readRatios(sizes)
