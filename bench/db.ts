@@ -27,8 +27,9 @@ export async function dropBenchDatabase (adminUrl: string, name = BENCH_DATABASE
   })
 }
 
+/** PostgreSQL's version, and its buffers: what a read of a long history finds cached depends on them. */
 export async function serverVersion (client: pg.Pool | pg.Client): Promise<string> {
-  const { rows } = await client.query<{ version: string }>('select version()')
+  const { rows } = await client.query<{ version: string }>(`select version() || ', shared_buffers ' || current_setting('shared_buffers') as version`)
   return rows[0]?.version ?? 'unknown'
 }
 

@@ -143,7 +143,7 @@ const pct = (ratio: number): string => `${(ratio * 100).toFixed(0)} %`
 export function markdown (r: Results): string {
   const lines: string[] = []
   const m = r.machine
-  lines.push(`Machine: ${m.cores} cores (${m.cpuModel}), ${(m.totalMemoryBytes / 1024 ** 3).toFixed(1)} GiB, Node ${m.node}, ${m.postgres.split(' on ')[0] ?? m.postgres}; profile ${r.profile}, ${Math.round(r.durationSeconds)} s in all; load average ${m.loadAverage.start.toFixed(1)} at the start, ${m.loadAverage.end.toFixed(1)} at the end.`)
+  lines.push(`Machine: ${m.cores} cores (${m.cpuModel}), ${(m.totalMemoryBytes / 1024 ** 3).toFixed(1)} GiB, Node ${m.node}, ${m.postgres.split(' on ')[0] ?? m.postgres}${/, shared_buffers \S+$/.exec(m.postgres)?.[0] ?? ''}; profile ${r.profile}, ${Math.round(r.durationSeconds)} s in all; load average ${m.loadAverage.start.toFixed(1)} at the start, ${m.loadAverage.end.toFixed(1)} at the end.`)
   lines.push('')
   const seconds = r.ingest.service[0]?.seconds
   const rounds = r.ingest.rounds[0]?.ratios.length ?? 0
