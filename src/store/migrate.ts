@@ -31,10 +31,10 @@ export async function migrateToLatest (db: Db): Promise<string[]> {
 /**
  * Whether the database has applied exactly the migrations in the folder, read without
  * loading them. Every start of the service and every command of the command line asks;
- * the migrator would first import each migration's module (most of a second, in a
- * checkout that compiles them) and lock its tables. Anything else, a migration to
- * apply, one the folder lacks, no table yet, goes to the migrator, which checks it all
- * under its lock.
+ * the migrator would first import each migration's module (compiled on the fly in a
+ * checkout) and lock its tables: 0.5 s against 0.23 s on the embedded database here.
+ * Anything else, a migration to apply, one the folder lacks, no table yet, goes to the
+ * migrator, which checks it all under its lock.
  */
 async function isUpToDate (db: Db, schema: string): Promise<boolean> {
   const files = (await fs.readdir(migrationFolder)).filter((name) => /\.m?[jt]s$/.test(name) && !/\.d\.m?ts$/.test(name))
