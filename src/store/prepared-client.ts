@@ -17,7 +17,8 @@ export class PreparingClient extends pg.Client {
     // Asked for a promise (as Kysely asks), the query still runs with a callback: pg's own
     // promise keeps each result alive past the young generation's next collection, so that
     // every read's rows were copied and promoted, and the collections that did it paused
-    // the process for 10–30 ms (docs/profile.md, "Reads and the young generation").
+    // the process for 10–30 ms (docs/profile.md, "Garbage collection, taken: reads no longer
+    // promote their rows").
     return new Promise((resolve, reject) => {
       const done = (error: Error | null, result: unknown): void => { if (error === null || error === undefined) resolve(result); else reject(error) }
       if (prepared !== undefined) query.call(this, prepared, done)
